@@ -1,1 +1,174 @@
-fn main(){}
+//! The `gameliftstreams-local` binary: `serve` runs the service, `seed` fills a data dir.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use gameliftstreams_local::clock::Clock;
+use gameliftstreams_local::domain::ids;
+use gameliftstreams_local::domain::lifecycle::Delays;
+use gameliftstreams_local::ops::{Service, Settings};
+use gameliftstreams_local::seed::{self, SeedOptions};
+use gameliftstreams_local::server;
+use gameliftstreams_local::store::{self, Store};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "gameliftstreams-local",
+    version,
+    about = "A local Amazon GameLift Streams control plane"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Write sessions straight into a data dir, for benchmarks and demos.
+    Seed(SeedArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 takes a free port.
+    #[arg(long, default_value = "127.0.0.1:9080")]
+    listen: String,
+    /// Where state is kept.
+    #[arg(
+        long,
+        default_value = ".gameliftstreams-local",
+        conflicts_with = "in_memory"
+    )]
+    data_dir: PathBuf,
+    /// Keep state in memory only.
+    #[arg(long)]
+    in_memory: bool,
+    /// Create a small demo account once (an application, a stream group, sessions).
+    #[arg(long)]
+    demo: bool,
+    /// Milliseconds an application takes from INITIALIZED to PROCESSING.
+    #[arg(long, default_value_t = Delays::default().app_processing_ms)]
+    app_processing_ms: i64,
+    /// Milliseconds an application takes from PROCESSING to READY.
+    #[arg(long, default_value_t = Delays::default().app_ready_ms)]
+    app_ready_ms: i64,
+    /// Milliseconds a stream group takes from ACTIVATING to ACTIVE.
+    #[arg(long, default_value_t = Delays::default().group_active_ms)]
+    group_active_ms: i64,
+    /// Milliseconds a stream session takes from ACTIVATING to ACTIVE.
+    #[arg(long, default_value_t = Delays::default().session_placed_ms)]
+    session_placed_ms: i64,
+    /// Milliseconds a stream session takes from TERMINATING to TERMINATED.
+    #[arg(long, default_value_t = Delays::default().session_terminated_ms)]
+    session_terminated_ms: i64,
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// The data dir to write into (created if missing).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// How many sessions.
+    #[arg(long)]
+    sessions: u64,
+    /// Over how many accounts (the first is 111122223333).
+    #[arg(long, default_value_t = 1)]
+    accounts: u32,
+    /// The region.
+    #[arg(long, default_value = ids::DEFAULT_REGION)]
+    region: String,
+    /// Seed of the random generator.
+    #[arg(long, default_value_t = 1)]
+    rng_seed: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GLS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(a) => serve(a),
+        Command::Seed(a) => run_seed(a),
+    }
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let store = if a.in_memory {
+        Store::in_memory()?
+    } else {
+        Store::open_dir(&a.data_dir)
+            .with_context(|| format!("opening data dir {}", a.data_dir.display()))?
+    };
+    let store = Arc::new(store);
+    let settings = Settings {
+        delays: Delays {
+            app_processing_ms: a.app_processing_ms,
+            app_ready_ms: a.app_ready_ms,
+            group_active_ms: a.group_active_ms,
+            session_placed_ms: a.session_placed_ms,
+            session_terminated_ms: a.session_terminated_ms,
+        },
+    };
+    let service = Arc::new(Service::new(store.clone(), settings)?);
+    if a.demo {
+        seed::demo(&store, service.clock.now().millis())?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        server::serve(listener, service, shutdown).await?;
+        Ok(())
+    })
+}
+
+fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
+    let store = Store::open_dir(&a.data_dir)
+        .with_context(|| format!("opening data dir {}", a.data_dir.display()))?;
+    let offset = store
+        .write(|tx| store::meta_get(tx, "clock_offset_ms"))?
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let now_ms = Clock::with_offset(offset).now().millis();
+    let started = Instant::now();
+    let report = seed::seed(
+        &store,
+        &SeedOptions {
+            sessions: a.sessions,
+            accounts: a.accounts,
+            region: a.region,
+            rng_seed: a.rng_seed,
+            now_ms,
+        },
+    )?;
+    println!(
+        "seeded {} sessions, {} applications, {} stream groups in {:.1}s",
+        report.sessions,
+        report.applications,
+        report.stream_groups,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

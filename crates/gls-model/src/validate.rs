@@ -83,7 +83,9 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
     match &shape.kind {
         Kind::Structure(members) => {
             let Some(obj) = v.as_object() else {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a structure"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a structure"
+                ));
                 return;
             };
             for m in members.iter() {
@@ -98,9 +100,16 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
                 }
             }
         }
-        Kind::String { min, max, pattern, values } => {
+        Kind::String {
+            min,
+            max,
+            pattern,
+            values,
+        } => {
             let Some(s) = v.as_str() else {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a string"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a string"
+                ));
                 return;
             };
             let len = s.chars().count() as i64;
@@ -139,7 +148,9 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
         }
         Kind::Integer { min, max } => {
             let Some(n) = v.as_i64().filter(|_| !v.is_f64()) else {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be an integer"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be an integer"
+                ));
                 return;
             };
             if let Some(min) = min {
@@ -162,32 +173,55 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
         }
         Kind::Boolean => {
             if !v.is_boolean() {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a boolean"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a boolean"
+                ));
             }
         }
         Kind::Timestamp => {
             if !v.is_number() {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a timestamp"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a timestamp"
+                ));
             }
         }
         Kind::List { member, min, max } => {
             let Some(items) = v.as_array() else {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a list"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a list"
+                ));
                 return;
             };
             size_bounds(items.len(), *min, *max, at, errs);
             for (i, item) in items.iter().enumerate() {
-                check(&SHAPES[*member], item, &format!("{at}.{}.member", i + 1), errs);
+                check(
+                    &SHAPES[*member],
+                    item,
+                    &format!("{at}.{}.member", i + 1),
+                    errs,
+                );
             }
         }
-        Kind::Map { key, value, min, max } => {
+        Kind::Map {
+            key,
+            value,
+            min,
+            max,
+        } => {
             let Some(obj) = v.as_object() else {
-                errs.push(format!("Value at '{at}' failed to satisfy constraint: Member must be a map"));
+                errs.push(format!(
+                    "Value at '{at}' failed to satisfy constraint: Member must be a map"
+                ));
                 return;
             };
             size_bounds(obj.len(), *min, *max, at, errs);
             for (k, item) in obj {
-                check(&SHAPES[*key], &Value::String(k.clone()), &format!("{at}.key"), errs);
+                check(
+                    &SHAPES[*key],
+                    &Value::String(k.clone()),
+                    &format!("{at}.key"),
+                    errs,
+                );
                 check(&SHAPES[*value], item, &format!("{at}.{k}"), errs);
             }
         }
@@ -239,7 +273,10 @@ mod tests {
     fn identifier_accepts_id_and_arn_only() {
         let i = shape::IDENTIFIER;
         assert!(validate_one(i, "sg-1AB2C3De4"));
-        assert!(validate_one(i, "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1AB2C3De4"));
+        assert!(validate_one(
+            i,
+            "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1AB2C3De4"
+        ));
         assert!(!validate_one(i, "arn:aws:s3:::bucket"));
         assert!(!validate_one(i, "has space"));
     }
@@ -268,7 +305,11 @@ mod tests {
         assert!(e.message().starts_with("2 validation errors detected"));
         let start = Op::StartStreamSession.spec().input.unwrap();
         let e = validate(start, &json!({"Identifier": "sg-1"})).unwrap_err();
-        assert_eq!(e.0.len(), 3, "Protocol, SignalRequest, ApplicationIdentifier: {e:?}");
+        assert_eq!(
+            e.0.len(),
+            3,
+            "Protocol, SignalRequest, ApplicationIdentifier: {e:?}"
+        );
     }
 
     #[test]
@@ -279,7 +320,12 @@ mod tests {
         assert_eq!(errs.len(), 1);
         let env = shape::ENVIRONMENT_VARIABLES;
         let mut errs = Vec::new();
-        check(&SHAPES[env], &json!({"1BAD": "x", "OK": "y"}), "env", &mut errs);
+        check(
+            &SHAPES[env],
+            &json!({"1BAD": "x", "OK": "y"}),
+            "env",
+            &mut errs,
+        );
         assert_eq!(errs.len(), 1, "{errs:?}");
     }
 }

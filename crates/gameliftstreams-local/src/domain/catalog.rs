@@ -1,0 +1,99 @@
+//! Static facts of the service: streaming locations, stream classes (tenancy, OS family),
+//! runtime environments and which runtimes a class can run.
+
+use gls_model::{RuntimeEnvironmentType, StreamClass};
+
+/// The locations a stream group can stream from.
+pub const LOCATIONS: [&str; 12] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-2",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-north-1",
+    "sa-east-1",
+];
+
+/// Whether `name` is a streaming location.
+pub fn is_location(name: &str) -> bool {
+    LOCATIONS.contains(&name)
+}
+
+/// How many stream sessions one host of the class runs.
+pub fn tenancy(class: StreamClass) -> i32 {
+    use StreamClass::*;
+    match class {
+        Gen4nHigh | Gen5nHigh | Gen6nHigh => 2,
+        Gen6nSmall => 12,
+        Gen6nMedium => 4,
+        _ => 1,
+    }
+}
+
+/// Whether the class runs Windows (the `*_win2022` classes).
+pub fn is_windows_class(class: StreamClass) -> bool {
+    class.as_str().ends_with("_win2022")
+}
+
+/// Whether an application with this runtime can run on the class.
+pub fn runtime_fits_class(runtime: RuntimeEnvironmentType, class: StreamClass) -> bool {
+    match runtime {
+        RuntimeEnvironmentType::Windows => is_windows_class(class),
+        RuntimeEnvironmentType::Ubuntu | RuntimeEnvironmentType::Proton => !is_windows_class(class),
+    }
+}
+
+/// The runtime versions the service offers for each type.
+pub fn runtime_versions(t: RuntimeEnvironmentType) -> &'static [&'static str] {
+    match t {
+        RuntimeEnvironmentType::Ubuntu => &["22_04_LTS"],
+        RuntimeEnvironmentType::Windows => &["2022"],
+        RuntimeEnvironmentType::Proton => &["20260204", "20250516", "20241007", "20230704"],
+    }
+}
+
+/// Whether an S3 URI names a valid bucket (`s3://bucket[/key]`).
+pub fn is_s3_uri(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("s3://") else {
+        return false;
+    };
+    let bucket = rest.split('/').next().unwrap_or("");
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.as_bytes()[0].is_ascii_alphanumeric()
+        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_runtimes() {
+        assert_eq!(tenancy(StreamClass::Gen4nHigh), 2);
+        assert_eq!(tenancy(StreamClass::Gen6nSmall), 12);
+        assert_eq!(tenancy(StreamClass::Gen6ePro), 1);
+        assert!(runtime_fits_class(
+            RuntimeEnvironmentType::Windows,
+            StreamClass::Gen5nWin2022
+        ));
+        assert!(!runtime_fits_class(
+            RuntimeEnvironmentType::Proton,
+            StreamClass::Gen5nWin2022
+        ));
+        assert!(runtime_fits_class(
+            RuntimeEnvironmentType::Proton,
+            StreamClass::Gen6nUltra
+        ));
+        assert!(is_s3_uri("s3://my-bucket/game"));
+        assert!(!is_s3_uri("s3://ab"));
+        assert!(!is_s3_uri("https://x/y"));
+    }
+}

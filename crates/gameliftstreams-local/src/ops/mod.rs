@@ -1,0 +1,289 @@
+//! The operations of the API, run against the store: one function per operation taking the
+//! validated, typed input and returning the typed output or a modeled error. Also the
+//! timed-transition engine that fires due timers in order. No HTTP here.
+
+mod applications;
+mod groups;
+mod sessions;
+mod timers;
+
+use crate::clock::Clock;
+use crate::domain::cursor::{Binding, Position, TokenCodec};
+use crate::domain::ids::Scope;
+use crate::domain::lifecycle::Delays;
+use crate::domain::ApiError;
+use crate::store::{self, Store, StoreError};
+use gls_model::{Op, Timestamp};
+use rusqlite::Transaction;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Settings of the service that tests and users may change.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Delays of the timed transitions.
+    pub delays: Delays,
+}
+
+/// What every operation sees of the request: who, where, when.
+pub struct Ctx<'a> {
+    /// Caller's account and region.
+    pub scope: &'a Scope,
+    /// The store partition of that scope.
+    pub part: i64,
+    /// The service time of the request.
+    pub now: Timestamp,
+    /// Service settings.
+    pub settings: &'a Settings,
+    /// The pagination token codec.
+    pub codec: &'a TokenCodec,
+}
+
+impl Ctx<'_> {
+    /// Decode an incoming NextToken for this listing.
+    pub fn position(
+        &self,
+        binding: &Binding<'_>,
+        token: Option<&str>,
+    ) -> Result<Option<Position>, ApiError> {
+        token
+            .map(|t| self.codec.decode(binding, t, self.now.millis()))
+            .transpose()
+    }
+
+    /// A NextToken for the position after `pos`.
+    pub fn token(&self, binding: &Binding<'_>, pos: &Position) -> String {
+        self.codec.encode(binding, pos, self.now.millis())
+    }
+}
+
+/// Cut a page fetched with `limit + 1` rows: the items and the position to continue from.
+pub fn split_page<T>(mut rows: Vec<(Position, T)>, limit: usize) -> (Vec<T>, Option<Position>) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next = if more {
+        rows.last().map(|(p, _)| p.clone())
+    } else {
+        None
+    };
+    (rows.into_iter().map(|(_, t)| t).collect(), next)
+}
+
+/// The page size of a listing: MaxResults (validated 1..100) or 25.
+pub fn page_size(max_results: Option<i32>) -> usize {
+    max_results.map(|m| m.clamp(1, 100) as usize).unwrap_or(25)
+}
+
+/// The service: store, clock, settings and the timer engine's bookkeeping.
+pub struct Service {
+    /// The store.
+    pub store: Arc<Store>,
+    /// The service clock.
+    pub clock: Arc<Clock>,
+    /// Settings.
+    pub settings: Settings,
+    codec: TokenCodec,
+    next_due: AtomicI64,
+    /// Woken whenever a write may have scheduled a timer.
+    pub wake: Notify,
+}
+
+type Handler<I, O> = fn(&Ctx<'_>, &Transaction<'_>, I) -> Result<O, ApiError>;
+
+impl Service {
+    /// A service over `store`, reading its token secret and clock offset from it.
+    pub fn new(store: Arc<Store>, settings: Settings) -> Result<Service, StoreError> {
+        let (secret, offset, next) = store.write(|tx| {
+            let secret = match store::meta_get(tx, "token_secret")? {
+                Some(s) => s,
+                None => {
+                    let s: [u8; 32] = rand::random();
+                    store::meta_set(tx, "token_secret", &s)?;
+                    s.to_vec()
+                }
+            };
+            let offset = store::meta_get(tx, "clock_offset_ms")?
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0i64);
+            Ok::<_, StoreError>((secret, offset, store::timer_next(tx)?))
+        })?;
+        Ok(Service {
+            store,
+            clock: Arc::new(Clock::with_offset(offset)),
+            settings,
+            codec: TokenCodec::new(secret),
+            next_due: AtomicI64::new(next.unwrap_or(i64::MAX)),
+            wake: Notify::new(),
+        })
+    }
+
+    /// Run one operation with its input as assembled by the protocol layer (already checked
+    /// against the model). Blocking: call from a blocking thread.
+    pub fn call(&self, op: Op, scope: &Scope, input: Value) -> Result<Value, ApiError> {
+        match op {
+            Op::CreateApplication => self.write(scope, input, applications::create),
+            Op::GetApplication => self.read(scope, input, applications::get),
+            Op::ListApplications => self.read(scope, input, applications::list),
+            Op::CreateStreamGroup => self.write(scope, input, groups::create),
+            Op::GetStreamGroup => self.read(scope, input, groups::get),
+            Op::ListStreamGroups => self.read(scope, input, groups::list),
+            Op::StartStreamSession => self.write(scope, input, sessions::start),
+            Op::GetStreamSession => self.read(scope, input, sessions::get),
+            Op::TerminateStreamSession => self.write(scope, input, sessions::terminate),
+            Op::ListStreamSessions => self.read(scope, input, sessions::list),
+            Op::ListStreamSessionsByAccount => self.read(scope, input, sessions::list_by_account),
+            Op::ExportStreamSessionFiles => self.write(scope, input, sessions::export_files),
+            other => Err(ApiError::validation(format!(
+                "{} is not implemented by gameliftstreams-local yet.",
+                other.name()
+            ))),
+        }
+    }
+
+    fn ctx<'a>(&'a self, scope: &'a Scope, part: i64, now: Timestamp) -> Ctx<'a> {
+        Ctx {
+            scope,
+            part,
+            now,
+            settings: &self.settings,
+            codec: &self.codec,
+        }
+    }
+
+    fn write<I: DeserializeOwned, O: Serialize>(
+        &self,
+        scope: &Scope,
+        input: Value,
+        f: Handler<I, O>,
+    ) -> Result<Value, ApiError> {
+        let input: I = decode(input)?;
+        let now = self.clock.now();
+        let out = self.store.write(|tx| {
+            timers::fire_due(tx, &self.settings, now)?;
+            let part = store::part_in(tx, &scope.account, &scope.region)?;
+            let out = f(&self.ctx(scope, part, now), tx, input)?;
+            self.next_due
+                .store(store::timer_next(tx)?.unwrap_or(i64::MAX), Ordering::SeqCst);
+            Ok::<_, ApiError>(out)
+        })?;
+        self.wake.notify_one();
+        serde_json::to_value(out).map_err(ApiError::internal)
+    }
+
+    fn read<I: DeserializeOwned, O: Serialize>(
+        &self,
+        scope: &Scope,
+        input: Value,
+        f: Handler<I, O>,
+    ) -> Result<Value, ApiError> {
+        let input: I = decode(input)?;
+        let now = self.clock.now();
+        // Whatever fell due before this request is applied before it is answered.
+        if self.next_due.load(Ordering::SeqCst) <= now.millis() {
+            self.fire_due()?;
+        }
+        let part = self.store.part(&scope.account, &scope.region)?;
+        let out = self
+            .store
+            .read(|tx| f(&self.ctx(scope, part, now), tx, input))?;
+        serde_json::to_value(out).map_err(ApiError::internal)
+    }
+
+    /// Fire every timer due by now, in due order. Returns the next due time.
+    pub fn fire_due(&self) -> Result<Option<i64>, ApiError> {
+        let now = self.clock.now();
+        let next = self.store.write(|tx| {
+            timers::fire_due(tx, &self.settings, now)?;
+            Ok::<_, ApiError>(store::timer_next(tx)?)
+        })?;
+        self.next_due
+            .store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
+        Ok(next)
+    }
+
+    /// Move the service clock forward and fire what fell due on the way.
+    pub fn advance_clock(&self, seconds: i64) -> Result<Timestamp, ApiError> {
+        let offset = self.clock.advance(seconds.saturating_mul(1000));
+        self.store
+            .write(|tx| store::meta_set(tx, "clock_offset_ms", offset.to_string().as_bytes()))?;
+        self.fire_due()?;
+        Ok(self.clock.now())
+    }
+
+    /// Forget all resources.
+    pub fn reset(&self) -> Result<(), ApiError> {
+        self.store.reset()?;
+        self.next_due.store(i64::MAX, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn decode<I: DeserializeOwned>(input: Value) -> Result<I, ApiError> {
+    serde_json::from_value(input)
+        .map_err(|e| ApiError::validation(format!("The request could not be read: {e}")))
+}
+
+/// Parse a stored document.
+pub fn parse_doc<T: DeserializeOwned>(s: &str) -> Result<T, ApiError> {
+    serde_json::from_str(s).map_err(ApiError::internal)
+}
+
+/// Serialize a document for storage.
+pub fn doc_json<T: Serialize>(t: &T) -> Result<String, ApiError> {
+    serde_json::to_string(t).map_err(ApiError::internal)
+}
+
+/// The canonical form of an input for ClientToken comparison: the JSON without the token.
+pub fn fingerprint<T: Serialize>(input: &T) -> String {
+    let mut v = serde_json::to_value(input).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.remove("ClientToken");
+    }
+    v.to_string()
+}
+
+/// The resource id an earlier call with this ClientToken created, if the parameters match.
+pub fn replayed(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    op: Op,
+    token: Option<&str>,
+    fingerprint: &str,
+) -> Result<Option<String>, ApiError> {
+    let Some(token) = token else { return Ok(None) };
+    match store::client_token_get(tx, ctx.part, op.name(), token)? {
+        Some((fp, resource)) if fp == fingerprint => Ok(Some(resource)),
+        Some(_) => Err(ApiError::conflict(format!(
+            "ClientToken {token} was already used with different parameters."
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Remember what a ClientToken created.
+pub fn remember(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    op: Op,
+    token: Option<&str>,
+    fingerprint: &str,
+    resource: &str,
+) -> Result<(), ApiError> {
+    if let Some(token) = token {
+        store::client_token_put(
+            tx,
+            ctx.part,
+            op.name(),
+            token,
+            fingerprint,
+            resource,
+            ctx.now.millis(),
+        )?;
+    }
+    Ok(())
+}

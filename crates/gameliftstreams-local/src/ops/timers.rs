@@ -1,0 +1,151 @@
+//! The timed-transition engine: fires every durable timer that has fallen due, in due order,
+//! each at its own due time, inside the caller's write transaction.
+
+use super::{doc_json, parse_doc, sessions, Settings};
+use crate::domain::lifecycle::{self, TimerKind};
+use crate::domain::ApiError;
+use crate::store::sessions as rows;
+use crate::store::{self, DocTable, Timer};
+use gls_model::{
+    GetApplicationOutput, GetStreamGroupOutput, StreamSessionStatus, StreamSessionStatusReason,
+    Timestamp,
+};
+use rusqlite::Transaction;
+
+/// Fire due timers until none is left at or before `now`.
+pub fn fire_due(
+    tx: &Transaction<'_>,
+    settings: &Settings,
+    now: Timestamp,
+) -> Result<usize, ApiError> {
+    let mut fired = 0;
+    while let Some(t) = store::timer_first_due(tx, now.millis())? {
+        store::timer_delete(tx, t.seq)?;
+        fire(tx, settings, &t)?;
+        fired += 1;
+    }
+    Ok(fired)
+}
+
+fn load_doc<T: serde::de::DeserializeOwned>(
+    tx: &Transaction<'_>,
+    table: DocTable,
+    part: i64,
+    id: &str,
+) -> Result<Option<T>, ApiError> {
+    store::doc_get(tx, table, part, id)?
+        .map(|(d, _)| parse_doc(&d))
+        .transpose()
+}
+
+fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiError> {
+    let at = Timestamp(t.due_at);
+    match t.kind {
+        TimerKind::AppProcessing | TimerKind::AppReady => {
+            let Some(mut app) =
+                load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, &t.resource)?
+            else {
+                return Ok(());
+            };
+            if t.kind == TimerKind::AppProcessing {
+                if lifecycle::app_processing(&mut app, at) {
+                    store::timer_add(
+                        tx,
+                        t.due_at + settings.delays.app_ready_ms,
+                        t.part,
+                        TimerKind::AppReady,
+                        &t.resource,
+                    )?;
+                }
+            } else {
+                lifecycle::app_ready(&mut app, at);
+            }
+            store::doc_update(
+                tx,
+                DocTable::Applications,
+                t.part,
+                &t.resource,
+                &doc_json(&app)?,
+            )?;
+        }
+        TimerKind::GroupActive => {
+            let Some(mut group) =
+                load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &t.resource)?
+            else {
+                return Ok(());
+            };
+            if lifecycle::group_active(&mut group, at) {
+                store::doc_update(
+                    tx,
+                    DocTable::StreamGroups,
+                    t.part,
+                    &t.resource,
+                    &doc_json(&group)?,
+                )?;
+                let locations: Vec<String> = group
+                    .location_states
+                    .iter()
+                    .flatten()
+                    .filter_map(|l| l.location_name.clone())
+                    .collect();
+                for app_arn in group.associated_applications.iter().flatten() {
+                    let app_id = app_arn.rsplit('/').next().unwrap_or_default();
+                    if let Some(mut app) = load_doc::<GetApplicationOutput>(
+                        tx,
+                        DocTable::Applications,
+                        t.part,
+                        app_id,
+                    )? {
+                        if lifecycle::app_replicated(&mut app, &locations, at) {
+                            store::doc_update(
+                                tx,
+                                DocTable::Applications,
+                                t.part,
+                                app_id,
+                                &doc_json(&app)?,
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        TimerKind::SessionPlaced => {
+            let Some(mut row) = rows::get(tx, t.part, &t.resource)? else {
+                return Ok(());
+            };
+            if row.doc.status != Some(StreamSessionStatus::Activating) {
+                return Ok(());
+            }
+            let group = load_doc::<GetStreamGroupOutput>(
+                tx,
+                DocTable::StreamGroups,
+                t.part,
+                &row.group_id,
+            )?;
+            match group
+                .as_ref()
+                .and_then(|g| sessions::placement(g, &row.internal.locations))
+            {
+                Some(location) => {
+                    let answer = sessions::signal_response(&row.id, &location);
+                    lifecycle::session_placed(&mut row.doc, &location, answer, at);
+                }
+                None => {
+                    row.doc.status = Some(StreamSessionStatus::Error);
+                    row.doc.status_reason = Some(StreamSessionStatusReason::PlacementTimeout);
+                    row.doc.last_updated_at = Some(at);
+                }
+            }
+            rows::update(tx, t.part, &row)?;
+        }
+        TimerKind::SessionTerminated => {
+            let Some(mut row) = rows::get(tx, t.part, &t.resource)? else {
+                return Ok(());
+            };
+            if lifecycle::session_terminated(&mut row.doc, &row.app_id, at) {
+                rows::update(tx, t.part, &row)?;
+            }
+        }
+    }
+    Ok(())
+}

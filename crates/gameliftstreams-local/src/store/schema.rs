@@ -1,0 +1,64 @@
+//! The SQLite schema and its migrations, applied in order and recorded in `user_version`.
+
+use super::StoreError;
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version forward; never edit a released entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: the core resources, timers, tokens.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+     CREATE TABLE partitions (
+         part INTEGER PRIMARY KEY,
+         account TEXT NOT NULL,
+         region TEXT NOT NULL,
+         UNIQUE (account, region)
+     );
+     CREATE TABLE applications (
+         part INTEGER NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
+         doc TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '{}',
+         PRIMARY KEY (part, id)
+     );
+     CREATE INDEX applications_list ON applications (part, created_at, id);
+     CREATE TABLE stream_groups (
+         part INTEGER NOT NULL, id TEXT NOT NULL, created_at INTEGER NOT NULL,
+         doc TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '{}',
+         PRIMARY KEY (part, id)
+     );
+     CREATE INDEX stream_groups_list ON stream_groups (part, created_at, id);
+     CREATE TABLE sessions (
+         part INTEGER NOT NULL, id TEXT NOT NULL, group_id TEXT NOT NULL, app_id TEXT NOT NULL,
+         created_at INTEGER NOT NULL, status INTEGER NOT NULL, export_status INTEGER,
+         doc TEXT NOT NULL, internal TEXT NOT NULL DEFAULT '{}',
+         PRIMARY KEY (part, id)
+     );
+     CREATE INDEX sessions_all ON sessions (part, created_at, id);
+     CREATE INDEX sessions_status ON sessions (part, status, created_at, id);
+     CREATE INDEX sessions_export ON sessions (part, export_status, created_at, id);
+     CREATE INDEX sessions_status_export ON sessions (part, status, export_status, created_at, id);
+     CREATE INDEX sessions_group ON sessions (part, group_id, created_at, id);
+     CREATE INDEX sessions_group_status ON sessions (part, group_id, status, created_at, id);
+     CREATE INDEX sessions_group_export ON sessions (part, group_id, export_status, created_at, id);
+     CREATE INDEX sessions_group_status_export ON sessions (part, group_id, status, export_status, created_at, id);
+     CREATE TABLE timers (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         due_at INTEGER NOT NULL, part INTEGER NOT NULL, kind TEXT NOT NULL, resource TEXT NOT NULL
+     );
+     CREATE INDEX timers_due ON timers (due_at, seq);
+     CREATE TABLE client_tokens (
+         part INTEGER NOT NULL, operation TEXT NOT NULL, token TEXT NOT NULL,
+         fingerprint TEXT NOT NULL, resource TEXT NOT NULL, created_at INTEGER NOT NULL,
+         PRIMARY KEY (part, operation, token)
+     );",
+];
+
+/// Bring the database up to the latest schema version.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

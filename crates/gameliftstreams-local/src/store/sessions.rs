@@ -1,0 +1,201 @@
+//! Stream session rows: the indexed columns that listing filters on, plus the document.
+//! Every listing is one keyset query over the index whose leading columns are exactly the
+//! equality filters, so a page costs O(page + log N) whatever the filter combination.
+
+use super::StoreError;
+use crate::domain::cursor::Position;
+use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A stream session as stored.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    /// Session id.
+    pub id: String,
+    /// Its stream group id.
+    pub group_id: String,
+    /// Its application id.
+    pub app_id: String,
+    /// CreatedAt, epoch millis.
+    pub created_at: i64,
+    /// The full session document.
+    pub doc: GetStreamSessionOutput,
+    /// What the service keeps about a session beyond its API document.
+    pub internal: SessionInternal,
+}
+
+/// Service-side facts of a session that no API shape carries.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionInternal {
+    /// The requested locations, in priority order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<String>,
+}
+
+/// Equality filters of a session listing.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only this stream group's sessions.
+    pub group: Option<String>,
+    /// Only this status.
+    pub status: Option<StreamSessionStatus>,
+    /// Only sessions with an export in this status.
+    pub export: Option<ExportFilesStatus>,
+}
+
+/// The stored code of a status: its position in the model's enum.
+pub fn status_code(s: StreamSessionStatus) -> i64 {
+    StreamSessionStatus::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0) as i64
+}
+
+/// The stored code of an export status.
+pub fn export_code(s: ExportFilesStatus) -> i64 {
+    ExportFilesStatus::ALL
+        .iter()
+        .position(|x| *x == s)
+        .unwrap_or(0) as i64
+}
+
+fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
+    (
+        status_code(doc.status.unwrap_or_default()),
+        doc.export_files_metadata
+            .as_ref()
+            .and_then(|e| e.status)
+            .map(export_code),
+    )
+}
+
+fn to_json(doc: &GetStreamSessionOutput) -> Result<String, StoreError> {
+    serde_json::to_string(doc)
+        .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+}
+
+fn internal_json(i: &SessionInternal) -> Result<String, StoreError> {
+    serde_json::to_string(i)
+        .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+}
+
+fn from_json(s: &str) -> rusqlite::Result<GetStreamSessionOutput> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Insert a new session.
+pub fn insert(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+    let (status, export) = columns(&row.doc);
+    tx.prepare_cached(
+        "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        part,
+        row.id,
+        row.group_id,
+        row.app_id,
+        row.created_at,
+        status,
+        export,
+        to_json(&row.doc)?,
+        internal_json(&row.internal)?
+    ])?;
+    Ok(())
+}
+
+/// Save a changed session document (status and export columns follow the document).
+pub fn update(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+    let (status, export) = columns(&row.doc);
+    tx.prepare_cached(
+        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6 WHERE part = ?1 AND id = ?2",
+    )?
+    .execute(params![part, row.id, status, export, to_json(&row.doc)?, internal_json(&row.internal)?])?;
+    Ok(())
+}
+
+/// One session by id.
+pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2")?
+        .query_row(params![part, id], |r| {
+            Ok(SessionRow {
+                id: r.get(0)?,
+                group_id: r.get(1)?,
+                app_id: r.get(2)?,
+                created_at: r.get(3)?,
+                doc: from_json(&r.get::<_, String>(4)?)?,
+                internal: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+            })
+        })
+        .optional()?)
+}
+
+/// The SQL of a keyset page for a filter combination.
+pub fn page_sql(filter: &SessionFilter) -> String {
+    let mut sql = String::from("SELECT created_at, id, doc FROM sessions WHERE part = ?");
+    if filter.group.is_some() {
+        sql.push_str(" AND group_id = ?");
+    }
+    if filter.status.is_some() {
+        sql.push_str(" AND status = ?");
+    }
+    if filter.export.is_some() {
+        sql.push_str(" AND export_status = ?");
+    }
+    sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?");
+    sql
+}
+
+/// The bound parameters of `page_sql`.
+pub fn page_params(
+    part: i64,
+    filter: &SessionFilter,
+    after: Option<&Position>,
+    limit: usize,
+) -> Vec<SqlValue> {
+    let mut p = vec![SqlValue::Integer(part)];
+    if let Some(g) = &filter.group {
+        p.push(SqlValue::Text(g.clone()));
+    }
+    if let Some(s) = filter.status {
+        p.push(SqlValue::Integer(status_code(s)));
+    }
+    if let Some(e) = filter.export {
+        p.push(SqlValue::Integer(export_code(e)));
+    }
+    let (ca, id) = after
+        .map(|a| (a.created_at, a.id.clone()))
+        .unwrap_or((i64::MIN, String::new()));
+    p.push(SqlValue::Integer(ca));
+    p.push(SqlValue::Text(id));
+    p.push(SqlValue::Integer(limit as i64));
+    p
+}
+
+/// Up to `limit` sessions after `after`, in (CreatedAt, Id) order.
+pub fn page(
+    conn: &Connection,
+    part: i64,
+    filter: &SessionFilter,
+    after: Option<&Position>,
+    limit: usize,
+) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
+    let mut stmt = conn.prepare_cached(&page_sql(filter))?;
+    let rows = stmt.query_map(
+        rusqlite::params_from_iter(page_params(part, filter, after, limit)),
+        |r| {
+            Ok((
+                Position {
+                    created_at: r.get(0)?,
+                    id: r.get(1)?,
+                },
+                from_json(&r.get::<_, String>(2)?)?,
+            ))
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
