@@ -199,3 +199,55 @@ pub fn page(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// Every filter combination is answered by an index range scan in key order: no full
+    /// scan, no sort. This is what keeps a page at O(page + log N).
+    #[test]
+    fn every_listing_is_an_index_range_scan() {
+        let store = Store::in_memory().unwrap();
+        let groups = [None, Some("sg-1".to_string())];
+        let statuses = [None, Some(StreamSessionStatus::Active)];
+        let exports = [None, Some(ExportFilesStatus::Pending)];
+        store
+            .write(|tx| {
+                for group in &groups {
+                    for status in statuses {
+                        for export in exports {
+                            let f = SessionFilter {
+                                group: group.clone(),
+                                status,
+                                export,
+                            };
+                            let mut stmt =
+                                tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f)))?;
+                            let plan: Vec<String> = stmt
+                                .query_map(
+                                    rusqlite::params_from_iter(page_params(1, &f, None, 10)),
+                                    |r| r.get::<_, String>(3),
+                                )?
+                                .collect::<Result<_, _>>()?;
+                            let plan = plan.join(" | ");
+                            assert!(
+                                plan.contains("USING INDEX sessions_")
+                                    || plan.contains("USING COVERING INDEX"),
+                                "{f:?}: {plan}"
+                            );
+                            assert!(
+                                plan.contains("(created_at,id)>(?,?)"),
+                                "{f:?}: keyset bound not in the index: {plan}"
+                            );
+                            assert!(!plan.contains("TEMP B-TREE"), "{f:?}: sorts: {plan}");
+                            assert!(!plan.contains("SCAN"), "{f:?}: scans: {plan}");
+                        }
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+}
