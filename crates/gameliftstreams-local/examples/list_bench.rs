@@ -13,7 +13,13 @@ fn client(url: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
         .endpoint_url(url)
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench"))
+        .credentials_provider(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "bench",
+        ))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(conf)
@@ -22,13 +28,21 @@ fn client(url: &str) -> Client {
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize].as_secs_f64() * 1000.0;
-    println!("{name:<44} n={:<5} p50={:>7.3} ms  p90={:>7.3} ms  p99={:>7.3} ms", samples.len(), pct(0.5), pct(0.9), pct(0.99));
+    println!(
+        "{name:<44} n={:<5} p50={:>7.3} ms  p90={:>7.3} ms  p99={:>7.3} ms",
+        samples.len(),
+        pct(0.5),
+        pct(0.9),
+        pct(0.99)
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).ok_or("usage: list_bench <endpoint-url> [requests]")?;
+    let url = args
+        .get(1)
+        .ok_or("usage: list_bench <endpoint-url> [requests]")?;
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
     let c = client(url);
 
@@ -38,7 +52,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut token: Option<String> = None;
         let mut deep: Option<String> = None;
         loop {
-            let page = c.list_stream_sessions_by_account().max_results(100).set_next_token(token.clone()).send().await?;
+            let page = c
+                .list_stream_sessions_by_account()
+                .max_results(100)
+                .set_next_token(token.clone())
+                .send()
+                .await?;
             count += page.items().len();
             token = page.next_token().map(str::to_string);
             if deep.is_none() && count >= 500 {
@@ -52,14 +71,38 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("walked {} sessions to find a deep token", total.0);
 
-    type Case = (&'static str, Option<StreamSessionStatus>, Option<ExportFilesStatus>, i32, bool);
+    type Case = (
+        &'static str,
+        Option<StreamSessionStatus>,
+        Option<ExportFilesStatus>,
+        i32,
+        bool,
+    );
     let cases: [Case; 6] = [
         ("first page, 25 items", None, None, 25, false),
         ("first page, 100 items", None, None, 100, false),
         ("page after 500 items, 100 items", None, None, 100, true),
-        ("Status=CONNECTED, 100 items", Some(StreamSessionStatus::Connected), None, 100, false),
-        ("Status=RECONNECTING (1%), 100 items", Some(StreamSessionStatus::Reconnecting), None, 100, false),
-        ("Status=TERMINATED & Export=FAILED, 100", Some(StreamSessionStatus::Terminated), Some(ExportFilesStatus::Failed), 100, false),
+        (
+            "Status=CONNECTED, 100 items",
+            Some(StreamSessionStatus::Connected),
+            None,
+            100,
+            false,
+        ),
+        (
+            "Status=RECONNECTING (1%), 100 items",
+            Some(StreamSessionStatus::Reconnecting),
+            None,
+            100,
+            false,
+        ),
+        (
+            "Status=TERMINATED & Export=FAILED, 100",
+            Some(StreamSessionStatus::Terminated),
+            Some(ExportFilesStatus::Failed),
+            100,
+            false,
+        ),
     ];
     for (name, status, export, max, deep) in cases {
         let mut samples = Vec::with_capacity(n);

@@ -1,0 +1,117 @@
+"""End-to-end fixtures: the real gameliftstreams-local binary on port 0, and boto3 / AWS CLI
+clients pointed at it."""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("GLS_BIN", os.path.join(ROOT, "target", "debug", "gameliftstreams-local"))
+
+
+class Server:
+    def __init__(self, data_dir, *extra):
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir, *extra],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening on http://"), line
+        self.url = line.strip().split(" ")[-1]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def admin(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read() or b"{}")
+
+    def advance(self, seconds):
+        return self.admin("POST", "/_local/clock", {"advanceSeconds": seconds})
+
+    def client(self, access_key="AKIDEXAMPLE", region="us-west-2", validate=True):
+        return boto3.client(
+            "gameliftstreams",
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key="secret",
+            config=Config(parameter_validation=validate, retries={"mode": "standard", "max_attempts": 1}),
+        )
+
+    def cli(self, *args, access_key="AKIDEXAMPLE"):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY="secret",
+                   AWS_DEFAULT_REGION="us-west-2", AWS_PAGER="")
+        aws = os.path.join(os.path.dirname(os.path.realpath(os.sys.executable)), "aws")
+        if not os.path.exists(aws):
+            aws = "aws"
+        out = subprocess.run([aws, "--endpoint-url", self.url, "--output", "json", "gameliftstreams", *args],
+                             env=env, capture_output=True, text=True)
+        return out
+
+
+@pytest.fixture(scope="module")
+def server():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d)
+        yield s
+        s.stop()
+
+
+def make_app_and_group(server, client):
+    app = client.create_application(
+        Description="E2E game",
+        RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+        ExecutablePath="Game/Game.exe",
+        ApplicationSourceUri="s3://e2e-bucket/game/",
+    )
+    server.advance(5)
+    group = client.create_stream_group(Description="E2E group", StreamClass="gen5n_ultra",
+                                       DefaultApplicationIdentifier=app["Id"])
+    server.advance(1)
+    return app["Id"], group["Id"]
+
+
+def start_sessions(client, group, app, n):
+    ids = []
+    for i in range(n):
+        s = client.start_stream_session(Identifier=group, ApplicationIdentifier=app, Protocol="WebRTC",
+                                        SignalRequest="NO_CLIENT_CONNECTION", UserId="player-%d" % i)
+        ids.append(s["Arn"].rsplit("/", 1)[1])
+    return ids
+
+
+def session_id(item):
+    return item["Arn"].rsplit("/", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def populated(server):
+    """23 sessions: every third terminated, every fourth live one exporting."""
+    c = server.client()
+    app, group = make_app_and_group(server, c)
+    ids = start_sessions(c, group, app, 23)
+    server.advance(2)
+    for i, sid in enumerate(ids):
+        if i % 3 == 0:
+            c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=sid)
+        elif i % 4 == 0:
+            c.export_stream_session_files(Identifier=group, StreamSessionIdentifier=sid,
+                                          OutputUri="s3://e2e-exports/out/")
+    server.advance(2)
+    terminated = [s for i, s in enumerate(ids) if i % 3 == 0]
+    exporting = [s for i, s in enumerate(ids) if i % 3 != 0 and i % 4 == 0]
+    return {"app": app, "group": group, "ids": ids, "terminated": terminated, "exporting": exporting}
