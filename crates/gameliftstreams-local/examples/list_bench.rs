@@ -13,13 +13,7 @@ fn client(url: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-west-2"))
         .endpoint_url(url)
-        .credentials_provider(Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            None,
-            None,
-            "bench",
-        ))
+        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(conf)
@@ -40,9 +34,7 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let url = args
-        .get(1)
-        .ok_or("usage: list_bench <endpoint-url> [requests]")?;
+    let url = args.get(1).ok_or("usage: list_bench <endpoint-url> [requests]")?;
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(200);
     let c = client(url);
 

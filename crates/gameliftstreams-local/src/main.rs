@@ -39,11 +39,7 @@ struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:9080")]
     listen: String,
     /// Where state is kept.
-    #[arg(
-        long,
-        default_value = ".gameliftstreams-local",
-        conflicts_with = "in_memory"
-    )]
+    #[arg(long, default_value = ".gameliftstreams-local", conflicts_with = "in_memory")]
     data_dir: PathBuf,
     /// Keep state in memory only.
     #[arg(long)]
@@ -89,10 +85,7 @@ struct SeedArgs {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GLS_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GLS_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -105,8 +98,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let store = if a.in_memory {
         Store::in_memory()?
     } else {
-        Store::open_dir(&a.data_dir)
-            .with_context(|| format!("opening data dir {}", a.data_dir.display()))?
+        Store::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?
     };
     let store = Arc::new(store);
     let settings = Settings {
@@ -122,9 +114,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if a.demo {
         seed::demo(&store, service.clock.now().millis())?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
@@ -144,8 +134,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
-    let store = Store::open_dir(&a.data_dir)
-        .with_context(|| format!("opening data dir {}", a.data_dir.display()))?;
+    let store = Store::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?;
     let offset = store
         .write(|tx| store::meta_get(tx, "clock_offset_ms"))?
         .and_then(|v| String::from_utf8(v).ok())

@@ -36,8 +36,7 @@ pub struct SeedReport {
 }
 
 fn json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
-    serde_json::to_string(t)
-        .map_err(|e| StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+    serde_json::to_string(t).map_err(|e| StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
 }
 
 /// The accounts seeding writes to: the default account, then 100000000001, ...
@@ -72,13 +71,7 @@ fn pick_status(rng: &mut StdRng) -> StreamSessionStatus {
     StreamSessionStatus::Terminated
 }
 
-fn ready_app(
-    scope: &Scope,
-    id: &str,
-    at: Timestamp,
-    group_arn: &str,
-    locations: &[&str],
-) -> GetApplicationOutput {
+fn ready_app(scope: &Scope, id: &str, at: Timestamp, group_arn: &str, locations: &[&str]) -> GetApplicationOutput {
     GetApplicationOutput {
         arn: scope.app_arn(id),
         id: Some(id.to_string()),
@@ -106,13 +99,7 @@ fn ready_app(
     }
 }
 
-fn active_group(
-    scope: &Scope,
-    id: &str,
-    app_id: &str,
-    at: Timestamp,
-    locations: &[&str],
-) -> GetStreamGroupOutput {
+fn active_group(scope: &Scope, id: &str, app_id: &str, at: Timestamp, locations: &[&str]) -> GetStreamGroupOutput {
     GetStreamGroupOutput {
         arn: scope.group_arn(id),
         id: Some(id.to_string()),
@@ -148,14 +135,7 @@ fn active_group(
     }
 }
 
-fn session(
-    rng: &mut StdRng,
-    scope: &Scope,
-    group_id: &str,
-    app_id: &str,
-    locations: &[&str],
-    at: i64,
-) -> SessionRow {
+fn session(rng: &mut StdRng, scope: &Scope, group_id: &str, app_id: &str, locations: &[&str], at: i64) -> SessionRow {
     use StreamSessionStatus::*;
     let id = ids::new_session_id(rng);
     let status = pick_status(rng);
@@ -238,21 +218,14 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
     let accounts = opts.accounts.max(1);
     for a in 0..accounts {
         let scope = Scope::new(account(a), opts.region.clone());
-        let n = opts.sessions / u64::from(accounts)
-            + u64::from(u64::from(a) < opts.sessions % u64::from(accounts));
+        let n = opts.sessions / u64::from(accounts) + u64::from(u64::from(a) < opts.sessions % u64::from(accounts));
         let start = opts.now_ms - span_ms;
         let app_id = ids::new_app_id(&mut rng);
         let group_id = ids::new_group_id(&mut rng);
         let setup_at = Timestamp(start - 86_400_000);
         store.bulk(|tx| {
             let part = store::part_in(tx, &scope.account, &scope.region)?;
-            let app = ready_app(
-                &scope,
-                &app_id,
-                setup_at,
-                &scope.group_arn(&group_id),
-                &locations,
-            );
+            let app = ready_app(&scope, &app_id, setup_at, &scope.group_arn(&group_id), &locations);
             let group = active_group(&scope, &group_id, &app_id, setup_at, &locations);
             store::doc_insert(
                 tx,
@@ -284,11 +257,7 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
                 let part = store::part_in(tx, &scope.account, &scope.region)?;
                 for i in 0..batch {
                     let at = start + (written + i) as i64 * step + rng.random_range(0..step.max(1));
-                    rows::insert(
-                        tx,
-                        part,
-                        &session(&mut rng, &scope, &group_id, &app_id, &locations, at),
-                    )?;
+                    rows::insert(tx, part, &session(&mut rng, &scope, &group_id, &app_id, &locations, at))?;
                 }
                 Ok(())
             })?;
@@ -302,10 +271,7 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
 /// Create the small demo account once: a ready application, an active stream group and
 /// sessions in several statuses. Returns false if it was already there.
 pub fn demo(store: &Store, now_ms: i64) -> Result<bool, StoreError> {
-    if store
-        .write(|tx| store::meta_get(tx, "demo_created"))?
-        .is_some()
-    {
+    if store.write(|tx| store::meta_get(tx, "demo_created"))?.is_some() {
         return Ok(false);
     }
     seed(

@@ -93,7 +93,9 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
                 match obj.get(m.name) {
                     None | Some(Value::Null) => {
                         if m.required {
-                            errs.push(format!("Value null at '{p}' failed to satisfy constraint: Member must not be null"));
+                            errs.push(format!(
+                                "Value null at '{p}' failed to satisfy constraint: Member must not be null"
+                            ));
                         }
                     }
                     Some(mv) => check(&SHAPES[m.shape], mv, &p, errs),
@@ -168,7 +170,9 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
                 }
             }
             if max.is_none() && n > i64::from(i32::MAX) && shape.name != "Long" {
-                errs.push(format!("Value '{n}' at '{at}' failed to satisfy constraint: Member must fit in a 32-bit integer"));
+                errs.push(format!(
+                    "Value '{n}' at '{at}' failed to satisfy constraint: Member must fit in a 32-bit integer"
+                ));
             }
         }
         Kind::Boolean => {
@@ -194,20 +198,10 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
             };
             size_bounds(items.len(), *min, *max, at, errs);
             for (i, item) in items.iter().enumerate() {
-                check(
-                    &SHAPES[*member],
-                    item,
-                    &format!("{at}.{}.member", i + 1),
-                    errs,
-                );
+                check(&SHAPES[*member], item, &format!("{at}.{}.member", i + 1), errs);
             }
         }
-        Kind::Map {
-            key,
-            value,
-            min,
-            max,
-        } => {
+        Kind::Map { key, value, min, max } => {
             let Some(obj) = v.as_object() else {
                 errs.push(format!(
                     "Value at '{at}' failed to satisfy constraint: Member must be a map"
@@ -216,12 +210,7 @@ fn check(shape: &Shape, v: &Value, path: &str, errs: &mut Vec<String>) {
             };
             size_bounds(obj.len(), *min, *max, at, errs);
             for (k, item) in obj {
-                check(
-                    &SHAPES[*key],
-                    &Value::String(k.clone()),
-                    &format!("{at}.key"),
-                    errs,
-                );
+                check(&SHAPES[*key], &Value::String(k.clone()), &format!("{at}.key"), errs);
                 check(&SHAPES[*value], item, &format!("{at}.{k}"), errs);
             }
         }
@@ -305,11 +294,7 @@ mod tests {
         assert!(e.message().starts_with("2 validation errors detected"));
         let start = Op::StartStreamSession.spec().input.unwrap();
         let e = validate(start, &json!({"Identifier": "sg-1"})).unwrap_err();
-        assert_eq!(
-            e.0.len(),
-            3,
-            "Protocol, SignalRequest, ApplicationIdentifier: {e:?}"
-        );
+        assert_eq!(e.0.len(), 3, "Protocol, SignalRequest, ApplicationIdentifier: {e:?}");
     }
 
     #[test]
@@ -320,12 +305,7 @@ mod tests {
         assert_eq!(errs.len(), 1);
         let env = shape::ENVIRONMENT_VARIABLES;
         let mut errs = Vec::new();
-        check(
-            &SHAPES[env],
-            &json!({"1BAD": "x", "OK": "y"}),
-            "env",
-            &mut errs,
-        );
+        check(&SHAPES[env], &json!({"1BAD": "x", "OK": "y"}), "env", &mut errs);
         assert_eq!(errs.len(), 1, "{errs:?}");
     }
 }

@@ -75,8 +75,7 @@ impl TokenCodec {
 
     fn mac(&self, data: &[u8]) -> [u8; MAC_LEN] {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut m =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!());
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).unwrap_or_else(|_| unreachable!());
         m.update(data);
         let full = m.finalize().into_bytes();
         let mut out = [0u8; MAC_LEN];
@@ -102,16 +101,8 @@ impl TokenCodec {
     }
 
     /// The position a token names, if it is authentic, unexpired and issued for `binding`.
-    pub fn decode(
-        &self,
-        binding: &Binding<'_>,
-        token: &str,
-        now_ms: i64,
-    ) -> Result<Position, ApiError> {
-        if !token.len().is_multiple_of(2)
-            || token.len() < 2 * (HEADER_LEN + 1 + MAC_LEN)
-            || token.len() > 512
-        {
+    pub fn decode(&self, binding: &Binding<'_>, token: &str, now_ms: i64) -> Result<Position, ApiError> {
+        if !token.len().is_multiple_of(2) || token.len() < 2 * (HEADER_LEN + 1 + MAC_LEN) || token.len() > 512 {
             return Err(invalid());
         }
         let mut data = Vec::with_capacity(token.len() / 2);
@@ -193,10 +184,7 @@ mod tests {
         bad[last] = if bad[last] == b'0' { b'1' } else { b'0' };
         let bad = String::from_utf8(bad).unwrap();
         assert!(c.decode(&binding(&["ACTIVE", ""]), &bad, 0).is_err());
-        assert!(
-            c.decode(&binding(&["CONNECTED", ""]), &t, 0).is_err(),
-            "other filters"
-        );
+        assert!(c.decode(&binding(&["CONNECTED", ""]), &t, 0).is_err(), "other filters");
         let other = Binding {
             account: "999999999999",
             ..binding(&["ACTIVE", ""])
@@ -206,17 +194,10 @@ mod tests {
             .decode(&binding(&["ACTIVE", ""]), &t, 0)
             .is_err());
         assert!(
-            c.decode(&binding(&["ACTIVE", ""]), &t, TOKEN_LIFETIME_MS + 1)
-                .is_err(),
+            c.decode(&binding(&["ACTIVE", ""]), &t, TOKEN_LIFETIME_MS + 1).is_err(),
             "expired"
         );
-        for garbage in [
-            "",
-            "abc",
-            "zz",
-            "eyJOZXh0VG9rZW4iOiAiMiJ9",
-            &"0".repeat(1000),
-        ] {
+        for garbage in ["", "abc", "zz", "eyJOZXh0VG9rZW4iOiAiMiJ9", &"0".repeat(1000)] {
             let e = c.decode(&binding(&["ACTIVE", ""]), garbage, 0).unwrap_err();
             assert_eq!(e.code, gls_model::ErrorCode::ValidationException);
         }

@@ -30,10 +30,7 @@ impl Scope {
     }
 
     fn arn(&self, resource: &str) -> String {
-        format!(
-            "arn:aws:gameliftstreams:{}:{}:{resource}",
-            self.region, self.account
-        )
+        format!("arn:aws:gameliftstreams:{}:{}:{resource}", self.region, self.account)
     }
     /// ARN of an application.
     pub fn app_arn(&self, id: &str) -> String {
@@ -111,23 +108,13 @@ pub fn parse_arn(s: &str) -> Option<Arn<'_>> {
     })
 }
 
-fn resolve<'a>(
-    scope: &Scope,
-    ident: &'a str,
-    kind: &str,
-    what: &str,
-    segs: usize,
-) -> Result<Vec<&'a str>, ApiError> {
+fn resolve<'a>(scope: &Scope, ident: &'a str, kind: &str, what: &str, segs: usize) -> Result<Vec<&'a str>, ApiError> {
     if !ident.starts_with("arn:") {
         return Ok(vec![ident]);
     }
     let not_found = || ApiError::not_found(format!("{what} {ident} not found"));
     let arn = parse_arn(ident).ok_or_else(not_found)?;
-    if arn.region != scope.region
-        || arn.account != scope.account
-        || arn.kind != kind
-        || arn.path.len() != segs
-    {
+    if arn.region != scope.region || arn.account != scope.account || arn.kind != kind || arn.path.len() != segs {
         return Err(not_found());
     }
     Ok(arn.path)
@@ -180,24 +167,22 @@ mod tests {
     fn arns_round_trip() {
         let s = scope();
         let arn = s.session_arn("sg-1AB2C3De4", "ABC123def4567");
-        assert_eq!(arn, "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1AB2C3De4/ABC123def4567");
+        assert_eq!(
+            arn,
+            "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1AB2C3De4/ABC123def4567"
+        );
         let p = parse_arn(&arn).unwrap();
         assert_eq!(p.kind, "streamsession");
         assert_eq!(p.path, vec!["sg-1AB2C3De4", "ABC123def4567"]);
-        assert_eq!(
-            resolve_session(&s, "sg-1AB2C3De4", &arn).unwrap(),
-            "ABC123def4567"
-        );
+        assert_eq!(resolve_session(&s, "sg-1AB2C3De4", &arn).unwrap(), "ABC123def4567");
     }
 
     #[test]
     fn foreign_or_mismatched_arns_are_not_found() {
         let s = scope();
-        let other_region =
-            "arn:aws:gameliftstreams:us-east-2:111122223333:streamgroup/sg-1AB2C3De4";
+        let other_region = "arn:aws:gameliftstreams:us-east-2:111122223333:streamgroup/sg-1AB2C3De4";
         assert!(resolve_group(&s, other_region).is_err());
-        let other_account =
-            "arn:aws:gameliftstreams:us-west-2:999999999999:streamgroup/sg-1AB2C3De4";
+        let other_account = "arn:aws:gameliftstreams:us-west-2:999999999999:streamgroup/sg-1AB2C3De4";
         assert!(resolve_group(&s, other_account).is_err());
         assert!(
             resolve_app(&s, &s.group_arn("sg-1")).is_err(),
@@ -206,10 +191,7 @@ mod tests {
         let sess = s.session_arn("sg-other", "ABC123def4567");
         assert!(resolve_session(&s, "sg-1AB2C3De4", &sess).is_err());
         assert_eq!(resolve_group(&s, "sg-1AB2C3De4").unwrap(), "sg-1AB2C3De4");
-        assert_eq!(
-            resolve_app(&s, &s.app_arn("a-9ZY8X7Wv6")).unwrap(),
-            "a-9ZY8X7Wv6"
-        );
+        assert_eq!(resolve_app(&s, &s.app_arn("a-9ZY8X7Wv6")).unwrap(), "a-9ZY8X7Wv6");
     }
 
     #[test]

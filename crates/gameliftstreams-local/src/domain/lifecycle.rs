@@ -3,10 +3,9 @@
 
 use super::ApiError;
 use gls_model::{
-    ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, GetApplicationOutput,
-    GetStreamGroupOutput, GetStreamSessionOutput, ReplicationStatusType, RuntimeEnvironmentType,
-    StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason,
-    Timestamp,
+    ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, GetApplicationOutput, GetStreamGroupOutput,
+    GetStreamSessionOutput, ReplicationStatusType, RuntimeEnvironmentType, StreamGroupLocationStatus,
+    StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason, Timestamp,
 };
 
 /// A timed transition, stored durably with its due time.
@@ -170,10 +169,7 @@ pub fn session_placed(
 
 /// TerminateStreamSession. `Ok(true)`: now TERMINATING; `Ok(false)`: already ending, nothing
 /// to do; an ACTIVATING session cannot be terminated yet.
-pub fn session_terminate_requested(
-    doc: &mut GetStreamSessionOutput,
-    at: Timestamp,
-) -> Result<bool, ApiError> {
+pub fn session_terminate_requested(doc: &mut GetStreamSessionOutput, at: Timestamp) -> Result<bool, ApiError> {
     use StreamSessionStatus::*;
     match doc.status.unwrap_or_default() {
         Activating => Err(ApiError::validation(
@@ -265,10 +261,7 @@ mod tests {
     #[test]
     fn stamp_is_utc_calendar_time() {
         assert_eq!(export_stamp(Timestamp(0)), "19700101-000000");
-        assert_eq!(
-            export_stamp(Timestamp(1_753_307_934_293)),
-            "20250723-215854"
-        );
+        assert_eq!(export_stamp(Timestamp(1_753_307_934_293)), "20250723-215854");
     }
 
     #[test]
@@ -306,10 +299,7 @@ mod tests {
             e.output_uri.unwrap(),
             "s3://bucket/prefix/19700101-000000-a-123456789-sg-000000001-ABCDEFGHIJKLM.zip"
         );
-        assert_eq!(
-            doc.status_reason,
-            Some(StreamSessionStatusReason::ApiTerminated)
-        );
+        assert_eq!(doc.status_reason, Some(StreamSessionStatusReason::ApiTerminated));
     }
 
     #[test]

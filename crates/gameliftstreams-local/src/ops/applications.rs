@@ -8,33 +8,22 @@ use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
 use crate::store::{self, DocTable};
 use gls_model::{
-    ApplicationStatus, ApplicationSummary, CreateApplicationInput, GetApplicationInput,
-    GetApplicationOutput, ListApplicationsInput, ListApplicationsOutput, Op,
+    ApplicationStatus, ApplicationSummary, CreateApplicationInput, GetApplicationInput, GetApplicationOutput,
+    ListApplicationsInput, ListApplicationsOutput, Op,
 };
 use rusqlite::Transaction;
 
 /// Load an application document by ID or ARN, or 404.
-pub fn load(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    ident: &str,
-) -> Result<(String, GetApplicationOutput), ApiError> {
+pub fn load(ctx: &Ctx<'_>, tx: &Transaction<'_>, ident: &str) -> Result<(String, GetApplicationOutput), ApiError> {
     let id = ids::resolve_app(ctx.scope, ident)?;
     match store::doc_get(tx, DocTable::Applications, ctx.part, &id)? {
         Some((doc, _)) => Ok((id, parse_doc(&doc)?)),
-        None => Err(ApiError::not_found(format!(
-            "Application {ident} not found."
-        ))),
+        None => Err(ApiError::not_found(format!("Application {ident} not found."))),
     }
 }
 
 /// Save a changed application document.
-pub fn save(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    id: &str,
-    doc: &GetApplicationOutput,
-) -> Result<(), ApiError> {
+pub fn save(ctx: &Ctx<'_>, tx: &Transaction<'_>, id: &str, doc: &GetApplicationOutput) -> Result<(), ApiError> {
     store::doc_update(tx, DocTable::Applications, ctx.part, id, &doc_json(doc)?)?;
     Ok(())
 }
@@ -56,14 +45,8 @@ fn check_create(input: &CreateApplicationInput) -> Result<(), ApiError> {
             input.application_source_uri
         )));
     }
-    let has_paths = input
-        .application_log_paths
-        .as_ref()
-        .is_some_and(|p| !p.is_empty());
-    let has_uri = input
-        .application_log_output_uri
-        .as_ref()
-        .is_some_and(|u| !u.is_empty());
+    let has_paths = input.application_log_paths.as_ref().is_some_and(|p| !p.is_empty());
+    let has_uri = input.application_log_output_uri.as_ref().is_some_and(|u| !u.is_empty());
     if has_paths && !has_uri {
         return Err(ApiError::validation(
             "ApplicationLogOutputUri is required when ApplicationLogPaths is not empty.",
@@ -79,13 +62,7 @@ pub(super) fn create(
 ) -> Result<GetApplicationOutput, ApiError> {
     check_create(&input)?;
     let fp = fingerprint(&input);
-    if let Some(id) = replayed(
-        ctx,
-        tx,
-        Op::CreateApplication,
-        input.client_token.as_deref(),
-        &fp,
-    )? {
+    if let Some(id) = replayed(ctx, tx, Op::CreateApplication, input.client_token.as_deref(), &fp)? {
         return Ok(load(ctx, tx, &id)?.1);
     }
     let id = ids::new_app_id(&mut rand::rng());
@@ -103,8 +80,7 @@ pub(super) fn create(
         last_updated_at: Some(ctx.now),
         ..Default::default()
     };
-    let tags =
-        serde_json::to_string(&input.tags.unwrap_or_default()).map_err(ApiError::internal)?;
+    let tags = serde_json::to_string(&input.tags.unwrap_or_default()).map_err(ApiError::internal)?;
     store::doc_insert(
         tx,
         DocTable::Applications,
@@ -121,14 +97,7 @@ pub(super) fn create(
         TimerKind::AppProcessing,
         &id,
     )?;
-    remember(
-        ctx,
-        tx,
-        Op::CreateApplication,
-        input.client_token.as_deref(),
-        &fp,
-        &id,
-    )?;
+    remember(ctx, tx, Op::CreateApplication, input.client_token.as_deref(), &fp, &id)?;
     Ok(doc)
 }
 
@@ -154,13 +123,7 @@ pub(super) fn list(
     };
     let after = ctx.position(&binding, input.next_token.as_deref())?;
     let limit = page_size(input.max_results);
-    let rows = store::doc_page(
-        tx,
-        DocTable::Applications,
-        ctx.part,
-        after.as_ref(),
-        limit + 1,
-    )?;
+    let rows = store::doc_page(tx, DocTable::Applications, ctx.part, after.as_ref(), limit + 1)?;
     let (docs, next) = split_page(rows, limit);
     let items = docs
         .iter()

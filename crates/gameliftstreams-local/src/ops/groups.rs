@@ -1,8 +1,6 @@
 //! CreateStreamGroup, GetStreamGroup, ListStreamGroups, and the capacity and tag rules they apply.
 
-use super::{
-    applications, doc_json, fingerprint, page_size, parse_doc, remember, replayed, split_page, Ctx,
-};
+use super::{applications, doc_json, fingerprint, page_size, parse_doc, remember, replayed, split_page, Ctx};
 use crate::domain::catalog;
 use crate::domain::cursor::Binding;
 use crate::domain::ids;
@@ -10,10 +8,9 @@ use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
 use crate::store::{self, DocTable};
 use gls_model::{
-    ApplicationStatus, CreateStreamGroupInput, DefaultApplication, GetStreamGroupInput,
-    GetStreamGroupOutput, ListStreamGroupsInput, ListStreamGroupsOutput, LocationConfiguration,
-    LocationState, Op, ReplicationStatus, ReplicationStatusType, StreamClass,
-    StreamGroupLocationStatus, StreamGroupStatus, StreamGroupSummary, Timestamp,
+    ApplicationStatus, CreateStreamGroupInput, DefaultApplication, GetStreamGroupInput, GetStreamGroupOutput,
+    ListStreamGroupsInput, ListStreamGroupsOutput, LocationConfiguration, LocationState, Op, ReplicationStatus,
+    ReplicationStatusType, StreamClass, StreamGroupLocationStatus, StreamGroupStatus, StreamGroupSummary, Timestamp,
     VpcTransitConfigurationResponse,
 };
 use rusqlite::Transaction;
@@ -34,17 +31,11 @@ pub fn check_tags(tags: Option<&BTreeMap<String, String>>) -> Result<(), ApiErro
 }
 
 /// Load a stream group by ID or ARN, or 404.
-pub fn load(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    ident: &str,
-) -> Result<(String, GetStreamGroupOutput), ApiError> {
+pub fn load(ctx: &Ctx<'_>, tx: &Transaction<'_>, ident: &str) -> Result<(String, GetStreamGroupOutput), ApiError> {
     let id = ids::resolve_group(ctx.scope, ident)?;
     match store::doc_get(tx, DocTable::StreamGroups, ctx.part, &id)? {
         Some((doc, _)) => Ok((id, parse_doc(&doc)?)),
-        None => Err(ApiError::not_found(format!(
-            "Stream group {ident} not found."
-        ))),
+        None => Err(ApiError::not_found(format!("Stream group {ident} not found."))),
     }
 }
 
@@ -62,9 +53,7 @@ pub fn location_state(
             catalog::LOCATIONS.join(", ")
         )));
     }
-    if cfg.on_demand_capacity.is_some()
-        && (cfg.maximum_capacity.is_some() || cfg.target_idle_capacity.is_some())
-    {
+    if cfg.on_demand_capacity.is_some() && (cfg.maximum_capacity.is_some() || cfg.target_idle_capacity.is_some()) {
         return Err(ApiError::validation(format!(
             "Location {name}: OnDemandCapacity cannot be combined with MaximumCapacity or TargetIdleCapacity."
         )));
@@ -116,13 +105,14 @@ pub fn location_state(
         allocated_capacity: Some(0),
         idle_capacity: Some(0),
         internal_vpc_ipv4_cidr_block: None,
-        vpc_transit_configuration: cfg.vpc_transit_configuration.as_ref().map(|v| {
-            VpcTransitConfigurationResponse {
+        vpc_transit_configuration: cfg
+            .vpc_transit_configuration
+            .as_ref()
+            .map(|v| VpcTransitConfigurationResponse {
                 vpc_id: Some(v.vpc_id.clone()),
                 ipv4_cidr_blocks: Some(v.ipv4_cidr_blocks.clone()),
                 ..Default::default()
-            }
-        }),
+            }),
     })
 }
 
@@ -153,11 +143,7 @@ fn initial_locations(
         }
         states.push(location_state(class, cfg, tenancy)?);
     }
-    if catalog::is_location(primary)
-        && !states
-            .iter()
-            .any(|s| s.location_name.as_deref() == Some(primary))
-    {
+    if catalog::is_location(primary) && !states.iter().any(|s| s.location_name.as_deref() == Some(primary)) {
         let cfg = LocationConfiguration {
             location_name: primary.to_string(),
             always_on_capacity: Some(0),
@@ -170,12 +156,7 @@ fn initial_locations(
 }
 
 /// Record that `app` is associated with the group and starts replicating to its locations.
-pub fn link_app(
-    app: &mut gls_model::GetApplicationOutput,
-    group_arn: &str,
-    locations: &[String],
-    at: Timestamp,
-) {
+pub fn link_app(app: &mut gls_model::GetApplicationOutput, group_arn: &str, locations: &[String], at: Timestamp) {
     let groups = app.associated_stream_groups.get_or_insert_with(Vec::new);
     if !groups.iter().any(|g| g == group_arn) {
         groups.push(group_arn.to_string());
@@ -198,13 +179,7 @@ pub(super) fn create(
     input: CreateStreamGroupInput,
 ) -> Result<GetStreamGroupOutput, ApiError> {
     let fp = fingerprint(&input);
-    if let Some(id) = replayed(
-        ctx,
-        tx,
-        Op::CreateStreamGroup,
-        input.client_token.as_deref(),
-        &fp,
-    )? {
+    if let Some(id) = replayed(ctx, tx, Op::CreateStreamGroup, input.client_token.as_deref(), &fp)? {
         return Ok(load(ctx, tx, &id)?.1);
     }
     check_tags(input.tags.as_ref())?;
@@ -219,11 +194,7 @@ pub(super) fn create(
                     app.status.unwrap_or_default().as_str()
                 )));
             }
-            let rt = app
-                .runtime_environment
-                .as_ref()
-                .map(|r| r.type_)
-                .unwrap_or_default();
+            let rt = app.runtime_environment.as_ref().map(|r| r.type_).unwrap_or_default();
             if !catalog::runtime_fits_class(rt, class) {
                 return Err(ApiError::validation(format!(
                     "Application {app_id} uses the {} runtime, which stream class {} cannot run.",
@@ -237,10 +208,7 @@ pub(super) fn create(
     };
     let id = ids::new_group_id(&mut rand::rng());
     let arn = ctx.scope.group_arn(&id);
-    let names: Vec<String> = locations
-        .iter()
-        .filter_map(|l| l.location_name.clone())
-        .collect();
+    let names: Vec<String> = locations.iter().filter_map(|l| l.location_name.clone()).collect();
     if let Some((app_id, app)) = app.as_mut() {
         link_app(app, &arn, &names, ctx.now);
         applications::save(ctx, tx, app_id, app)?;
@@ -253,11 +221,7 @@ pub(super) fn create(
             id: Some(app_id.clone()),
             arn: Some(a.arn.clone()),
         }),
-        associated_applications: Some(
-            app.as_ref()
-                .map(|(_, a)| vec![a.arn.clone()])
-                .unwrap_or_default(),
-        ),
+        associated_applications: Some(app.as_ref().map(|(_, a)| vec![a.arn.clone()]).unwrap_or_default()),
         location_states: Some(locations),
         stream_class: Some(class),
         status: Some(StreamGroupStatus::Activating),
@@ -266,8 +230,7 @@ pub(super) fn create(
         last_updated_at: Some(ctx.now),
         expires_at: Some(Timestamp(ctx.now.millis() + 365 * DAY_MS)),
     };
-    let tags =
-        serde_json::to_string(&input.tags.unwrap_or_default()).map_err(ApiError::internal)?;
+    let tags = serde_json::to_string(&input.tags.unwrap_or_default()).map_err(ApiError::internal)?;
     store::doc_insert(
         tx,
         DocTable::StreamGroups,
@@ -284,14 +247,7 @@ pub(super) fn create(
         TimerKind::GroupActive,
         &id,
     )?;
-    remember(
-        ctx,
-        tx,
-        Op::CreateStreamGroup,
-        input.client_token.as_deref(),
-        &fp,
-        &id,
-    )?;
+    remember(ctx, tx, Op::CreateStreamGroup, input.client_token.as_deref(), &fp, &id)?;
     Ok(doc)
 }
 
@@ -317,13 +273,7 @@ pub(super) fn list(
     };
     let after = ctx.position(&binding, input.next_token.as_deref())?;
     let limit = page_size(input.max_results);
-    let rows = store::doc_page(
-        tx,
-        DocTable::StreamGroups,
-        ctx.part,
-        after.as_ref(),
-        limit + 1,
-    )?;
+    let rows = store::doc_page(tx, DocTable::StreamGroups, ctx.part, after.as_ref(), limit + 1)?;
     let (docs, next) = split_page(rows, limit);
     let items = docs
         .iter()

@@ -45,11 +45,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Decode an incoming NextToken for this listing.
-    pub fn position(
-        &self,
-        binding: &Binding<'_>,
-        token: Option<&str>,
-    ) -> Result<Option<Position>, ApiError> {
+    pub fn position(&self, binding: &Binding<'_>, token: Option<&str>) -> Result<Option<Position>, ApiError> {
         token
             .map(|t| self.codec.decode(binding, t, self.now.millis()))
             .transpose()
@@ -188,22 +184,30 @@ impl Service {
             self.fire_due()?;
         }
         let part = self.store.part(&scope.account, &scope.region)?;
-        let out = self
-            .store
-            .read(|tx| f(&self.ctx(scope, part, now), tx, input))?;
+        let out = self.store.read(|tx| f(&self.ctx(scope, part, now), tx, input))?;
         serde_json::to_value(out).map_err(ApiError::internal)
     }
 
     /// Fire every timer due by now, in due order. Returns the next due time.
     pub fn fire_due(&self) -> Result<Option<i64>, ApiError> {
         let now = self.clock.now();
-        let next = self.store.write(|tx| {
+        self.store.write(|tx| {
             timers::fire_due(tx, &self.settings, now)?;
-            Ok::<_, ApiError>(store::timer_next(tx)?)
-        })?;
-        self.next_due
-            .store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
-        Ok(next)
+            let next = store::timer_next(tx)?;
+            // Published under the writer lock, so no concurrent write can be overtaken.
+            self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
+            Ok::<_, ApiError>(next)
+        })
+    }
+
+    /// One scheduler step: fire what is due (touching the store only if something is) and
+    /// say when the next timer falls due.
+    pub fn tick(&self) -> Result<Option<i64>, ApiError> {
+        let next = self.next_due.load(Ordering::SeqCst);
+        if next <= self.clock.now().millis() {
+            return self.fire_due();
+        }
+        Ok((next != i64::MAX).then_some(next))
     }
 
     /// Move the service clock forward and fire what fell due on the way.
@@ -224,8 +228,7 @@ impl Service {
 }
 
 fn decode<I: DeserializeOwned>(input: Value) -> Result<I, ApiError> {
-    serde_json::from_value(input)
-        .map_err(|e| ApiError::validation(format!("The request could not be read: {e}")))
+    serde_json::from_value(input).map_err(|e| ApiError::validation(format!("The request could not be read: {e}")))
 }
 
 /// Parse a stored document.
@@ -275,15 +278,7 @@ pub fn remember(
     resource: &str,
 ) -> Result<(), ApiError> {
     if let Some(token) = token {
-        store::client_token_put(
-            tx,
-            ctx.part,
-            op.name(),
-            token,
-            fingerprint,
-            resource,
-            ctx.now.millis(),
-        )?;
+        store::client_token_put(tx, ctx.part, op.name(), token, fingerprint, resource, ctx.now.millis())?;
     }
     Ok(())
 }

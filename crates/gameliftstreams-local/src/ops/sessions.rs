@@ -9,12 +9,11 @@ use crate::domain::ApiError;
 use crate::store::sessions::{self as rows, SessionFilter, SessionInternal, SessionRow};
 use crate::store::{self, DocTable};
 use gls_model::{
-    ApplicationStatus, DisplayConfiguration, ExportFilesMetadata, ExportFilesStatus,
-    ExportStreamSessionFilesInput, ExportStreamSessionFilesOutput, GetStreamSessionInput,
-    GetStreamSessionOutput, ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput,
-    ListStreamSessionsInput, ListStreamSessionsOutput, Op, PerformanceStatsConfiguration,
-    StartStreamSessionInput, StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus,
-    StreamSessionSummary, TerminateStreamSessionInput,
+    ApplicationStatus, DisplayConfiguration, ExportFilesMetadata, ExportFilesStatus, ExportStreamSessionFilesInput,
+    ExportStreamSessionFilesOutput, GetStreamSessionInput, GetStreamSessionOutput, ListStreamSessionsByAccountInput,
+    ListStreamSessionsByAccountOutput, ListStreamSessionsInput, ListStreamSessionsOutput, Op,
+    PerformanceStatsConfiguration, StartStreamSessionInput, StreamGroupLocationStatus, StreamGroupStatus,
+    StreamSessionStatus, StreamSessionSummary, TerminateStreamSessionInput,
 };
 use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
@@ -22,17 +21,10 @@ use sha2::{Digest, Sha256};
 const MAX_PIXELS: i64 = 1920 * 1080;
 
 /// Load a session of a group (both by ID or ARN), or 404.
-pub fn load(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    group: &str,
-    session: &str,
-) -> Result<SessionRow, ApiError> {
+pub fn load(ctx: &Ctx<'_>, tx: &Transaction<'_>, group: &str, session: &str) -> Result<SessionRow, ApiError> {
     let group_id = ids::resolve_group(ctx.scope, group)?;
     if store::doc_get(tx, DocTable::StreamGroups, ctx.part, &group_id)?.is_none() {
-        return Err(ApiError::not_found(format!(
-            "Stream group {group} not found."
-        )));
+        return Err(ApiError::not_found(format!("Stream group {group} not found.")));
     }
     let id = ids::resolve_session(ctx.scope, &group_id, session)?;
     match rows::get(tx, ctx.part, &id)? {
@@ -70,9 +62,7 @@ pub fn check_role(ctx: &Ctx<'_>, role: Option<&str>) -> Result<(), ApiError> {
     let path = role.split_once(":role/").map(|(_, p)| p).unwrap_or("");
     let name = path.rsplit('/').next().unwrap_or("");
     if path.starts_with("aws-service-role/") {
-        return Err(ApiError::validation(
-            "RoleArn must not be a service-linked role.",
-        ));
+        return Err(ApiError::validation("RoleArn must not be a service-linked role."));
     }
     if !name.starts_with("GameLiftStreams-") {
         return Err(ApiError::validation(
@@ -104,13 +94,7 @@ pub(super) fn start(
     input: StartStreamSessionInput,
 ) -> Result<GetStreamSessionOutput, ApiError> {
     let fp = fingerprint(&input);
-    if let Some(id) = replayed(
-        ctx,
-        tx,
-        Op::StartStreamSession,
-        input.client_token.as_deref(),
-        &fp,
-    )? {
+    if let Some(id) = replayed(ctx, tx, Op::StartStreamSession, input.client_token.as_deref(), &fp)? {
         let (group, session) = id.split_once('/').unwrap_or(("", id.as_str()));
         return Ok(load(ctx, tx, group, session)?.doc);
     }
@@ -125,12 +109,7 @@ pub(super) fn start(
             )))
         }
     }
-    if !group
-        .associated_applications
-        .iter()
-        .flatten()
-        .any(|a| *a == app.arn)
-    {
+    if !group.associated_applications.iter().flatten().any(|a| *a == app.arn) {
         return Err(ApiError::validation(format!(
             "Application {app_id} is not associated with stream group {group_id}."
         )));
@@ -163,9 +142,7 @@ pub(super) fn start(
                 .iter()
                 .find(|l| **l == ctx.scope.region)
                 .or(group_locations.first())
-                .ok_or_else(|| {
-                    ApiError::validation(format!("Stream group {group_id} has no locations."))
-                })?;
+                .ok_or_else(|| ApiError::validation(format!("Stream group {group_id} has no locations.")))?;
             vec![(*primary).to_string()]
         }
     };
@@ -184,9 +161,7 @@ pub(super) fn start(
         connection_timeout_seconds: Some(input.connection_timeout_seconds.unwrap_or(120)),
         session_length_seconds: Some(input.session_length_seconds.unwrap_or(43_200)),
         additional_launch_args: Some(input.additional_launch_args.unwrap_or_default()),
-        additional_environment_variables: Some(
-            input.additional_environment_variables.unwrap_or_default(),
-        ),
+        additional_environment_variables: Some(input.additional_environment_variables.unwrap_or_default()),
         performance_stats_configuration: Some(input.performance_stats_configuration.unwrap_or(
             PerformanceStatsConfiguration {
                 shared_with_client: Some(false),
@@ -206,9 +181,7 @@ pub(super) fn start(
         app_id,
         created_at: ctx.now.millis(),
         doc,
-        internal: SessionInternal {
-            locations: requested,
-        },
+        internal: SessionInternal { locations: requested },
     };
     rows::insert(tx, ctx.part, &row)?;
     store::timer_add(
@@ -231,12 +204,12 @@ pub(super) fn start(
 
 /// Where a placed session runs: the first requested location that is ACTIVE in its group.
 pub fn placement(group: &gls_model::GetStreamGroupOutput, requested: &[String]) -> Option<String> {
-    let active = |name: &str| {
-        group.location_states.iter().flatten().any(|l| {
-            l.location_name.as_deref() == Some(name)
-                && l.status == Some(StreamGroupLocationStatus::Active)
-        })
-    };
+    let active =
+        |name: &str| {
+            group.location_states.iter().flatten().any(|l| {
+                l.location_name.as_deref() == Some(name) && l.status == Some(StreamGroupLocationStatus::Active)
+            })
+        };
     requested.iter().find(|l| active(l)).cloned()
 }
 
@@ -275,10 +248,7 @@ pub(super) fn export_files(
     let mut row = load(ctx, tx, &input.identifier, &input.stream_session_identifier)?;
     use StreamSessionStatus::*;
     let status = row.doc.status.unwrap_or_default();
-    if !matches!(
-        status,
-        Active | Connected | PendingClientReconnection | Reconnecting
-    ) {
+    if !matches!(status, Active | Connected | PendingClientReconnection | Reconnecting) {
         return Err(ApiError::validation(format!(
             "Stream session {} is {}; files can be exported only while it is ACTIVE, CONNECTED, \
              PENDING_CLIENT_RECONNECTION or RECONNECTING.",
@@ -345,10 +315,7 @@ fn list_sessions(
     let limit = page_size(l.max_results);
     let page = rows::page(tx, ctx.part, &l.filter, after.as_ref(), limit + 1)?;
     let (docs, next) = split_page(page, limit);
-    let items = docs
-        .into_iter()
-        .map(|d| summary(d, l.full_export))
-        .collect();
+    let items = docs.into_iter().map(|d| summary(d, l.full_export)).collect();
     Ok((items, next.map(|p| ctx.token(&binding, &p))))
 }
 

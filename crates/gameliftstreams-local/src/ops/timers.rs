@@ -7,17 +7,12 @@ use crate::domain::ApiError;
 use crate::store::sessions as rows;
 use crate::store::{self, DocTable, Timer};
 use gls_model::{
-    GetApplicationOutput, GetStreamGroupOutput, StreamSessionStatus, StreamSessionStatusReason,
-    Timestamp,
+    GetApplicationOutput, GetStreamGroupOutput, StreamSessionStatus, StreamSessionStatusReason, Timestamp,
 };
 use rusqlite::Transaction;
 
 /// Fire due timers until none is left at or before `now`.
-pub fn fire_due(
-    tx: &Transaction<'_>,
-    settings: &Settings,
-    now: Timestamp,
-) -> Result<usize, ApiError> {
+pub fn fire_due(tx: &Transaction<'_>, settings: &Settings, now: Timestamp) -> Result<usize, ApiError> {
     let mut fired = 0;
     while let Some(t) = store::timer_first_due(tx, now.millis())? {
         store::timer_delete(tx, t.seq)?;
@@ -42,8 +37,7 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
     let at = Timestamp(t.due_at);
     match t.kind {
         TimerKind::AppProcessing | TimerKind::AppReady => {
-            let Some(mut app) =
-                load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, &t.resource)?
+            let Some(mut app) = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, &t.resource)?
             else {
                 return Ok(());
             };
@@ -60,28 +54,15 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
             } else {
                 lifecycle::app_ready(&mut app, at);
             }
-            store::doc_update(
-                tx,
-                DocTable::Applications,
-                t.part,
-                &t.resource,
-                &doc_json(&app)?,
-            )?;
+            store::doc_update(tx, DocTable::Applications, t.part, &t.resource, &doc_json(&app)?)?;
         }
         TimerKind::GroupActive => {
-            let Some(mut group) =
-                load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &t.resource)?
+            let Some(mut group) = load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &t.resource)?
             else {
                 return Ok(());
             };
             if lifecycle::group_active(&mut group, at) {
-                store::doc_update(
-                    tx,
-                    DocTable::StreamGroups,
-                    t.part,
-                    &t.resource,
-                    &doc_json(&group)?,
-                )?;
+                store::doc_update(tx, DocTable::StreamGroups, t.part, &t.resource, &doc_json(&group)?)?;
                 let locations: Vec<String> = group
                     .location_states
                     .iter()
@@ -90,20 +71,10 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
                     .collect();
                 for app_arn in group.associated_applications.iter().flatten() {
                     let app_id = app_arn.rsplit('/').next().unwrap_or_default();
-                    if let Some(mut app) = load_doc::<GetApplicationOutput>(
-                        tx,
-                        DocTable::Applications,
-                        t.part,
-                        app_id,
-                    )? {
+                    if let Some(mut app) = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, app_id)?
+                    {
                         if lifecycle::app_replicated(&mut app, &locations, at) {
-                            store::doc_update(
-                                tx,
-                                DocTable::Applications,
-                                t.part,
-                                app_id,
-                                &doc_json(&app)?,
-                            )?;
+                            store::doc_update(tx, DocTable::Applications, t.part, app_id, &doc_json(&app)?)?;
                         }
                     }
                 }
@@ -116,12 +87,7 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
             if row.doc.status != Some(StreamSessionStatus::Activating) {
                 return Ok(());
             }
-            let group = load_doc::<GetStreamGroupOutput>(
-                tx,
-                DocTable::StreamGroups,
-                t.part,
-                &row.group_id,
-            )?;
+            let group = load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &row.group_id)?;
             match group
                 .as_ref()
                 .and_then(|g| sessions::placement(g, &row.internal.locations))

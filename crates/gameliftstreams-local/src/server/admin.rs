@@ -30,10 +30,7 @@ fn failed(e: impl std::fmt::Display) -> Reply {
 }
 
 fn bad_request(msg: impl Into<String>) -> Reply {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "error": msg.into() })),
-    )
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() })))
 }
 
 async fn health(State(s): State<Arc<Service>>) -> Reply {
@@ -52,9 +49,7 @@ async fn health(State(s): State<Arc<Service>>) -> Reply {
 async fn clock(State(s): State<Arc<Service>>) -> Reply {
     (
         StatusCode::OK,
-        Json(
-            json!({ "now": secs(s.clock.now().millis()), "offsetSeconds": secs(s.clock.offset_ms()) }),
-        ),
+        Json(json!({ "now": secs(s.clock.now().millis()), "offsetSeconds": secs(s.clock.offset_ms()) })),
     )
 }
 
@@ -70,9 +65,7 @@ async fn advance(State(s): State<Arc<Service>>, body: axum::body::Bytes) -> Repl
         Err(e) => return bad_request(format!("expected {{\"advanceSeconds\": N}}: {e}")),
     };
     if req.advance_seconds < 0 {
-        return bad_request(
-            "advanceSeconds must not be negative: the service clock only moves forward",
-        );
+        return bad_request("advanceSeconds must not be negative: the service clock only moves forward");
     }
     match tokio::task::spawn_blocking(move || s.advance_clock(req.advance_seconds)).await {
         Ok(Ok(now)) => (StatusCode::OK, Json(json!({ "now": secs(now.millis()) }))),

@@ -45,10 +45,7 @@ async fn aws(
     let matched = match protocol::route(method.as_str(), uri.path()) {
         Ok(m) => m,
         Err(protocol::NoRoute::MethodNotAllowed) if protocol::known_method(&method) => {
-            let e = crate::domain::ApiError::validation(format!(
-                "Method {method} is not allowed on {}.",
-                uri.path()
-            ));
+            let e = crate::domain::ApiError::validation(format!("Method {method} is not allowed on {}.", uri.path()));
             return protocol::error(&e, &rid);
         }
         Err(_) => {
@@ -80,11 +77,11 @@ async fn aws(
     }
 }
 
-/// Fire timers as they fall due, until `shutdown` completes.
+/// Fire timers as they fall due (woken early by writes that may schedule one).
 pub async fn run_scheduler(service: Arc<Service>) {
     loop {
         let svc = service.clone();
-        let next = tokio::task::spawn_blocking(move || svc.fire_due()).await;
+        let next = tokio::task::spawn_blocking(move || svc.tick()).await;
         let now = service.clock.now().millis();
         let wait_ms = match next {
             Ok(Ok(Some(due))) => (due - now).clamp(0, 1000),

@@ -83,16 +83,11 @@ pub fn assemble(m: &Matched, query: &[(String, String)], body: &[u8]) -> Result<
     let spec = m.op.spec();
     let mut out = Map::new();
     let members = spec.input_members();
-    if members.iter().any(|mem| mem.location == Location::Body)
-        && !body.iter().all(u8::is_ascii_whitespace)
-    {
-        let parsed: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::validation(format!("The request body is not valid JSON: {e}"))
-        })?;
+    if members.iter().any(|mem| mem.location == Location::Body) && !body.iter().all(u8::is_ascii_whitespace) {
+        let parsed: Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::validation(format!("The request body is not valid JSON: {e}")))?;
         let Value::Object(obj) = parsed else {
-            return Err(ApiError::validation(
-                "The request body must be a JSON object.",
-            ));
+            return Err(ApiError::validation("The request body must be a JSON object."));
         };
         for mem in members.iter().filter(|mem| mem.location == Location::Body) {
             if let Some(v) = obj.get(mem.name) {
@@ -117,16 +112,11 @@ pub fn assemble(m: &Matched, query: &[(String, String)], body: &[u8]) -> Result<
                     continue;
                 }
                 let v = match &SHAPES[mem.shape].kind {
-                    Kind::List { .. } => {
-                        Value::Array(values.iter().map(|s| Value::String((*s).clone())).collect())
-                    }
+                    Kind::List { .. } => Value::Array(values.iter().map(|s| Value::String((*s).clone())).collect()),
                     Kind::Integer { .. } => {
                         let raw = values[values.len() - 1];
                         let n: i64 = raw.parse().map_err(|_| {
-                            ApiError::validation(format!(
-                                "Value '{raw}' at '{}' must be an integer.",
-                                mem.wire_name
-                            ))
+                            ApiError::validation(format!("Value '{raw}' at '{}' must be an integer.", mem.wire_name))
                         })?;
                         Value::from(n)
                     }
@@ -139,8 +129,7 @@ pub fn assemble(m: &Matched, query: &[(String, String)], body: &[u8]) -> Result<
     }
     let value = Value::Object(out);
     if let Some(shape) = spec.input {
-        gls_model::validate::validate(shape, &value)
-            .map_err(|e| ApiError::validation(e.message()))?;
+        gls_model::validate::validate(shape, &value).map_err(|e| ApiError::validation(e.message()))?;
     }
     Ok(value)
 }
@@ -160,10 +149,7 @@ pub fn scope_of(headers: &HeaderMap, query: &[(String, String)]) -> Scope {
         });
     let mut parts = credential.as_deref().unwrap_or("").split('/');
     let akid = parts.next().unwrap_or("");
-    let region = parts
-        .nth(1)
-        .filter(|r| !r.is_empty())
-        .unwrap_or(ids::DEFAULT_REGION);
+    let region = parts.nth(1).filter(|r| !r.is_empty()).unwrap_or(ids::DEFAULT_REGION);
     Scope::new(ids::account_for_access_key(akid), region)
 }
 
@@ -183,11 +169,8 @@ pub fn success(status: u16, body: &Value, request_id: &str) -> Response<Body> {
             Value::Object(_) => body.to_string(),
             _ => "{}".to_string(),
         };
-        b.header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )
-        .body(Body::from(json))
+        b.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(Body::from(json))
     };
     built.unwrap_or_else(|_| Response::new(Body::empty()))
 }
@@ -196,10 +179,7 @@ pub fn success(status: u16, body: &Value, request_id: &str) -> Response<Body> {
 pub fn error(e: &ApiError, request_id: &str) -> Response<Body> {
     let body = serde_json::json!({ "message": e.message, "Message": e.message });
     base(e.status(), request_id)
-        .header(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )
+        .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
         .header("x-amzn-ErrorType", e.code.as_str())
         .body(Body::from(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::empty()))
@@ -207,14 +187,7 @@ pub fn error(e: &ApiError, request_id: &str) -> Response<Body> {
 
 /// Whether the method is one this protocol uses.
 pub fn known_method(m: &Method) -> bool {
-    [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-    ]
-    .contains(m)
+    [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(m)
 }
 
 #[cfg(test)]
@@ -231,8 +204,7 @@ mod tests {
                 .replace("{StreamSessionIdentifier}", "S1")
                 .replace("{StreamUrlIdentifier}", "su-1")
                 .replace("{ResourceArn}", "arn");
-            let m =
-                route(spec.method, &path).unwrap_or_else(|_| panic!("{} {}", spec.method, path));
+            let m = route(spec.method, &path).unwrap_or_else(|_| panic!("{} {}", spec.method, path));
             assert_eq!(m.op, op, "{path}");
         }
     }
@@ -246,16 +218,16 @@ mod tests {
             m.labels[0].1,
             "arn:aws:gameliftstreams:us-west-2:111122223333:streamgroup/sg-1AB2C3De4"
         );
-        assert_eq!(m.labels[1].1, "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1AB2C3De4/ABC123def4567");
+        assert_eq!(
+            m.labels[1].1,
+            "arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-1AB2C3De4/ABC123def4567"
+        );
     }
 
     #[test]
     fn unknown_paths_and_methods() {
         assert_eq!(route("GET", "/nope"), Err(NoRoute::NotFound));
-        assert_eq!(
-            route("PUT", "/applications"),
-            Err(NoRoute::MethodNotAllowed)
-        );
+        assert_eq!(route("PUT", "/applications"), Err(NoRoute::MethodNotAllowed));
     }
 
     #[test]
@@ -263,19 +235,12 @@ mod tests {
         let m = route("DELETE", "/streamgroups/sg-1/locations").unwrap();
         let q = query_pairs(Some("locations=us-east-1&locations=eu-central-1"));
         let v = assemble(&m, &q, b"").unwrap();
-        assert_eq!(
-            v["Locations"],
-            serde_json::json!(["us-east-1", "eu-central-1"])
-        );
+        assert_eq!(v["Locations"], serde_json::json!(["us-east-1", "eu-central-1"]));
         let m = route("GET", "/streamsessions").unwrap();
         let e = assemble(&m, &query_pairs(Some("MaxResults=abc")), b"").unwrap_err();
         assert_eq!(e.code, gls_model::ErrorCode::ValidationException);
         let e = assemble(&m, &query_pairs(Some("MaxResults=101")), b"").unwrap_err();
-        assert!(
-            e.message.contains("less than or equal to 100"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("less than or equal to 100"), "{}", e.message);
     }
 
     #[test]

@@ -11,9 +11,7 @@ pub use sessions::{SessionFilter, SessionInternal, SessionRow};
 use crate::domain::cursor::Position;
 use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
-use rusqlite::{
-    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -82,9 +80,7 @@ const READERS: usize = 4;
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -96,8 +92,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
 impl Store {
     /// Open (creating and migrating) the store in `dir/state.db`.
     pub fn open_dir(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         let path = dir.join("state.db");
         let mut writer = open(&path)?;
         schema::migrate(&mut writer)?;
@@ -122,10 +117,7 @@ impl Store {
     }
 
     /// Run `f` in an IMMEDIATE transaction on the writer and commit if it succeeds.
-    pub fn write<T, E: From<StoreError>>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -137,10 +129,7 @@ impl Store {
 
     /// Like `write`, for bulk loading: the commit is not flushed to disk (seeding only;
     /// a crash mid-seed may lose the last batch, never corrupt the database).
-    pub fn bulk<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    pub fn bulk<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         {
             let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             conn.pragma_update(None, "synchronous", "OFF")?;
@@ -152,10 +141,7 @@ impl Store {
     }
 
     /// Run `f` in a read transaction (a consistent snapshot) on a pooled reader.
-    pub fn read<T, E: From<StoreError>>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
-    ) -> Result<T, E> {
+    pub fn read<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
         let Some(path) = &self.path else {
             return self.write(f);
         };
@@ -182,19 +168,11 @@ impl Store {
     /// The partition number of (account, region), created on first use.
     pub fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
         let key = (account.to_string(), region.to_string());
-        if let Some(p) = self
-            .parts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
+        if let Some(p) = self.parts.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(*p);
         }
         let p = self.write(|tx| part_in(tx, account, region))?;
-        self.parts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, p);
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).insert(key, p);
         Ok(p)
     }
 
@@ -233,7 +211,10 @@ pub fn meta_get(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreEr
 
 /// Set a metadata value.
 pub fn meta_set(conn: &Connection, key: &str, value: &[u8]) -> Result<(), StoreError> {
-    conn.execute("INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
+    conn.execute(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
     Ok(())
 }
 
@@ -258,18 +239,10 @@ pub fn doc_insert(
 }
 
 /// A resource document and its tags.
-pub fn doc_get(
-    conn: &Connection,
-    t: DocTable,
-    part: i64,
-    id: &str,
-) -> Result<Option<(String, String)>, StoreError> {
+pub fn doc_get(conn: &Connection, t: DocTable, part: i64, id: &str) -> Result<Option<(String, String)>, StoreError> {
     Ok(conn
         .query_row(
-            &format!(
-                "SELECT doc, tags FROM {} WHERE part = ?1 AND id = ?2",
-                t.name()
-            ),
+            &format!("SELECT doc, tags FROM {} WHERE part = ?1 AND id = ?2", t.name()),
             params![part, id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -277,18 +250,9 @@ pub fn doc_get(
 }
 
 /// Replace a resource document.
-pub fn doc_update(
-    tx: &Connection,
-    t: DocTable,
-    part: i64,
-    id: &str,
-    doc: &str,
-) -> Result<(), StoreError> {
+pub fn doc_update(tx: &Connection, t: DocTable, part: i64, id: &str, doc: &str) -> Result<(), StoreError> {
     tx.execute(
-        &format!(
-            "UPDATE {} SET doc = ?3 WHERE part = ?1 AND id = ?2",
-            t.name()
-        ),
+        &format!("UPDATE {} SET doc = ?3 WHERE part = ?1 AND id = ?2", t.name()),
         params![part, id, doc],
     )?;
     Ok(())
@@ -302,9 +266,7 @@ pub fn doc_page(
     after: Option<&Position>,
     limit: usize,
 ) -> Result<Vec<(Position, String)>, StoreError> {
-    let (ca, id) = after
-        .map(|p| (p.created_at, p.id.as_str()))
-        .unwrap_or((i64::MIN, ""));
+    let (ca, id) = after.map(|p| (p.created_at, p.id.as_str())).unwrap_or((i64::MIN, ""));
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT created_at, id, doc FROM {} WHERE part = ?1 AND (created_at, id) > (?2, ?3)
          ORDER BY created_at, id LIMIT ?4",
@@ -332,13 +294,7 @@ pub fn doc_count(conn: &Connection, t: DocTable, part: i64) -> Result<i64, Store
 }
 
 /// Schedule a timed transition.
-pub fn timer_add(
-    tx: &Connection,
-    due_at: i64,
-    part: i64,
-    kind: TimerKind,
-    resource: &str,
-) -> Result<(), StoreError> {
+pub fn timer_add(tx: &Connection, due_at: i64, part: i64, kind: TimerKind, resource: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO timers(due_at, part, kind, resource) VALUES (?1, ?2, ?3, ?4)",
         params![due_at, part, kind.as_str(), resource],
@@ -380,11 +336,9 @@ pub fn timer_delete(tx: &Connection, seq: i64) -> Result<(), StoreError> {
 /// The account and region of a partition.
 pub fn part_scope(conn: &Connection, part: i64) -> Result<Option<(String, String)>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT account, region FROM partitions WHERE part = ?1",
-            [part],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT account, region FROM partitions WHERE part = ?1", [part], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?)
 }
 

@@ -46,18 +46,12 @@ pub struct SessionFilter {
 
 /// The stored code of a status: its position in the model's enum.
 pub fn status_code(s: StreamSessionStatus) -> i64 {
-    StreamSessionStatus::ALL
-        .iter()
-        .position(|x| *x == s)
-        .unwrap_or(0) as i64
+    StreamSessionStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
 /// The stored code of an export status.
 pub fn export_code(s: ExportFilesStatus) -> i64 {
-    ExportFilesStatus::ALL
-        .iter()
-        .position(|x| *x == s)
-        .unwrap_or(0) as i64
+    ExportFilesStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
 fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
@@ -71,19 +65,16 @@ fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
 }
 
 fn to_json(doc: &GetStreamSessionOutput) -> Result<String, StoreError> {
-    serde_json::to_string(doc)
-        .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+    serde_json::to_string(doc).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
 }
 
 fn internal_json(i: &SessionInternal) -> Result<String, StoreError> {
-    serde_json::to_string(i)
-        .map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+    serde_json::to_string(i).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
 }
 
 fn from_json(s: &str) -> rusqlite::Result<GetStreamSessionOutput> {
-    serde_json::from_str(s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Insert a new session.
@@ -113,14 +104,23 @@ pub fn update(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreE
     tx.prepare_cached(
         "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6 WHERE part = ?1 AND id = ?2",
     )?
-    .execute(params![part, row.id, status, export, to_json(&row.doc)?, internal_json(&row.internal)?])?;
+    .execute(params![
+        part,
+        row.id,
+        status,
+        export,
+        to_json(&row.doc)?,
+        internal_json(&row.internal)?
+    ])?;
     Ok(())
 }
 
 /// One session by id.
 pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2")?
+        .prepare_cached(
+            "SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2",
+        )?
         .query_row(params![part, id], |r| {
             Ok(SessionRow {
                 id: r.get(0)?,
@@ -151,12 +151,7 @@ pub fn page_sql(filter: &SessionFilter) -> String {
 }
 
 /// The bound parameters of `page_sql`.
-pub fn page_params(
-    part: i64,
-    filter: &SessionFilter,
-    after: Option<&Position>,
-    limit: usize,
-) -> Vec<SqlValue> {
+pub fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, limit: usize) -> Vec<SqlValue> {
     let mut p = vec![SqlValue::Integer(part)];
     if let Some(g) = &filter.group {
         p.push(SqlValue::Text(g.clone()));
@@ -223,18 +218,15 @@ mod tests {
                                 status,
                                 export,
                             };
-                            let mut stmt =
-                                tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f)))?;
+                            let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f)))?;
                             let plan: Vec<String> = stmt
-                                .query_map(
-                                    rusqlite::params_from_iter(page_params(1, &f, None, 10)),
-                                    |r| r.get::<_, String>(3),
-                                )?
+                                .query_map(rusqlite::params_from_iter(page_params(1, &f, None, 10)), |r| {
+                                    r.get::<_, String>(3)
+                                })?
                                 .collect::<Result<_, _>>()?;
                             let plan = plan.join(" | ");
                             assert!(
-                                plan.contains("USING INDEX sessions_")
-                                    || plan.contains("USING COVERING INDEX"),
+                                plan.contains("USING INDEX sessions_") || plan.contains("USING COVERING INDEX"),
                                 "{f:?}: {plan}"
                             );
                             assert!(

@@ -32,9 +32,7 @@ impl Server {
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("readiness line");
+        BufReader::new(stdout).read_line(&mut line).expect("readiness line");
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
@@ -75,11 +73,7 @@ impl Server {
         s.write_all(req.as_bytes()).expect("write");
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read");
-        let status = resp
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        let status = resp.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
         let body = resp
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
@@ -89,11 +83,7 @@ impl Server {
 
     /// Move the service clock forward, firing what falls due.
     pub fn advance(&self, seconds: i64) {
-        let (status, body) = self.http(
-            "POST",
-            "/_local/clock",
-            &format!("{{\"advanceSeconds\": {seconds}}}"),
-        );
+        let (status, body) = self.http("POST", "/_local/clock", &format!("{{\"advanceSeconds\": {seconds}}}"));
         assert_eq!(status, 200, "{body}");
     }
 }

@@ -15,17 +15,9 @@ async fn bad_page_sizes_and_tokens_are_validation_errors() {
             .send()
             .await
             .unwrap_err();
-        assert!(
-            e.into_service_error().is_validation_exception(),
-            "MaxResults {bad}"
-        );
+        assert!(e.into_service_error().is_validation_exception(), "MaxResults {bad}");
     }
-    for bad in [
-        "garbage",
-        "eyJOZXh0VG9rZW4iOiAiMiJ9",
-        "00",
-        &"ab".repeat(300),
-    ] {
+    for bad in ["garbage", "eyJOZXh0VG9rZW4iOiAiMiJ9", "00", &"ab".repeat(300)] {
         let e = client
             .list_stream_sessions_by_account()
             .next_token(bad)
@@ -61,12 +53,7 @@ async fn bad_page_sizes_and_tokens_are_validation_errors() {
         .await
         .unwrap_err();
     assert!(e.into_service_error().is_validation_exception());
-    let e = client
-        .list_applications()
-        .next_token(token)
-        .send()
-        .await
-        .unwrap_err();
+    let e = client.list_applications().next_token(token).send().await.unwrap_err();
     assert!(e.into_service_error().is_validation_exception());
 }
 
@@ -192,12 +179,7 @@ async fn constraints_botocore_skips_are_enforced() {
         .unwrap_err();
     assert!(e.into_service_error().is_validation_exception());
     // An operation that is not built yet answers a modeled error naming it.
-    let e = client
-        .delete_application()
-        .identifier(&app)
-        .send()
-        .await
-        .unwrap_err();
+    let e = client.delete_application().identifier(&app).send().await.unwrap_err();
     let msg = format!("{:?}", e.into_service_error());
     assert!(msg.contains("DeleteApplication"), "{msg}");
 }

@@ -11,12 +11,7 @@ async fn sessions_activate_terminate_and_export() {
     let server = Server::start(dir.path());
     let client = server.client();
     let (app, group) = app_and_group(&server, &client).await;
-    let g = client
-        .get_stream_group()
-        .identifier(&group)
-        .send()
-        .await
-        .unwrap();
+    let g = client.get_stream_group().identifier(&group).send().await.unwrap();
     assert_eq!(g.status(), Some(&StreamGroupStatus::Active));
     let id = start_sessions(&client, &group, &app, 1).await.remove(0);
     let get = || {
@@ -80,12 +75,7 @@ async fn sessions_activate_terminate_and_export() {
         .await
         .unwrap();
     assert_eq!(
-        get()
-            .await
-            .unwrap()
-            .export_files_metadata()
-            .unwrap()
-            .status(),
+        get().await.unwrap().export_files_metadata().unwrap().status(),
         Some(&ExportFilesStatus::Pending)
     );
 
@@ -96,10 +86,7 @@ async fn sessions_activate_terminate_and_export() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        get().await.unwrap().status(),
-        Some(&StreamSessionStatus::Terminating)
-    );
+    assert_eq!(get().await.unwrap().status(), Some(&StreamSessionStatus::Terminating));
     // Idempotent while ending.
     client
         .terminate_stream_session()
@@ -111,10 +98,7 @@ async fn sessions_activate_terminate_and_export() {
     server.advance(2);
     let s = get().await.unwrap();
     assert_eq!(s.status(), Some(&StreamSessionStatus::Terminated));
-    assert_eq!(
-        s.status_reason(),
-        Some(&StreamSessionStatusReason::ApiTerminated)
-    );
+    assert_eq!(s.status_reason(), Some(&StreamSessionStatusReason::ApiTerminated));
     let meta = s.export_files_metadata().unwrap();
     assert_eq!(meta.status(), Some(&ExportFilesStatus::Succeeded));
     let uri = meta.output_uri().unwrap();
@@ -130,12 +114,7 @@ async fn arns_work_wherever_identifiers_do() {
     let server = Server::start(dir.path());
     let client = server.client();
     let (app, group) = app_and_group(&server, &client).await;
-    let g = client
-        .get_stream_group()
-        .identifier(&group)
-        .send()
-        .await
-        .unwrap();
+    let g = client.get_stream_group().identifier(&group).send().await.unwrap();
     let group_arn = g.arn().to_string();
     let a = client
         .get_application()
@@ -182,12 +161,7 @@ async fn state_and_clock_survive_a_restart() {
     };
     let server = Server::start(dir.path());
     let client = server.client();
-    let items = client
-        .list_stream_sessions()
-        .identifier(&group)
-        .send()
-        .await
-        .unwrap();
+    let items = client.list_stream_sessions().identifier(&group).send().await.unwrap();
     let got: Vec<String> = items
         .items()
         .iter()
@@ -200,10 +174,7 @@ async fn state_and_clock_survive_a_restart() {
         .all(|s| s.status() == Some(&StreamSessionStatus::Active)));
     let (_, body) = server.http("GET", "/_local/clock", "");
     let now: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(
-        now["now"].as_f64().unwrap() >= before,
-        "the advanced clock persists"
-    );
+    assert!(now["now"].as_f64().unwrap() >= before, "the advanced clock persists");
     let (status, body) = server.http("GET", "/_local/health", "");
     assert_eq!(status, 200);
     assert!(body.contains("\"ok\""));

@@ -54,16 +54,9 @@ async fn paginator_walks_every_session_once_with_filters() {
             .flat_map(|p| p.items())
             .map(|s| id_of(s.arn().unwrap()))
             .collect();
-        assert_eq!(
-            got, ids,
-            "page size {page_size}: every session once, in creation order"
-        );
+        assert_eq!(got, ids, "page size {page_size}: every session once, in creation order");
         for p in &pages[..pages.len() - 1] {
-            assert_eq!(
-                p.items().len(),
-                page_size as usize,
-                "only the last page may be short"
-            );
+            assert_eq!(p.items().len(), page_size as usize, "only the last page may be short");
             assert!(p.next_token().is_some());
         }
         assert!(
@@ -110,11 +103,7 @@ async fn paginator_walks_every_session_once_with_filters() {
     assert_eq!(active.len() + terminated.len(), ids.len());
 
     let pending = collect(None, Some(ExportFilesStatus::Pending)).await;
-    let want_pending = ids
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| i % 5 == 0 && i % 3 != 0)
-        .count();
+    let want_pending = ids.iter().enumerate().filter(|(i, _)| i % 5 == 0 && i % 3 != 0).count();
     assert_eq!(pending.len(), want_pending);
     for s in &pending {
         let meta = s.export_files_metadata().unwrap();
@@ -124,17 +113,9 @@ async fn paginator_walks_every_session_once_with_filters() {
             "ListStreamSessionsByAccount returns only the export status"
         );
     }
-    let both = collect(
-        Some(StreamSessionStatus::Active),
-        Some(ExportFilesStatus::Pending),
-    )
-    .await;
+    let both = collect(Some(StreamSessionStatus::Active), Some(ExportFilesStatus::Pending)).await;
     assert_eq!(both.len(), want_pending);
-    let none = collect(
-        Some(StreamSessionStatus::Terminated),
-        Some(ExportFilesStatus::Pending),
-    )
-    .await;
+    let none = collect(Some(StreamSessionStatus::Terminated), Some(ExportFilesStatus::Pending)).await;
     assert!(none.is_empty());
 
     // The group-scoped listing sees the same sessions, with full export metadata.
@@ -150,12 +131,9 @@ async fn paginator_walks_every_session_once_with_filters() {
         .await
         .unwrap();
     assert_eq!(in_group.len(), want_pending);
-    assert!(
-        in_group
-            .iter()
-            .all(|s| s.export_files_metadata().unwrap().output_uri()
-                == Some("s3://exports/sessions/"))
-    );
+    assert!(in_group
+        .iter()
+        .all(|s| s.export_files_metadata().unwrap().output_uri() == Some("s3://exports/sessions/")));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,11 +167,7 @@ async fn tokens_mark_positions_not_pages() {
         .await
         .unwrap();
     assert_eq!(a.items(), b.items());
-    assert_ne!(
-        a.next_token(),
-        Some(token.as_str()),
-        "a token never answers itself"
-    );
+    assert_ne!(a.next_token(), Some(token.as_str()), "a token never answers itself");
     // The page size may change between pages.
     let c = client
         .list_stream_sessions_by_account()
@@ -226,11 +200,7 @@ async fn accounts_and_regions_are_isolated() {
     start_sessions(&default, &group, &app, 3).await;
 
     let other_account = server.client_as("123456789012", "us-west-2");
-    let r = other_account
-        .list_stream_sessions_by_account()
-        .send()
-        .await
-        .unwrap();
+    let r = other_account.list_stream_sessions_by_account().send().await.unwrap();
     assert!(r.items().is_empty());
     let other_region = server.client_as("AKIDEXAMPLE", "eu-central-1");
     assert!(other_region
@@ -240,12 +210,7 @@ async fn accounts_and_regions_are_isolated() {
         .unwrap()
         .items()
         .is_empty());
-    assert!(other_region
-        .get_stream_group()
-        .identifier(&group)
-        .send()
-        .await
-        .is_err());
+    assert!(other_region.get_stream_group().identifier(&group).send().await.is_err());
 
     // A token from one account is refused in another.
     let page = default
