@@ -159,14 +159,15 @@ impl Service {
     ) -> Result<Value, ApiError> {
         let input: I = decode(input)?;
         let now = self.clock.now();
-        let out = self.store.write(|tx| {
-            timers::fire_due(tx, &self.settings, now)?;
-            let part = store::part_in(tx, &scope.account, &scope.region)?;
-            let out = f(&self.ctx(scope, part, now), tx, input)?;
-            self.next_due
-                .store(store::timer_next(tx)?.unwrap_or(i64::MAX), Ordering::SeqCst);
-            Ok::<_, ApiError>(out)
-        })?;
+        let (out, _) = self.store.write_then(
+            |tx| {
+                timers::fire_due(tx, &self.settings, now)?;
+                let part = store::part_in(tx, &scope.account, &scope.region)?;
+                let out = f(&self.ctx(scope, part, now), tx, input)?;
+                Ok::<_, ApiError>((out, store::timer_next(tx)?))
+            },
+            |(_, next)| self.publish_next_due(*next),
+        )?;
         self.wake.notify_one();
         serde_json::to_value(out).map_err(ApiError::internal)
     }
@@ -191,13 +192,19 @@ impl Service {
     /// Fire every timer due by now, in due order. Returns the next due time.
     pub fn fire_due(&self) -> Result<Option<i64>, ApiError> {
         let now = self.clock.now();
-        self.store.write(|tx| {
-            timers::fire_due(tx, &self.settings, now)?;
-            let next = store::timer_next(tx)?;
-            // Published under the writer lock, so no concurrent write can be overtaken.
-            self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
-            Ok::<_, ApiError>(next)
-        })
+        self.store.write_then(
+            |tx| {
+                timers::fire_due(tx, &self.settings, now)?;
+                Ok::<_, ApiError>(store::timer_next(tx)?)
+            },
+            |next| self.publish_next_due(*next),
+        )
+    }
+
+    /// Readers skip firing timers when the next one is not due yet, so this is published
+    /// only once the commit that decided it is visible, and under the writer lock.
+    fn publish_next_due(&self, next: Option<i64>) {
+        self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 
     /// One scheduler step: fire what is due (touching the store only if something is) and
@@ -222,7 +229,7 @@ impl Service {
     /// Forget all resources.
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
-        self.next_due.store(i64::MAX, Ordering::SeqCst);
+        self.publish_next_due(None);
         Ok(())
     }
 }

@@ -118,12 +118,23 @@ impl Store {
 
     /// Run `f` in an IMMEDIATE transaction on the writer and commit if it succeeds.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
+        self.write_then(f, |_| ())
+    }
+
+    /// Like `write`, then `after(&result)` once the commit is visible to readers, still
+    /// holding the writer lock (so no later write can publish before it).
+    pub fn write_then<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+        after: impl FnOnce(&T),
+    ) -> Result<T, E> {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError)?;
         let out = f(&tx)?;
         tx.commit().map_err(StoreError)?;
+        after(&out);
         Ok(out)
     }
 
