@@ -1,8 +1,7 @@
 //! CreateApplication, GetApplication, ListApplications.
 
-use super::{doc_json, fingerprint, page_size, parse_doc, remember, replayed, split_page, Ctx};
+use super::{doc_json, fingerprint, list_docs, parse_doc, remember, replayed, Ctx};
 use crate::domain::catalog;
-use crate::domain::cursor::Binding;
 use crate::domain::ids;
 use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
@@ -114,34 +113,25 @@ pub(super) fn list(
     tx: &Transaction<'_>,
     input: ListApplicationsInput,
 ) -> Result<ListApplicationsOutput, ApiError> {
-    let binding = Binding {
-        operation: Op::ListApplications.name(),
-        account: &ctx.scope.account,
-        region: &ctx.scope.region,
-        parent: "",
-        filters: &[],
-    };
-    let after = ctx.position(&binding, input.next_token.as_deref())?;
-    let limit = page_size(input.max_results);
-    let rows = store::doc_page(tx, DocTable::Applications, ctx.part, after.as_ref(), limit + 1)?;
-    let (docs, next) = split_page(rows, limit);
-    let items = docs
-        .iter()
-        .map(|d| {
-            let a: GetApplicationOutput = parse_doc(d)?;
-            Ok(ApplicationSummary {
-                arn: a.arn,
-                id: a.id,
-                description: a.description,
-                status: a.status,
-                created_at: a.created_at,
-                last_updated_at: a.last_updated_at,
-                runtime_environment: a.runtime_environment,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let (items, next_token) = list_docs(
+        ctx,
+        tx,
+        DocTable::Applications,
+        Op::ListApplications,
+        input.next_token.as_deref(),
+        input.max_results,
+        |a: GetApplicationOutput| ApplicationSummary {
+            arn: a.arn,
+            id: a.id,
+            description: a.description,
+            status: a.status,
+            created_at: a.created_at,
+            last_updated_at: a.last_updated_at,
+            runtime_environment: a.runtime_environment,
+        },
+    )?;
     Ok(ListApplicationsOutput {
         items: Some(items),
-        next_token: next.map(|p| ctx.token(&binding, &p)),
+        next_token,
     })
 }

@@ -1,8 +1,7 @@
 //! CreateStreamGroup, GetStreamGroup, ListStreamGroups, and the capacity and tag rules they apply.
 
-use super::{applications, doc_json, fingerprint, page_size, parse_doc, remember, replayed, split_page, Ctx};
+use super::{applications, doc_json, fingerprint, list_docs, parse_doc, remember, replayed, Ctx};
 use crate::domain::catalog;
-use crate::domain::cursor::Binding;
 use crate::domain::ids;
 use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
@@ -264,36 +263,27 @@ pub(super) fn list(
     tx: &Transaction<'_>,
     input: ListStreamGroupsInput,
 ) -> Result<ListStreamGroupsOutput, ApiError> {
-    let binding = Binding {
-        operation: Op::ListStreamGroups.name(),
-        account: &ctx.scope.account,
-        region: &ctx.scope.region,
-        parent: "",
-        filters: &[],
-    };
-    let after = ctx.position(&binding, input.next_token.as_deref())?;
-    let limit = page_size(input.max_results);
-    let rows = store::doc_page(tx, DocTable::StreamGroups, ctx.part, after.as_ref(), limit + 1)?;
-    let (docs, next) = split_page(rows, limit);
-    let items = docs
-        .iter()
-        .map(|d| {
-            let g: GetStreamGroupOutput = parse_doc(d)?;
-            Ok(StreamGroupSummary {
-                arn: g.arn,
-                id: g.id,
-                description: g.description,
-                default_application: g.default_application,
-                stream_class: g.stream_class,
-                status: g.status,
-                created_at: g.created_at,
-                last_updated_at: g.last_updated_at,
-                expires_at: g.expires_at,
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let (items, next_token) = list_docs(
+        ctx,
+        tx,
+        DocTable::StreamGroups,
+        Op::ListStreamGroups,
+        input.next_token.as_deref(),
+        input.max_results,
+        |g: GetStreamGroupOutput| StreamGroupSummary {
+            arn: g.arn,
+            id: g.id,
+            description: g.description,
+            default_application: g.default_application,
+            stream_class: g.stream_class,
+            status: g.status,
+            created_at: g.created_at,
+            last_updated_at: g.last_updated_at,
+            expires_at: g.expires_at,
+        },
+    )?;
     Ok(ListStreamGroupsOutput {
         items: Some(items),
-        next_token: next.map(|p| ctx.token(&binding, &p)),
+        next_token,
     })
 }

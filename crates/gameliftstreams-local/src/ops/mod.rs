@@ -69,6 +69,34 @@ pub fn split_page<T>(mut rows: Vec<(Position, T)>, limit: usize) -> (Vec<T>, Opt
     (rows.into_iter().map(|(_, t)| t).collect(), next)
 }
 
+/// One page of a document table (applications, stream groups), each summarized.
+pub fn list_docs<D: DeserializeOwned, S>(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    table: store::DocTable,
+    op: Op,
+    next_token: Option<&str>,
+    max_results: Option<i32>,
+    summarize: impl Fn(D) -> S,
+) -> Result<(Vec<S>, Option<String>), ApiError> {
+    let binding = Binding {
+        operation: op.name(),
+        account: &ctx.scope.account,
+        region: &ctx.scope.region,
+        parent: "",
+        filters: &[],
+    };
+    let after = ctx.position(&binding, next_token)?;
+    let limit = page_size(max_results);
+    let rows = store::doc_page(tx, table, ctx.part, after.as_ref(), limit + 1)?;
+    let (docs, next) = split_page(rows, limit);
+    let items = docs
+        .iter()
+        .map(|d| parse_doc(d).map(&summarize))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((items, next.map(|p| ctx.token(&binding, &p))))
+}
+
 /// The page size of a listing: MaxResults (validated 1..100) or 25.
 pub fn page_size(max_results: Option<i32>) -> usize {
     max_results.map(|m| m.clamp(1, 100) as usize).unwrap_or(25)
