@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gameliftstreams_local::clock::Clock;
+use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
 use gameliftstreams_local::ops::{Service, Settings};
@@ -62,6 +63,31 @@ struct ServeArgs {
     /// Milliseconds a stream session takes from TERMINATING to TERMINATED.
     #[arg(long, default_value_t = Delays::default().session_terminated_ms)]
     session_terminated_ms: i64,
+    /// Milliseconds a stream session takes from RECONNECTING to ACTIVE.
+    #[arg(long, default_value_t = Delays::default().session_reconnected_ms)]
+    session_reconnected_ms: i64,
+    /// Milliseconds an application stays DELETING before it is gone.
+    #[arg(long, default_value_t = Delays::default().app_deleted_ms)]
+    app_deleted_ms: i64,
+    /// Milliseconds a stream group stays DELETING before it is gone.
+    #[arg(long, default_value_t = Delays::default().group_deleted_ms)]
+    group_deleted_ms: i64,
+    /// Quota profile: `generous` (adjustable quotas raised) or `realistic` (a new AWS account:
+    /// 20 applications per region, no GPU quota).
+    #[arg(long, value_enum, default_value_t = QuotaProfile::Generous)]
+    quotas: QuotaProfile,
+    /// Override the applications-per-region quota.
+    #[arg(long)]
+    quota_applications: Option<i64>,
+    /// Override the GPUs per stream-class family per location quota.
+    #[arg(long)]
+    quota_gpus: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum QuotaProfile {
+    Generous,
+    Realistic,
 }
 
 #[derive(Args)]
@@ -108,6 +134,22 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             group_active_ms: a.group_active_ms,
             session_placed_ms: a.session_placed_ms,
             session_terminated_ms: a.session_terminated_ms,
+            session_reconnected_ms: a.session_reconnected_ms,
+            app_deleted_ms: a.app_deleted_ms,
+            group_deleted_ms: a.group_deleted_ms,
+        },
+        quotas: {
+            let mut q = match a.quotas {
+                QuotaProfile::Generous => Quotas::generous(),
+                QuotaProfile::Realistic => Quotas::realistic(),
+            };
+            if let Some(n) = a.quota_applications {
+                q.applications = n;
+            }
+            if let Some(n) = a.quota_gpus {
+                q.gpus_per_family_location = n;
+            }
+            q
         },
     };
     let service = Arc::new(Service::new(store.clone(), settings)?);

@@ -97,3 +97,59 @@ mod tests {
         assert!(!is_s3_uri("https://x/y"));
     }
 }
+
+/// The GPU family a class's quota is counted in.
+pub fn gpu_family(class: StreamClass) -> &'static str {
+    let s = class.as_str();
+    s.split('_').next().unwrap_or(s)
+}
+
+/// Service quotas; exceeding one answers ServiceQuotaExceededException (402).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quotas {
+    /// Applications per account and region (adjustable in AWS; default 20 there).
+    pub applications: i64,
+    /// GPUs per stream-class family per location, over all groups of the account and region
+    /// (adjustable; 0 in new AWS accounts).
+    pub gpus_per_family_location: i64,
+    /// GPUs in one stream group over all its locations.
+    pub gpus_per_group: i64,
+    /// Applications associated with one stream group.
+    pub apps_per_group: usize,
+    /// Stream groups one application is associated with.
+    pub groups_per_app: usize,
+}
+
+impl Quotas {
+    /// Adjustable quotas raised so that tests rarely meet them; fixed limits as in AWS.
+    pub fn generous() -> Self {
+        Quotas {
+            applications: 200,
+            gpus_per_family_location: 100,
+            gpus_per_group: 2_500,
+            apps_per_group: 100,
+            groups_per_app: 100,
+        }
+    }
+
+    /// What a new AWS account has: 20 applications per region and no GPU quota at all.
+    pub fn realistic() -> Self {
+        Quotas {
+            applications: 20,
+            gpus_per_family_location: 0,
+            ..Self::generous()
+        }
+    }
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self::generous()
+    }
+}
+
+/// GPUs a location configuration holds: its maximum capacity in whole hosts.
+pub fn gpus(class: StreamClass, maximum_capacity: i32) -> i64 {
+    let t = i64::from(tenancy(class));
+    (i64::from(maximum_capacity.max(0)) + t - 1) / t
+}

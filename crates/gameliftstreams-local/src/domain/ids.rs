@@ -132,13 +132,34 @@ pub fn resolve_group(scope: &Scope, ident: &str) -> Result<String, ApiError> {
 
 /// The session id named by an ID or ARN, which must belong to `group_id`.
 pub fn resolve_session(scope: &Scope, group_id: &str, ident: &str) -> Result<String, ApiError> {
-    let path = resolve(scope, ident, "streamsession", "Stream session", 2)?;
+    resolve_child(scope, group_id, ident, "streamsession", "Stream session")
+}
+
+/// The stream URL id named by an ID or ARN, which must belong to `group_id`.
+pub fn resolve_url(scope: &Scope, group_id: &str, ident: &str) -> Result<String, ApiError> {
+    resolve_child(scope, group_id, ident, "streamurl", "Stream URL")
+}
+
+fn resolve_child(scope: &Scope, group_id: &str, ident: &str, kind: &str, what: &str) -> Result<String, ApiError> {
+    let path = resolve(scope, ident, kind, what, 2)?;
     match path.as_slice() {
         [id] => Ok((*id).to_string()),
         [sg, id] if *sg == group_id => Ok((*id).to_string()),
         _ => Err(ApiError::not_found(format!(
-            "Stream session {ident} not found in stream group {group_id}"
+            "{what} {ident} not found in stream group {group_id}"
         ))),
+    }
+}
+
+/// A new stream URL id, `su-` and nine alphanumerics.
+pub fn new_url_id(rng: &mut impl Rng) -> String {
+    format!("su-{}", random_chars(rng, 9))
+}
+
+impl Scope {
+    /// ARN of a stream URL.
+    pub fn url_arn(&self, group_id: &str, id: &str) -> String {
+        self.arn(&format!("streamurl/{group_id}/{id}"))
     }
 }
 

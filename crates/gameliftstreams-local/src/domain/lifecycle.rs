@@ -15,35 +15,53 @@ pub enum TimerKind {
     AppProcessing,
     /// Application PROCESSING -> READY (or ERROR).
     AppReady,
-    /// Stream group ACTIVATING -> ACTIVE, its locations and replications with it.
+    /// Application DELETING -> gone.
+    AppDeleted,
+    /// Stream group ACTIVATING or UPDATING_LOCATIONS -> ACTIVE: activating locations come up,
+    /// removing ones go, replications complete.
     GroupActive,
+    /// Stream group DELETING -> gone.
+    GroupDeleted,
+    /// Stream group reaches ExpiresAt -> EXPIRED.
+    GroupExpired,
     /// Session ACTIVATING -> ACTIVE (placed).
     SessionPlaced,
+    /// Session RECONNECTING -> ACTIVE.
+    SessionReconnected,
     /// Session TERMINATING -> TERMINATED.
     SessionTerminated,
+    /// Stream URL reaches ExpiresAt -> EXPIRED.
+    UrlExpired,
+    /// A URL revoked with its sessions: all of them have ended -> revokedAndSessionsTerminated.
+    UrlSessionsEnded,
 }
 
 impl TimerKind {
+    const NAMES: [(TimerKind, &'static str); 11] = [
+        (TimerKind::AppProcessing, "app.processing"),
+        (TimerKind::AppReady, "app.ready"),
+        (TimerKind::AppDeleted, "app.deleted"),
+        (TimerKind::GroupActive, "group.active"),
+        (TimerKind::GroupDeleted, "group.deleted"),
+        (TimerKind::GroupExpired, "group.expired"),
+        (TimerKind::SessionPlaced, "session.placed"),
+        (TimerKind::SessionReconnected, "session.reconnected"),
+        (TimerKind::SessionTerminated, "session.terminated"),
+        (TimerKind::UrlExpired, "url.expired"),
+        (TimerKind::UrlSessionsEnded, "url.sessions_ended"),
+    ];
+
     /// The stored name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::AppProcessing => "app.processing",
-            TimerKind::AppReady => "app.ready",
-            TimerKind::GroupActive => "group.active",
-            TimerKind::SessionPlaced => "session.placed",
-            TimerKind::SessionTerminated => "session.terminated",
-        }
+        Self::NAMES
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("unknown")
     }
     /// Parse a stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "app.processing" => TimerKind::AppProcessing,
-            "app.ready" => TimerKind::AppReady,
-            "group.active" => TimerKind::GroupActive,
-            "session.placed" => TimerKind::SessionPlaced,
-            "session.terminated" => TimerKind::SessionTerminated,
-            _ => return None,
-        })
+        Self::NAMES.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
     }
 }
 
@@ -60,6 +78,12 @@ pub struct Delays {
     pub session_placed_ms: i64,
     /// Session TERMINATING -> TERMINATED.
     pub session_terminated_ms: i64,
+    /// Session RECONNECTING -> ACTIVE.
+    pub session_reconnected_ms: i64,
+    /// Application DELETING -> gone.
+    pub app_deleted_ms: i64,
+    /// Stream group DELETING -> gone.
+    pub group_deleted_ms: i64,
 }
 
 impl Default for Delays {
@@ -71,6 +95,9 @@ impl Default for Delays {
             group_active_ms: 0,
             session_placed_ms: 1000,
             session_terminated_ms: 1000,
+            session_reconnected_ms: 500,
+            app_deleted_ms: 1000,
+            group_deleted_ms: 0,
         }
     }
 }
@@ -113,12 +140,28 @@ pub fn app_ready(doc: &mut GetApplicationOutput, at: Timestamp) -> bool {
     true
 }
 
-/// ACTIVATING -> ACTIVE with every ACTIVATING location; capacity comes up to always-on.
+/// ACTIVATING or UPDATING_LOCATIONS -> ACTIVE (ACTIVE_WITH_ERRORS if a location is in ERROR):
+/// ACTIVATING locations come up with capacity at always-on, REMOVING ones are dropped.
 pub fn group_active(doc: &mut GetStreamGroupOutput, at: Timestamp) -> bool {
-    if doc.status != Some(StreamGroupStatus::Activating) {
+    if !matches!(
+        doc.status,
+        Some(StreamGroupStatus::Activating | StreamGroupStatus::UpdatingLocations)
+    ) {
         return false;
     }
-    doc.status = Some(StreamGroupStatus::Active);
+    if let Some(locs) = doc.location_states.as_mut() {
+        locs.retain(|l| l.status != Some(StreamGroupLocationStatus::Removing));
+    }
+    let any_error = doc
+        .location_states
+        .iter()
+        .flatten()
+        .any(|l| l.status == Some(StreamGroupLocationStatus::Error));
+    doc.status = Some(if any_error {
+        StreamGroupStatus::ActiveWithErrors
+    } else {
+        StreamGroupStatus::Active
+    });
     for loc in doc.location_states.iter_mut().flatten() {
         if loc.status == Some(StreamGroupLocationStatus::Activating) {
             loc.status = Some(StreamGroupLocationStatus::Active);
@@ -176,16 +219,66 @@ pub fn session_terminate_requested(doc: &mut GetStreamSessionOutput, at: Timesta
             "The stream session is still activating and cannot be terminated yet. Try again once it is ACTIVE.",
         )),
         Terminating | Terminated | Error => Ok(false),
-        Active | Connected | PendingClientReconnection | Reconnecting => {
-            doc.status = Some(Terminating);
-            doc.status_reason = Some(StreamSessionStatusReason::ApiTerminated);
-            if doc.streaming_started_at.is_some() {
-                doc.streaming_ended_at = Some(at);
-            }
-            doc.last_updated_at = Some(at);
-            Ok(true)
-        }
+        Active | Connected | PendingClientReconnection | Reconnecting => Ok(session_end(doc, at)),
     }
+}
+
+/// Whether the session has not ended (nor is ending).
+pub fn session_is_live(doc: &GetStreamSessionOutput) -> bool {
+    use StreamSessionStatus::*;
+    matches!(
+        doc.status.unwrap_or_default(),
+        Activating | Active | Connected | PendingClientReconnection | Reconnecting
+    )
+}
+
+/// Any live session -> TERMINATING (apiTerminated): what deleting its group, removing its
+/// location or revoking its URL does. Returns whether it changed.
+pub fn session_end(doc: &mut GetStreamSessionOutput, at: Timestamp) -> bool {
+    if !session_is_live(doc) {
+        return false;
+    }
+    doc.status = Some(StreamSessionStatus::Terminating);
+    doc.status_reason = Some(StreamSessionStatusReason::ApiTerminated);
+    if doc.streaming_started_at.is_some() {
+        doc.streaming_ended_at = Some(at);
+    }
+    doc.last_updated_at = Some(at);
+    true
+}
+
+/// CreateStreamSessionConnection: PENDING_CLIENT_RECONNECTION -> RECONNECTING (true: a
+/// RECONNECTING -> ACTIVE transition is due); ACTIVE stays ACTIVE with a new answer (false).
+pub fn session_reconnect(doc: &mut GetStreamSessionOutput, answer: String, at: Timestamp) -> Result<bool, ApiError> {
+    use StreamSessionStatus::*;
+    let status = doc.status.unwrap_or_default();
+    let reconnecting = match status {
+        PendingClientReconnection => true,
+        Active => false,
+        other => {
+            return Err(ApiError::conflict(format!(
+                "The stream session is {}; a connection can be created only while it is ACTIVE or \
+                 PENDING_CLIENT_RECONNECTION.",
+                other.as_str()
+            )))
+        }
+    };
+    if reconnecting {
+        doc.status = Some(Reconnecting);
+    }
+    doc.signal_response = Some(answer);
+    doc.last_updated_at = Some(at);
+    Ok(reconnecting)
+}
+
+/// RECONNECTING -> ACTIVE.
+pub fn session_reconnected(doc: &mut GetStreamSessionOutput, at: Timestamp) -> bool {
+    if doc.status != Some(StreamSessionStatus::Reconnecting) {
+        return false;
+    }
+    doc.status = Some(StreamSessionStatus::Active);
+    doc.last_updated_at = Some(at);
+    true
 }
 
 /// TERMINATING -> TERMINATED. A pending export completes: the archive name is resolved

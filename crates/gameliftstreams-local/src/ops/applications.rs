@@ -1,14 +1,16 @@
-//! CreateApplication, GetApplication, ListApplications.
+//! CreateApplication, GetApplication, ListApplications, UpdateApplication, DeleteApplication.
 
+use super::urls::UrlOwner;
 use super::{doc_json, fingerprint, list_docs, parse_doc, remember, replayed, Ctx};
 use crate::domain::catalog;
 use crate::domain::ids;
 use crate::domain::lifecycle::TimerKind;
 use crate::domain::ApiError;
+use crate::store::sessions::{self as rows, LiveBy};
 use crate::store::{self, DocTable};
 use gls_model::{
-    ApplicationStatus, ApplicationSummary, CreateApplicationInput, GetApplicationInput, GetApplicationOutput,
-    ListApplicationsInput, ListApplicationsOutput, Op,
+    ApplicationStatus, ApplicationSummary, CreateApplicationInput, DeleteApplicationInput, GetApplicationInput,
+    GetApplicationOutput, ListApplicationsInput, ListApplicationsOutput, Op, UpdateApplicationInput,
 };
 use rusqlite::Transaction;
 
@@ -63,6 +65,16 @@ pub(super) fn create(
     let fp = fingerprint(&input);
     if let Some(id) = replayed(ctx, tx, Op::CreateApplication, input.client_token.as_deref(), &fp)? {
         return Ok(load(ctx, tx, &id)?.1);
+    }
+    let quota = ctx.settings.quotas.applications;
+    if store::doc_count(tx, DocTable::Applications, ctx.part)? >= quota {
+        return Err(ApiError::new(
+            gls_model::ErrorCode::ServiceQuotaExceededException,
+            format!(
+                "The account already has {quota} applications in {}, the quota.",
+                ctx.scope.region
+            ),
+        ));
     }
     let id = ids::new_app_id(&mut rand::rng());
     let doc = GetApplicationOutput {
@@ -134,4 +146,72 @@ pub(super) fn list(
         items: Some(items),
         next_token,
     })
+}
+
+pub(super) fn update(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    input: UpdateApplicationInput,
+) -> Result<GetApplicationOutput, ApiError> {
+    let (id, mut doc) = load(ctx, tx, &input.identifier)?;
+    if doc.status == Some(ApplicationStatus::Deleting) {
+        return Err(ApiError::validation(format!(
+            "Application {id} is being deleted and cannot be updated."
+        )));
+    }
+    if let Some(d) = input.description {
+        doc.description = Some(d);
+    }
+    if let Some(p) = input.application_log_paths {
+        doc.application_log_paths = Some(p);
+    }
+    if let Some(u) = input.application_log_output_uri {
+        doc.application_log_output_uri = Some(u);
+    }
+    let has_paths = doc.application_log_paths.as_ref().is_some_and(|p| !p.is_empty());
+    let has_uri = doc.application_log_output_uri.as_ref().is_some_and(|u| !u.is_empty());
+    if has_paths && !has_uri {
+        return Err(ApiError::validation(
+            "ApplicationLogOutputUri is required when ApplicationLogPaths is not empty.",
+        ));
+    }
+    doc.last_updated_at = Some(ctx.now);
+    save(ctx, tx, &id, &doc)?;
+    Ok(doc)
+}
+
+pub(super) fn delete(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: DeleteApplicationInput) -> Result<(), ApiError> {
+    let (id, mut doc) = load(ctx, tx, &input.identifier)?;
+    match doc.status.unwrap_or_default() {
+        ApplicationStatus::Deleting => return Ok(()),
+        ApplicationStatus::Ready | ApplicationStatus::Error => {}
+        other => {
+            return Err(ApiError::conflict(format!(
+                "Application {id} is {}; it can be deleted once it is READY or ERROR.",
+                other.as_str()
+            )))
+        }
+    }
+    if let Some(g) = doc.associated_stream_groups.as_ref().and_then(|g| g.first()) {
+        return Err(ApiError::validation(format!(
+            "Application {id} is associated with stream group {g}. Disassociate it first."
+        )));
+    }
+    if !rows::live(tx, ctx.part, LiveBy::App(&id))?.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "Application {id} is used by stream sessions that are still running."
+        )));
+    }
+    doc.status = Some(ApplicationStatus::Deleting);
+    doc.last_updated_at = Some(ctx.now);
+    save(ctx, tx, &id, &doc)?;
+    crate::ops::urls::revoke_for(ctx, tx, UrlOwner::App(&id))?;
+    store::timer_add(
+        tx,
+        ctx.now.millis() + ctx.settings.delays.app_deleted_ms,
+        ctx.part,
+        TimerKind::AppDeleted,
+        &id,
+    )?;
+    Ok(())
 }

@@ -5,7 +5,10 @@
 mod applications;
 mod groups;
 mod sessions;
+mod shell;
+mod tags;
 mod timers;
+pub mod urls;
 
 use crate::clock::Clock;
 use crate::domain::cursor::{Binding, Position, TokenCodec};
@@ -27,6 +30,8 @@ use tokio::sync::Notify;
 pub struct Settings {
     /// Delays of the timed transitions.
     pub delays: Delays,
+    /// Service quotas.
+    pub quotas: crate::domain::catalog::Quotas,
 }
 
 /// What every operation sees of the request: who, where, when.
@@ -41,6 +46,8 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     /// The pagination token codec.
     pub codec: &'a TokenCodec,
+    /// The `Host` the request was sent to, for URLs that point back at this server.
+    pub host: &'a str,
 }
 
 impl Ctx<'_> {
@@ -116,6 +123,13 @@ pub struct Service {
     pub wake: Notify,
 }
 
+/// One request as the protocol layer hands it over.
+struct Request<'a> {
+    scope: &'a Scope,
+    host: &'a str,
+    input: Value,
+}
+
 type Handler<I, O> = fn(&Ctx<'_>, &Transaction<'_>, I) -> Result<O, ApiError>;
 
 impl Service {
@@ -148,72 +162,91 @@ impl Service {
 
     /// Run one operation with its input as assembled by the protocol layer (already checked
     /// against the model). Blocking: call from a blocking thread.
-    pub fn call(&self, op: Op, scope: &Scope, input: Value) -> Result<Value, ApiError> {
+    pub fn call(&self, op: Op, scope: &Scope, host: &str, input: Value) -> Result<Value, ApiError> {
+        let r = Request { scope, host, input };
         match op {
-            Op::CreateApplication => self.write(scope, input, applications::create),
-            Op::GetApplication => self.read(scope, input, applications::get),
-            Op::ListApplications => self.read(scope, input, applications::list),
-            Op::CreateStreamGroup => self.write(scope, input, groups::create),
-            Op::GetStreamGroup => self.read(scope, input, groups::get),
-            Op::ListStreamGroups => self.read(scope, input, groups::list),
-            Op::StartStreamSession => self.write(scope, input, sessions::start),
-            Op::GetStreamSession => self.read(scope, input, sessions::get),
-            Op::TerminateStreamSession => self.write(scope, input, sessions::terminate),
-            Op::ListStreamSessions => self.read(scope, input, sessions::list),
-            Op::ListStreamSessionsByAccount => self.read(scope, input, sessions::list_by_account),
-            Op::ExportStreamSessionFiles => self.write(scope, input, sessions::export_files),
-            other => Err(ApiError::validation(format!(
-                "{} is not implemented by gameliftstreams-local yet.",
-                other.name()
-            ))),
+            Op::CreateApplication => self.write(r, applications::create),
+            Op::GetApplication => self.read(r, applications::get),
+            Op::ListApplications => self.read(r, applications::list),
+            Op::UpdateApplication => self.write(r, applications::update),
+            Op::DeleteApplication => self.write(r, applications::delete),
+            Op::ListApplicationShaderCaches => self.read(r, shell::list_shader_caches),
+            Op::CreateStreamGroup => self.write(r, groups::create),
+            Op::GetStreamGroup => self.read(r, groups::get),
+            Op::ListStreamGroups => self.read(r, groups::list),
+            Op::UpdateStreamGroup => self.write(r, groups::update),
+            Op::DeleteStreamGroup => self.write(r, groups::delete),
+            Op::AddStreamGroupLocations => self.write(r, groups::add_locations),
+            Op::RemoveStreamGroupLocations => self.write(r, groups::remove_locations),
+            Op::AssociateApplications => self.write(r, groups::associate),
+            Op::DisassociateApplications => self.write(r, groups::disassociate),
+            Op::StartStreamSession => self.write(r, sessions::start),
+            Op::GetStreamSession => self.read(r, sessions::get),
+            Op::TerminateStreamSession => self.write(r, sessions::terminate),
+            Op::ListStreamSessions => self.read(r, sessions::list),
+            Op::ListStreamSessionsByAccount => self.read(r, sessions::list_by_account),
+            Op::ExportStreamSessionFiles => self.write(r, sessions::export_files),
+            Op::CreateStreamSessionConnection => self.write(r, sessions::create_connection),
+            Op::CreateStreamSessionAdminShell => self.read(r, shell::create_admin_shell),
+            Op::TagResource => self.write(r, tags::tag),
+            Op::UntagResource => self.write(r, tags::untag),
+            Op::ListTagsForResource => self.read(r, tags::list),
+            Op::CreateStreamUrl => self.write(r, urls::create),
+            Op::GetStreamUrl => self.read(r, urls::get),
+            Op::ListStreamUrls => self.read(r, urls::list),
+            Op::RevokeStreamUrl => self.write(r, urls::revoke),
         }
     }
 
-    fn ctx<'a>(&'a self, scope: &'a Scope, part: i64, now: Timestamp) -> Ctx<'a> {
+    /// Run `f` as a write with the caller's context (used by the stream-URL pages).
+    pub fn write_as<T>(
+        &self,
+        scope: &Scope,
+        host: &str,
+        f: impl FnOnce(&Ctx<'_>, &Transaction<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let now = self.clock.now();
+        let (out, _) = self.store.write_then(
+            |tx| {
+                timers::fire_due(tx, &self.settings, now)?;
+                let part = store::part_in(tx, &scope.account, &scope.region)?;
+                let out = f(&self.ctx(scope, host, part, now), tx)?;
+                Ok::<_, ApiError>((out, store::timer_next(tx)?))
+            },
+            |(_, next)| self.publish_next_due(*next),
+        )?;
+        self.wake.notify_one();
+        Ok(out)
+    }
+
+    fn ctx<'a>(&'a self, scope: &'a Scope, host: &'a str, part: i64, now: Timestamp) -> Ctx<'a> {
         Ctx {
             scope,
             part,
             now,
             settings: &self.settings,
             codec: &self.codec,
+            host,
         }
     }
 
-    fn write<I: DeserializeOwned, O: Serialize>(
-        &self,
-        scope: &Scope,
-        input: Value,
-        f: Handler<I, O>,
-    ) -> Result<Value, ApiError> {
-        let input: I = decode(input)?;
-        let now = self.clock.now();
-        let (out, _) = self.store.write_then(
-            |tx| {
-                timers::fire_due(tx, &self.settings, now)?;
-                let part = store::part_in(tx, &scope.account, &scope.region)?;
-                let out = f(&self.ctx(scope, part, now), tx, input)?;
-                Ok::<_, ApiError>((out, store::timer_next(tx)?))
-            },
-            |(_, next)| self.publish_next_due(*next),
-        )?;
-        self.wake.notify_one();
+    fn write<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
+        let input: I = decode(r.input)?;
+        let out = self.write_as(r.scope, r.host, |ctx, tx| f(ctx, tx, input))?;
         serde_json::to_value(out).map_err(ApiError::internal)
     }
 
-    fn read<I: DeserializeOwned, O: Serialize>(
-        &self,
-        scope: &Scope,
-        input: Value,
-        f: Handler<I, O>,
-    ) -> Result<Value, ApiError> {
-        let input: I = decode(input)?;
+    fn read<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
+        let input: I = decode(r.input)?;
         let now = self.clock.now();
         // Whatever fell due before this request is applied before it is answered.
         if self.next_due.load(Ordering::SeqCst) <= now.millis() {
             self.fire_due()?;
         }
-        let part = self.store.part(&scope.account, &scope.region)?;
-        let out = self.store.read(|tx| f(&self.ctx(scope, part, now), tx, input))?;
+        let part = self.store.part(&r.scope.account, &r.scope.region)?;
+        let out = self
+            .store
+            .read(|tx| f(&self.ctx(r.scope, r.host, part, now), tx, input))?;
         serde_json::to_value(out).map_err(ApiError::internal)
     }
 

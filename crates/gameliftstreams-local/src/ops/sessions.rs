@@ -9,11 +9,12 @@ use crate::domain::ApiError;
 use crate::store::sessions::{self as rows, SessionFilter, SessionInternal, SessionRow};
 use crate::store::{self, DocTable};
 use gls_model::{
-    ApplicationStatus, DisplayConfiguration, ExportFilesMetadata, ExportFilesStatus, ExportStreamSessionFilesInput,
-    ExportStreamSessionFilesOutput, GetStreamSessionInput, GetStreamSessionOutput, ListStreamSessionsByAccountInput,
-    ListStreamSessionsByAccountOutput, ListStreamSessionsInput, ListStreamSessionsOutput, Op,
-    PerformanceStatsConfiguration, StartStreamSessionInput, StreamGroupLocationStatus, StreamGroupStatus,
-    StreamSessionStatus, StreamSessionSummary, TerminateStreamSessionInput,
+    ApplicationStatus, CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput, DisplayConfiguration,
+    ExportFilesMetadata, ExportFilesStatus, ExportStreamSessionFilesInput, ExportStreamSessionFilesOutput,
+    GetStreamSessionInput, GetStreamSessionOutput, ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput,
+    ListStreamSessionsInput, ListStreamSessionsOutput, Op, PerformanceStatsConfiguration, StartStreamSessionInput,
+    StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus, StreamSessionSummary,
+    TerminateStreamSessionInput,
 };
 use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
@@ -98,6 +99,34 @@ pub(super) fn start(
         let (group, session) = id.split_once('/').unwrap_or(("", id.as_str()));
         return Ok(load(ctx, tx, group, session)?.doc);
     }
+    let token = input.client_token.clone();
+    let row = launch(ctx, tx, input)?;
+    remember(
+        ctx,
+        tx,
+        Op::StartStreamSession,
+        token.as_deref(),
+        &fp,
+        &format!("{}/{}", row.group_id, row.id),
+    )?;
+    Ok(row.doc)
+}
+
+/// What a checked StartStreamSession request resolved to.
+pub struct Checked {
+    /// The stream group id.
+    pub group_id: String,
+    /// The application id.
+    pub app_id: String,
+    /// The application ARN.
+    pub app_arn: String,
+    /// Locations in priority order (the primary when none was asked for).
+    pub requested: Vec<String>,
+}
+
+/// Every precondition of StartStreamSession: group state, application association and
+/// status, locations, display and role.
+pub fn check_launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: &StartStreamSessionInput) -> Result<Checked, ApiError> {
     let (group_id, group) = groups::load(ctx, tx, &input.identifier)?;
     let (app_id, app) = applications::load(ctx, tx, &input.application_identifier)?;
     match group.status.unwrap_or_default() {
@@ -148,7 +177,23 @@ pub(super) fn start(
     };
     check_display(input.display_configuration.as_ref())?;
     check_role(ctx, input.role_arn.as_deref())?;
+    Ok(Checked {
+        group_id,
+        app_id,
+        app_arn: app.arn,
+        requested,
+    })
+}
 
+/// Check a StartStreamSession request against its group and application and create the
+/// session, ACTIVATING, with its placement due. Stream URL activations come through here too.
+pub fn launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: StartStreamSessionInput) -> Result<SessionRow, ApiError> {
+    let Checked {
+        group_id,
+        app_id,
+        app_arn,
+        requested,
+    } = check_launch(ctx, tx, &input)?;
     let id = ids::new_session_id(&mut rand::rng());
     let doc = GetStreamSessionOutput {
         arn: Some(ctx.scope.session_arn(&group_id, &id)),
@@ -170,7 +215,7 @@ pub(super) fn start(
         web_sdk_protocol_url: Some(web_sdk_url(&group_id)),
         created_at: Some(ctx.now),
         last_updated_at: Some(ctx.now),
-        application_arn: Some(app.arn.clone()),
+        application_arn: Some(app_arn),
         role_arn: input.role_arn,
         display_configuration: input.display_configuration,
         ..Default::default()
@@ -191,15 +236,7 @@ pub(super) fn start(
         TimerKind::SessionPlaced,
         &id,
     )?;
-    remember(
-        ctx,
-        tx,
-        Op::StartStreamSession,
-        input.client_token.as_deref(),
-        &fp,
-        &format!("{group_id}/{id}"),
-    )?;
-    Ok(row.doc)
+    Ok(row)
 }
 
 /// Where a placed session runs: the first requested location that is ACTIVE in its group.
@@ -266,7 +303,8 @@ pub(super) fn export_files(
     Ok(ExportStreamSessionFilesOutput {})
 }
 
-fn summary(doc: GetStreamSessionOutput, full_export: bool) -> StreamSessionSummary {
+/// The list item of a session.
+pub fn summary(doc: GetStreamSessionOutput, full_export: bool) -> StreamSessionSummary {
     StreamSessionSummary {
         arn: doc.arn,
         user_id: doc.user_id,
@@ -369,5 +407,60 @@ pub(super) fn list_by_account(
     Ok(ListStreamSessionsByAccountOutput {
         items: Some(items),
         next_token,
+    })
+}
+
+pub(super) fn create_connection(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    input: CreateStreamSessionConnectionInput,
+) -> Result<CreateStreamSessionConnectionOutput, ApiError> {
+    let fp = fingerprint(&input);
+    if let Some(answer) = replayed(
+        ctx,
+        tx,
+        Op::CreateStreamSessionConnection,
+        input.client_token.as_deref(),
+        &fp,
+    )? {
+        return Ok(CreateStreamSessionConnectionOutput {
+            signal_response: Some(answer),
+        });
+    }
+    let (group_id, group) = groups::load(ctx, tx, &input.identifier)?;
+    let mut row = load(ctx, tx, &input.identifier, &input.stream_session_identifier)?;
+    if group.status != Some(StreamGroupStatus::Active) {
+        return Err(ApiError::conflict(format!(
+            "Stream group {group_id} is {}; connections need an ACTIVE stream group.",
+            group.status.unwrap_or_default().as_str()
+        )));
+    }
+    if row.doc.signal_request.as_deref() == Some(input.signal_request.as_str()) {
+        return Err(ApiError::validation(
+            "SignalRequest must be a new offer, different from the one the session was started with.",
+        ));
+    }
+    let location = row.doc.location.clone().unwrap_or_else(|| ctx.scope.region.clone());
+    let answer = signal_response(&format!("{}-{}", row.id, ctx.now.millis()), &location);
+    if lifecycle::session_reconnect(&mut row.doc, answer.clone(), ctx.now)? {
+        store::timer_add(
+            tx,
+            ctx.now.millis() + ctx.settings.delays.session_reconnected_ms,
+            ctx.part,
+            TimerKind::SessionReconnected,
+            &row.id,
+        )?;
+    }
+    rows::update(tx, ctx.part, &row)?;
+    remember(
+        ctx,
+        tx,
+        Op::CreateStreamSessionConnection,
+        input.client_token.as_deref(),
+        &fp,
+        &answer,
+    )?;
+    Ok(CreateStreamSessionConnectionOutput {
+        signal_response: Some(answer),
     })
 }

@@ -1,13 +1,14 @@
 //! The timed-transition engine: fires every durable timer that has fallen due, in due order,
 //! each at its own due time, inside the caller's write transaction.
 
-use super::{doc_json, parse_doc, sessions, Settings};
+use super::{doc_json, parse_doc, sessions, urls, Settings};
 use crate::domain::lifecycle::{self, TimerKind};
 use crate::domain::ApiError;
 use crate::store::sessions as rows;
 use crate::store::{self, DocTable, Timer};
 use gls_model::{
-    GetApplicationOutput, GetStreamGroupOutput, StreamSessionStatus, StreamSessionStatusReason, Timestamp,
+    ApplicationStatus, GetApplicationOutput, GetStreamGroupOutput, StreamGroupLocationStatus, StreamGroupStatus,
+    StreamSessionStatus, StreamSessionStatusReason, Timestamp,
 };
 use rusqlite::Transaction;
 
@@ -63,23 +64,54 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
             };
             if lifecycle::group_active(&mut group, at) {
                 store::doc_update(tx, DocTable::StreamGroups, t.part, &t.resource, &doc_json(&group)?)?;
-                let locations: Vec<String> = group
-                    .location_states
-                    .iter()
-                    .flatten()
-                    .filter_map(|l| l.location_name.clone())
-                    .collect();
-                for app_arn in group.associated_applications.iter().flatten() {
-                    let app_id = app_arn.rsplit('/').next().unwrap_or_default();
-                    if let Some(mut app) = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, app_id)?
-                    {
-                        if lifecycle::app_replicated(&mut app, &locations, at) {
-                            store::doc_update(tx, DocTable::Applications, t.part, app_id, &doc_json(&app)?)?;
-                        }
+            }
+            // Applications finish replicating to every ACTIVE location of the group.
+            let locations: Vec<String> = group
+                .location_states
+                .iter()
+                .flatten()
+                .filter(|l| l.status == Some(StreamGroupLocationStatus::Active))
+                .filter_map(|l| l.location_name.clone())
+                .collect();
+            for app_arn in group.associated_applications.iter().flatten() {
+                let app_id = app_arn.rsplit('/').next().unwrap_or_default();
+                if let Some(mut app) = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, app_id)? {
+                    if lifecycle::app_replicated(&mut app, &locations, at) {
+                        store::doc_update(tx, DocTable::Applications, t.part, app_id, &doc_json(&app)?)?;
                     }
                 }
             }
         }
+        TimerKind::AppDeleted => {
+            let app = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, &t.resource)?;
+            if app.is_some_and(|a| a.status == Some(ApplicationStatus::Deleting)) {
+                store::doc_delete(tx, DocTable::Applications, t.part, &t.resource)?;
+            }
+        }
+        TimerKind::GroupDeleted => {
+            let g = load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &t.resource)?;
+            if g.is_some_and(|g| g.status == Some(StreamGroupStatus::Deleting)) {
+                store::doc_delete(tx, DocTable::StreamGroups, t.part, &t.resource)?;
+            }
+        }
+        TimerKind::GroupExpired => {
+            if let Some(mut g) = load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &t.resource)? {
+                if g.status != Some(StreamGroupStatus::Deleting) && g.status != Some(StreamGroupStatus::Expired) {
+                    g.status = Some(StreamGroupStatus::Expired);
+                    g.last_updated_at = Some(at);
+                    store::doc_update(tx, DocTable::StreamGroups, t.part, &t.resource, &doc_json(&g)?)?;
+                }
+            }
+        }
+        TimerKind::SessionReconnected => {
+            if let Some(mut row) = rows::get(tx, t.part, &t.resource)? {
+                if lifecycle::session_reconnected(&mut row.doc, at) {
+                    rows::update(tx, t.part, &row)?;
+                }
+            }
+        }
+        TimerKind::UrlExpired => urls::on_expired(tx, t.part, &t.resource, at)?,
+        TimerKind::UrlSessionsEnded => urls::on_sessions_ended(tx, settings, t.part, &t.resource, at)?,
         TimerKind::SessionPlaced => {
             let Some(mut row) = rows::get(tx, t.part, &t.resource)? else {
                 return Ok(());

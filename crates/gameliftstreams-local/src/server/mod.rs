@@ -66,7 +66,12 @@ async fn aws(
         }
     };
     let svc = service.clone();
-    let result = tokio::task::spawn_blocking(move || svc.call(op, &scope, input)).await;
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
+    let result = tokio::task::spawn_blocking(move || svc.call(op, &scope, &host, input)).await;
     match result {
         Ok(Ok(out)) => protocol::success(op.spec().success, &out, &rid),
         Ok(Err(e)) => {

@@ -42,9 +42,11 @@ pub fn route(method: &str, raw_path: &str) -> Result<Matched, NoRoute> {
         let mut labels = Vec::new();
         let ok = tmpl.iter().zip(&segs).all(|(t, s)| {
             if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                // An empty label still selects the operation; the model's length check then
+                // answers it with a ValidationException.
                 let v = percent_decode_str(s).decode_utf8_lossy().into_owned();
                 labels.push((name, v));
-                !s.is_empty()
+                true
             } else {
                 t == s
             }
@@ -109,6 +111,10 @@ pub fn assemble(m: &Matched, query: &[(String, String)], body: &[u8]) -> Result<
                     .map(|(_, v)| v)
                     .collect();
                 if values.is_empty() {
+                    // Clients send no parameter at all for an empty list.
+                    if mem.required && matches!(SHAPES[mem.shape].kind, Kind::List { .. }) {
+                        out.insert(mem.name.to_string(), Value::Array(Vec::new()));
+                    }
                     continue;
                 }
                 let v = match &SHAPES[mem.shape].kind {

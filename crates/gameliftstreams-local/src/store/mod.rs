@@ -5,6 +5,7 @@
 
 mod schema;
 pub mod sessions;
+pub mod urls;
 
 pub use sessions::{SessionFilter, SessionInternal, SessionRow};
 
@@ -193,7 +194,8 @@ impl Store {
         self.write(|tx| {
             tx.execute_batch(
                 "DELETE FROM sessions; DELETE FROM applications; DELETE FROM stream_groups;
-                 DELETE FROM timers; DELETE FROM client_tokens; DELETE FROM partitions;",
+                 DELETE FROM timers; DELETE FROM client_tokens; DELETE FROM partitions;
+                 DELETE FROM stream_urls;",
             )?;
             Ok::<_, StoreError>(())
         })
@@ -265,6 +267,24 @@ pub fn doc_update(tx: &Connection, t: DocTable, part: i64, id: &str, doc: &str) 
     tx.execute(
         &format!("UPDATE {} SET doc = ?3 WHERE part = ?1 AND id = ?2", t.name()),
         params![part, id, doc],
+    )?;
+    Ok(())
+}
+
+/// Delete a resource document.
+pub fn doc_delete(tx: &Connection, t: DocTable, part: i64, id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("DELETE FROM {} WHERE part = ?1 AND id = ?2", t.name()),
+        params![part, id],
+    )?;
+    Ok(())
+}
+
+/// Replace a resource's tags.
+pub fn tags_set(tx: &Connection, t: DocTable, part: i64, id: &str, tags: &str) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("UPDATE {} SET tags = ?3 WHERE part = ?1 AND id = ?2", t.name()),
+        params![part, id, tags],
     )?;
     Ok(())
 }

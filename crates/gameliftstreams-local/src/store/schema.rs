@@ -49,6 +49,18 @@ const MIGRATIONS: &[&str] = &[
          fingerprint TEXT NOT NULL, resource TEXT NOT NULL, created_at INTEGER NOT NULL,
          PRIMARY KEY (part, operation, token)
      );",
+    // 2: stream URLs, sessions by application.
+    "CREATE INDEX sessions_app ON sessions (part, app_id, status);
+     CREATE TABLE stream_urls (
+         part INTEGER NOT NULL, id TEXT NOT NULL, group_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+         status TEXT NOT NULL, doc TEXT NOT NULL, internal TEXT NOT NULL DEFAULT '{}',
+         PRIMARY KEY (part, id)
+     );
+     CREATE UNIQUE INDEX stream_urls_id ON stream_urls (id);
+     CREATE INDEX stream_urls_all ON stream_urls (part, created_at, id);
+     CREATE INDEX stream_urls_status ON stream_urls (part, status, created_at, id);
+     CREATE INDEX stream_urls_group ON stream_urls (part, group_id, created_at, id);
+     CREATE INDEX stream_urls_group_status ON stream_urls (part, group_id, status, created_at, id);",
 ];
 
 /// Bring the database up to the latest schema version.

@@ -134,6 +134,48 @@ pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>,
         .optional()?)
 }
 
+/// The live sessions (not ending or ended) of an application or of a group, with their rows.
+pub fn live(conn: &Connection, part: i64, by: LiveBy<'_>) -> Result<Vec<SessionRow>, StoreError> {
+    let live: Vec<String> = [
+        StreamSessionStatus::Activating,
+        StreamSessionStatus::Active,
+        StreamSessionStatus::Connected,
+        StreamSessionStatus::PendingClientReconnection,
+        StreamSessionStatus::Reconnecting,
+    ]
+    .iter()
+    .map(|s| status_code(*s).to_string())
+    .collect();
+    let (column, value) = match by {
+        LiveBy::App(a) => ("app_id", a),
+        LiveBy::Group(g) => ("group_id", g),
+    };
+    let sql = format!(
+        "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, id",
+        live.join(", ")
+    );
+    let ids: Vec<String> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![part, value], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(row) = get(conn, part, &id)? {
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// Which live sessions to find.
+#[derive(Debug, Clone, Copy)]
+pub enum LiveBy<'a> {
+    /// Those running this application.
+    App(&'a str),
+    /// Those in this stream group.
+    Group(&'a str),
+}
+
 /// The SQL of a keyset page for a filter combination.
 pub fn page_sql(filter: &SessionFilter) -> String {
     let mut sql = String::from("SELECT created_at, id, doc FROM sessions WHERE part = ?");

@@ -1,0 +1,163 @@
+//! Stream URL rows: status and group columns for listing (keyset, as for sessions), the
+//! document, and what the service keeps beside it (secret token, sessions started).
+
+use super::StoreError;
+use crate::domain::cursor::Position;
+use gls_model::GetStreamUrlOutput;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Service-side facts of a stream URL.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UrlInternal {
+    /// The secret in the URL's query string.
+    pub token: String,
+    /// The application id.
+    pub app_id: String,
+    /// Ids of the sessions started through the URL, oldest first.
+    #[serde(default)]
+    pub sessions: Vec<String>,
+}
+
+/// A stream URL as stored.
+#[derive(Debug, Clone)]
+pub struct UrlRow {
+    /// The URL id (`su-...`).
+    pub id: String,
+    /// Its stream group id.
+    pub group_id: String,
+    /// CreatedAt, epoch millis.
+    pub created_at: i64,
+    /// The API document (without StreamSessions, which is computed).
+    pub doc: GetStreamUrlOutput,
+    /// Service-side facts.
+    pub internal: UrlInternal,
+}
+
+fn json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
+    serde_json::to_string(t).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn status(doc: &GetStreamUrlOutput) -> &'static str {
+    doc.status.unwrap_or_default().as_str()
+}
+
+/// Insert a new stream URL.
+pub fn insert(tx: &Connection, part: i64, row: &UrlRow) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO stream_urls(part, id, group_id, created_at, status, doc, internal) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![part, row.id, row.group_id, row.created_at, status(&row.doc), json(&row.doc)?, json(&row.internal)?],
+    )?;
+    Ok(())
+}
+
+/// Save a changed stream URL.
+pub fn update(tx: &Connection, part: i64, row: &UrlRow) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE stream_urls SET status = ?3, doc = ?4, internal = ?5 WHERE part = ?1 AND id = ?2",
+        params![part, row.id, status(&row.doc), json(&row.doc)?, json(&row.internal)?],
+    )?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, group_id, created_at, doc, internal";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrlRow> {
+    Ok(UrlRow {
+        id: r.get(0)?,
+        group_id: r.get(1)?,
+        created_at: r.get(2)?,
+        doc: parse(&r.get::<_, String>(3)?)?,
+        internal: parse(&r.get::<_, String>(4)?)?,
+    })
+}
+
+/// One stream URL of a partition.
+pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<UrlRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND id = ?2"),
+            params![part, id],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// A stream URL by id alone (ids are unique across partitions), with its partition: what the
+/// public URL page needs, since it carries no credentials.
+pub fn find(conn: &Connection, id: &str) -> Result<Option<(i64, UrlRow)>, StoreError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT part, {COLUMNS} FROM stream_urls WHERE id = ?1"),
+            params![id],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    UrlRow {
+                        id: r.get(1)?,
+                        group_id: r.get(2)?,
+                        created_at: r.get(3)?,
+                        doc: parse(&r.get::<_, String>(4)?)?,
+                        internal: parse(&r.get::<_, String>(5)?)?,
+                    },
+                ))
+            },
+        )
+        .optional()?)
+}
+
+/// All stream URLs of a partition, optionally of one group.
+pub fn all(conn: &Connection, part: i64, group: Option<&str>) -> Result<Vec<UrlRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND (?2 IS NULL OR group_id = ?2) ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map(params![part, group], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` stream URLs after `after`, filtered by group and status.
+pub fn page(
+    conn: &Connection,
+    part: i64,
+    group: Option<&str>,
+    status: Option<&str>,
+    after: Option<&Position>,
+    limit: usize,
+) -> Result<Vec<(Position, UrlRow)>, StoreError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM stream_urls WHERE part = ?");
+    let mut p = vec![SqlValue::Integer(part)];
+    if let Some(g) = group {
+        sql.push_str(" AND group_id = ?");
+        p.push(SqlValue::Text(g.to_string()));
+    }
+    if let Some(s) = status {
+        sql.push_str(" AND status = ?");
+        p.push(SqlValue::Text(s.to_string()));
+    }
+    sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?");
+    let (ca, id) = after
+        .map(|a| (a.created_at, a.id.clone()))
+        .unwrap_or((i64::MIN, String::new()));
+    p.extend([
+        SqlValue::Integer(ca),
+        SqlValue::Text(id),
+        SqlValue::Integer(limit as i64),
+    ]);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| {
+        let row = from_row(r)?;
+        Ok((
+            Position {
+                created_at: row.created_at,
+                id: row.id.clone(),
+            },
+            row,
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
