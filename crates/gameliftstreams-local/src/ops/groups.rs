@@ -234,9 +234,14 @@ fn check_gpu_quota(
                     && g.status != Some(StreamGroupStatus::Deleting)
                     && g.stream_class.map(catalog::gpu_family) == Some(family)
             })
-            .flat_map(|(_, g)| g.location_states.iter().flatten())
-            .filter(|l| l.location_name.as_deref() == Some(name))
-            .map(|l| catalog::gpus(class, l.maximum_capacity.unwrap_or(0)))
+            .flat_map(|(_, g)| {
+                let their_class = g.stream_class.unwrap_or_default();
+                g.location_states
+                    .iter()
+                    .flatten()
+                    .filter(|l| l.location_name.as_deref() == Some(name))
+                    .map(move |l| catalog::gpus(their_class, l.maximum_capacity.unwrap_or(0)))
+            })
             .sum();
         if used + wanted > q.gpus_per_family_location {
             return Err(quota_error(format!(
