@@ -57,6 +57,17 @@ impl Server {
         Client::from_conf(conf)
     }
 
+    /// A client for the default account that never retries (for retryable modeled errors).
+    pub fn client_no_retry(&self) -> Client {
+        let conf = self
+            .client()
+            .config()
+            .to_builder()
+            .retry_config(aws_sdk_gameliftstreams::config::retry::RetryConfig::disabled())
+            .build();
+        Client::from_conf(conf)
+    }
+
     /// A client for the default account in us-west-2.
     pub fn client(&self) -> Client {
         self.client_as("AKIDEXAMPLE", "us-west-2")

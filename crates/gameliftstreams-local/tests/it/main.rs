@@ -4,4 +4,5 @@
 mod common;
 mod errors;
 mod lifecycle;
+mod operations;
 mod pagination;
