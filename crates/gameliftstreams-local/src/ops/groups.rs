@@ -575,12 +575,8 @@ pub(super) fn delete(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: DeleteStreamGro
     }
     end_sessions(ctx, tx, &id, None)?;
     for app_arn in g.associated_applications.take().unwrap_or_default() {
-        let app_id = app_arn.rsplit('/').next().unwrap_or_default().to_string();
-        // The group is already out of the app's list when replications are pruned.
-        let mut detached = g.clone();
-        detached.location_states = Some(Vec::new());
-        save(ctx, tx, &id, &detached)?;
-        unlink_app(ctx, tx, &app_id, &g.arn)?;
+        let app_id = app_arn.rsplit('/').next().unwrap_or_default();
+        unlink_app(ctx, tx, app_id, &g.arn)?;
     }
     g.associated_applications = Some(Vec::new());
     g.default_application = None;
