@@ -468,14 +468,7 @@ fn end_sessions(ctx: &Ctx<'_>, tx: &Transaction<'_>, group_id: &str, location: O
             Some(loc) => row.doc.location.as_deref() == Some(loc) || row.internal.locations.iter().all(|l| l == loc),
         };
         if here && lifecycle::session_end(&mut row.doc, ctx.now) {
-            rows::update(tx, ctx.part, &row)?;
-            store::timer_add(
-                tx,
-                ctx.now.millis() + ctx.settings.delays.session_terminated_ms,
-                ctx.part,
-                TimerKind::SessionTerminated,
-                &row.id,
-            )?;
+            super::sessions::save_terminating(tx, ctx.part, ctx.settings, &row, ctx.now)?;
         }
     }
     Ok(())

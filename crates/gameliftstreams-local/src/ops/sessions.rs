@@ -265,15 +265,27 @@ pub(super) fn terminate(
 ) -> Result<(), ApiError> {
     let mut row = load(ctx, tx, &input.identifier, &input.stream_session_identifier)?;
     if lifecycle::session_terminate_requested(&mut row.doc, ctx.now)? {
-        rows::update(tx, ctx.part, &row)?;
-        store::timer_add(
-            tx,
-            ctx.now.millis() + ctx.settings.delays.session_terminated_ms,
-            ctx.part,
-            TimerKind::SessionTerminated,
-            &row.id,
-        )?;
+        save_terminating(tx, ctx.part, ctx.settings, &row, ctx.now)?;
     }
+    Ok(())
+}
+
+/// Save a session that has just entered TERMINATING and schedule its TERMINATED.
+pub fn save_terminating(
+    tx: &Transaction<'_>,
+    part: i64,
+    settings: &super::Settings,
+    row: &SessionRow,
+    at: gls_model::Timestamp,
+) -> Result<(), ApiError> {
+    rows::update(tx, part, row)?;
+    store::timer_add(
+        tx,
+        at.millis() + settings.delays.session_terminated_ms,
+        part,
+        TimerKind::SessionTerminated,
+        &row.id,
+    )?;
     Ok(())
 }
 

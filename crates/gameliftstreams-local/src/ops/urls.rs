@@ -223,14 +223,7 @@ fn end_sessions(
             continue;
         };
         if lifecycle::session_end(&mut s.doc, at) {
-            session_rows::update(tx, ctx_part, &s)?;
-            store::timer_add(
-                tx,
-                at.millis() + settings.delays.session_terminated_ms,
-                ctx_part,
-                TimerKind::SessionTerminated,
-                sid,
-            )?;
+            sessions::save_terminating(tx, ctx_part, settings, &s, at)?;
             ended += 1;
         }
     }

@@ -230,7 +230,10 @@ async fn stream_groups_update_locations_associations_delete() {
         .collect::<Result<Vec<_>, _>>()
         .await
         .unwrap();
-    assert_eq!(listed.iter().map(|g| g.id().unwrap()).collect::<Vec<_>>(), vec![group.as_str()]);
+    assert_eq!(
+        listed.iter().map(|g| g.id().unwrap()).collect::<Vec<_>>(),
+        vec![group.as_str()]
+    );
     assert_eq!(listed[0].description(), Some("Bigger"));
 
     start_sessions(&client, &group, &app, 1).await;
