@@ -6,6 +6,7 @@ import os
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import boto3
@@ -38,6 +39,26 @@ class Server:
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read() or b"{}")
+
+    def event(self, session, event, **extra):
+        """A client or application event through the admin API: (status, body)."""
+        path = "/_local/sessions/%s/events" % urllib.request.quote(session, safe="")
+        req = urllib.request.Request(self.url + path, data=json.dumps({"event": event, **extra}).encode(),
+                                     method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def fault(self, **body):
+        req = urllib.request.Request(self.url + "/_local/faults", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
 
     def advance(self, seconds):
         return self.admin("POST", "/_local/clock", {"advanceSeconds": seconds})
@@ -80,7 +101,9 @@ def make_app_and_group(server, client):
     )
     server.advance(5)
     group = client.create_stream_group(Description="E2E group", StreamClass="gen5n_ultra",
-                                       DefaultApplicationIdentifier=app["Id"])
+                                       DefaultApplicationIdentifier=app["Id"],
+                                       LocationConfigurations=[{"LocationName": "us-west-2",
+                                                                "AlwaysOnCapacity": 30, "MaximumCapacity": 30}])
     server.advance(1)
     return app["Id"], group["Id"]
 

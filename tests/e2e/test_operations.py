@@ -365,10 +365,11 @@ def test_waiters_fail_where_the_model_says():
             app = ready_app(s, c)
             g = c.create_stream_group(Description="W", StreamClass="gen5n_ultra", DefaultApplicationIdentifier=app["Id"])
             s.advance(61)
-            c.add_stream_group_locations(Identifier=g["Id"], LocationConfigurations=[{"LocationName": "eu-west-1"}])
-            # Placement only in a location that is still ACTIVATING: the session errors.
+            # No capacity can be found: after the 75 s placement timeout the session errors.
+            assert s.fault(target="placement", streamGroup=g["Id"], location="us-west-2", count=1)[0] == 200
             sess = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC",
-                                          SignalRequest="o", Locations=["eu-west-1"])
+                                          SignalRequest="o")
+            s.advance(76)
             with pytest.raises(WaiterError, match="failure state"):
                 c.get_waiter("stream_session_active").wait(Identifier=g["Id"], StreamSessionIdentifier=sess["Arn"],
                                                            WaiterConfig={"Delay": 1, "MaxAttempts": 5})

@@ -48,30 +48,37 @@ struct ServeArgs {
     /// Create a small demo account once (an application, a stream group, sessions).
     #[arg(long)]
     demo: bool,
+    /// Durations of the timed transitions: `fast` (waiters succeed at once) or `realistic`
+    /// (close to AWS: minutes to bring up a stream group or scale up capacity).
+    #[arg(long, value_enum, default_value_t = TimingProfile::Fast)]
+    timing: TimingProfile,
     /// Milliseconds an application takes from INITIALIZED to PROCESSING.
-    #[arg(long, default_value_t = Delays::default().app_processing_ms)]
-    app_processing_ms: i64,
+    #[arg(long)]
+    app_processing_ms: Option<i64>,
     /// Milliseconds an application takes from PROCESSING to READY.
-    #[arg(long, default_value_t = Delays::default().app_ready_ms)]
-    app_ready_ms: i64,
+    #[arg(long)]
+    app_ready_ms: Option<i64>,
     /// Milliseconds a stream group takes from ACTIVATING to ACTIVE.
-    #[arg(long, default_value_t = Delays::default().group_active_ms)]
-    group_active_ms: i64,
+    #[arg(long)]
+    group_active_ms: Option<i64>,
     /// Milliseconds a stream session takes from ACTIVATING to ACTIVE.
-    #[arg(long, default_value_t = Delays::default().session_placed_ms)]
-    session_placed_ms: i64,
+    #[arg(long)]
+    session_placed_ms: Option<i64>,
     /// Milliseconds a stream session takes from TERMINATING to TERMINATED.
-    #[arg(long, default_value_t = Delays::default().session_terminated_ms)]
-    session_terminated_ms: i64,
+    #[arg(long)]
+    session_terminated_ms: Option<i64>,
     /// Milliseconds a stream session takes from RECONNECTING to ACTIVE.
-    #[arg(long, default_value_t = Delays::default().session_reconnected_ms)]
-    session_reconnected_ms: i64,
+    #[arg(long)]
+    session_reconnected_ms: Option<i64>,
     /// Milliseconds an application stays DELETING before it is gone.
-    #[arg(long, default_value_t = Delays::default().app_deleted_ms)]
-    app_deleted_ms: i64,
+    #[arg(long)]
+    app_deleted_ms: Option<i64>,
     /// Milliseconds a stream group stays DELETING before it is gone.
-    #[arg(long, default_value_t = Delays::default().group_deleted_ms)]
-    group_deleted_ms: i64,
+    #[arg(long)]
+    group_deleted_ms: Option<i64>,
+    /// Milliseconds a location takes to bring up more capacity.
+    #[arg(long)]
+    scale_up_ms: Option<i64>,
     /// Quota profile: `generous` (adjustable quotas raised) or `realistic` (a new AWS account:
     /// 20 applications per region, no GPU quota).
     #[arg(long, value_enum, default_value_t = QuotaProfile::Generous)]
@@ -82,6 +89,12 @@ struct ServeArgs {
     /// Override the GPUs per stream-class family per location quota.
     #[arg(long)]
     quota_gpus: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum TimingProfile {
+    Fast,
+    Realistic,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -121,6 +134,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let export_root = if a.in_memory {
+        std::env::temp_dir().join(format!("gameliftstreams-local-{}", std::process::id()))
+    } else {
+        a.data_dir.clone()
+    };
     let store = if a.in_memory {
         Store::in_memory()?
     } else {
@@ -128,16 +146,31 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Arc::new(store);
     let settings = Settings {
-        delays: Delays {
-            app_processing_ms: a.app_processing_ms,
-            app_ready_ms: a.app_ready_ms,
-            group_active_ms: a.group_active_ms,
-            session_placed_ms: a.session_placed_ms,
-            session_terminated_ms: a.session_terminated_ms,
-            session_reconnected_ms: a.session_reconnected_ms,
-            app_deleted_ms: a.app_deleted_ms,
-            group_deleted_ms: a.group_deleted_ms,
+        delays: {
+            let mut d = match a.timing {
+                TimingProfile::Fast => Delays::default(),
+                TimingProfile::Realistic => Delays::realistic(),
+            };
+            let overrides = [
+                (a.app_processing_ms, &mut d.app_processing_ms),
+                (a.app_ready_ms, &mut d.app_ready_ms),
+                (a.group_active_ms, &mut d.group_active_ms),
+                (a.session_placed_ms, &mut d.session_placed_ms),
+                (a.session_terminated_ms, &mut d.session_terminated_ms),
+                (a.session_reconnected_ms, &mut d.session_reconnected_ms),
+                (a.app_deleted_ms, &mut d.app_deleted_ms),
+                (a.group_deleted_ms, &mut d.group_deleted_ms),
+                (a.scale_up_ms, &mut d.scale_up_ms),
+            ];
+            for (value, slot) in overrides {
+                if let Some(v) = value {
+                    *slot = v.max(0);
+                }
+            }
+            d
         },
+        faults: Default::default(),
+        export_root: export_root.clone(),
         quotas: {
             let mut q = match a.quotas {
                 QuotaProfile::Generous => Quotas::generous(),

@@ -204,6 +204,7 @@ fn session(rng: &mut StdRng, scope: &Scope, group_id: &str, app_id: &str, locati
         doc,
         internal: SessionInternal {
             locations: vec![location.to_string()],
+            ..Default::default()
         },
     }
 }

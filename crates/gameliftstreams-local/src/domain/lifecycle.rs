@@ -1,11 +1,9 @@
 //! Status transitions of applications, stream groups and stream sessions as pure functions on
 //! the resource documents. The scheduler decides *when* (durable due-times); these decide *what*.
 
-use super::ApiError;
 use gls_model::{
-    ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, GetApplicationOutput, GetStreamGroupOutput,
-    GetStreamSessionOutput, ReplicationStatusType, RuntimeEnvironmentType, StreamGroupLocationStatus,
-    StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason, Timestamp,
+    ApplicationStatus, ApplicationStatusReason, GetApplicationOutput, GetStreamGroupOutput, ReplicationStatusType,
+    RuntimeEnvironmentType, StreamGroupLocationStatus, StreamGroupStatus, Timestamp,
 };
 
 /// A timed transition, stored durably with its due time.
@@ -34,10 +32,20 @@ pub enum TimerKind {
     UrlExpired,
     /// A URL revoked with its sessions: all of them have ended -> revokedAndSessionsTerminated.
     UrlSessionsEnded,
+    /// A session's placement deadline.
+    PlacementTimeout,
+    /// A session's connection deadline.
+    ConnectionTimeout,
+    /// A session's idle deadline.
+    IdleTimeout,
+    /// A session's maximum length.
+    MaxLength,
+    /// More capacity has come up in a group's location (resource `group/location`).
+    ScaleUp,
 }
 
 impl TimerKind {
-    const NAMES: [(TimerKind, &'static str); 11] = [
+    const NAMES: [(TimerKind, &'static str); 16] = [
         (TimerKind::AppProcessing, "app.processing"),
         (TimerKind::AppReady, "app.ready"),
         (TimerKind::AppDeleted, "app.deleted"),
@@ -49,6 +57,11 @@ impl TimerKind {
         (TimerKind::SessionTerminated, "session.terminated"),
         (TimerKind::UrlExpired, "url.expired"),
         (TimerKind::UrlSessionsEnded, "url.sessions_ended"),
+        (TimerKind::PlacementTimeout, "session.placement_timeout"),
+        (TimerKind::ConnectionTimeout, "session.connection_timeout"),
+        (TimerKind::IdleTimeout, "session.idle_timeout"),
+        (TimerKind::MaxLength, "session.max_length"),
+        (TimerKind::ScaleUp, "location.scale_up"),
     ];
 
     /// The stored name.
@@ -84,6 +97,8 @@ pub struct Delays {
     pub app_deleted_ms: i64,
     /// Stream group DELETING -> gone.
     pub group_deleted_ms: i64,
+    /// A location's allocated capacity grows by a step.
+    pub scale_up_ms: i64,
 }
 
 impl Default for Delays {
@@ -98,6 +113,33 @@ impl Default for Delays {
             session_reconnected_ms: 500,
             app_deleted_ms: 1000,
             group_deleted_ms: 0,
+            scale_up_ms: 2000,
+        }
+    }
+}
+
+impl Delays {
+    /// Durations close to what AWS takes: minutes to process an application or bring up a
+    /// stream group, seconds to place a session, minutes to scale up on-demand capacity.
+    pub fn realistic() -> Self {
+        Delays {
+            app_processing_ms: 5_000,
+            app_ready_ms: 90_000,
+            group_active_ms: 10 * 60_000,
+            session_placed_ms: 8_000,
+            session_terminated_ms: 10_000,
+            session_reconnected_ms: 3_000,
+            app_deleted_ms: 30_000,
+            group_deleted_ms: 60_000,
+            scale_up_ms: 5 * 60_000,
+        }
+    }
+
+    /// The session state machine's share of these.
+    pub fn timing(&self) -> crate::domain::session::Timing {
+        crate::domain::session::Timing {
+            reconnect_ms: self.session_reconnected_ms,
+            terminate_ms: self.session_terminated_ms,
         }
     }
 }
@@ -143,6 +185,7 @@ pub fn app_ready(doc: &mut GetApplicationOutput, at: Timestamp) -> bool {
 /// ACTIVATING or UPDATING_LOCATIONS -> ACTIVE (ACTIVE_WITH_ERRORS if a location is in ERROR):
 /// ACTIVATING locations come up with capacity at always-on, REMOVING ones are dropped.
 pub fn group_active(doc: &mut GetStreamGroupOutput, at: Timestamp) -> bool {
+    let tenancy = super::catalog::tenancy(doc.stream_class.unwrap_or_default());
     if !matches!(
         doc.status,
         Some(StreamGroupStatus::Activating | StreamGroupStatus::UpdatingLocations)
@@ -165,10 +208,7 @@ pub fn group_active(doc: &mut GetStreamGroupOutput, at: Timestamp) -> bool {
     for loc in doc.location_states.iter_mut().flatten() {
         if loc.status == Some(StreamGroupLocationStatus::Activating) {
             loc.status = Some(StreamGroupLocationStatus::Active);
-            let always_on = loc.always_on_capacity.unwrap_or(0);
-            loc.requested_capacity = Some(always_on);
-            loc.allocated_capacity = Some(always_on);
-            loc.idle_capacity = Some(always_on);
+            super::capacity::bring_up(loc, tenancy);
         }
     }
     doc.last_updated_at = Some(at);
@@ -190,123 +230,6 @@ pub fn app_replicated(doc: &mut GetApplicationOutput, locations: &[String], at: 
         doc.last_updated_at = Some(at);
     }
     changed
-}
-
-/// ACTIVATING -> ACTIVE: the session is placed in `location` and answers the signal.
-pub fn session_placed(
-    doc: &mut GetStreamSessionOutput,
-    location: &str,
-    signal_response: String,
-    at: Timestamp,
-) -> bool {
-    if doc.status != Some(StreamSessionStatus::Activating) {
-        return false;
-    }
-    doc.status = Some(StreamSessionStatus::Active);
-    doc.location = Some(location.to_string());
-    doc.signal_response = Some(signal_response);
-    doc.application_started_at = Some(at);
-    doc.last_updated_at = Some(at);
-    true
-}
-
-/// TerminateStreamSession. `Ok(true)`: now TERMINATING; `Ok(false)`: already ending, nothing
-/// to do; an ACTIVATING session cannot be terminated yet.
-pub fn session_terminate_requested(doc: &mut GetStreamSessionOutput, at: Timestamp) -> Result<bool, ApiError> {
-    use StreamSessionStatus::*;
-    match doc.status.unwrap_or_default() {
-        Activating => Err(ApiError::validation(
-            "The stream session is still activating and cannot be terminated yet. Try again once it is ACTIVE.",
-        )),
-        Terminating | Terminated | Error => Ok(false),
-        Active | Connected | PendingClientReconnection | Reconnecting => Ok(session_end(doc, at)),
-    }
-}
-
-/// Whether the session has not ended (nor is ending).
-pub fn session_is_live(doc: &GetStreamSessionOutput) -> bool {
-    use StreamSessionStatus::*;
-    matches!(
-        doc.status.unwrap_or_default(),
-        Activating | Active | Connected | PendingClientReconnection | Reconnecting
-    )
-}
-
-/// Any live session -> TERMINATING (apiTerminated): what deleting its group, removing its
-/// location or revoking its URL does. Returns whether it changed.
-pub fn session_end(doc: &mut GetStreamSessionOutput, at: Timestamp) -> bool {
-    if !session_is_live(doc) {
-        return false;
-    }
-    doc.status = Some(StreamSessionStatus::Terminating);
-    doc.status_reason = Some(StreamSessionStatusReason::ApiTerminated);
-    if doc.streaming_started_at.is_some() {
-        doc.streaming_ended_at = Some(at);
-    }
-    doc.last_updated_at = Some(at);
-    true
-}
-
-/// CreateStreamSessionConnection: PENDING_CLIENT_RECONNECTION -> RECONNECTING (true: a
-/// RECONNECTING -> ACTIVE transition is due); ACTIVE stays ACTIVE with a new answer (false).
-pub fn session_reconnect(doc: &mut GetStreamSessionOutput, answer: String, at: Timestamp) -> Result<bool, ApiError> {
-    use StreamSessionStatus::*;
-    let status = doc.status.unwrap_or_default();
-    let reconnecting = match status {
-        PendingClientReconnection => true,
-        Active => false,
-        other => {
-            return Err(ApiError::conflict(format!(
-                "The stream session is {}; a connection can be created only while it is ACTIVE or \
-                 PENDING_CLIENT_RECONNECTION.",
-                other.as_str()
-            )))
-        }
-    };
-    if reconnecting {
-        doc.status = Some(Reconnecting);
-    }
-    doc.signal_response = Some(answer);
-    doc.last_updated_at = Some(at);
-    Ok(reconnecting)
-}
-
-/// RECONNECTING -> ACTIVE.
-pub fn session_reconnected(doc: &mut GetStreamSessionOutput, at: Timestamp) -> bool {
-    if doc.status != Some(StreamSessionStatus::Reconnecting) {
-        return false;
-    }
-    doc.status = Some(StreamSessionStatus::Active);
-    doc.last_updated_at = Some(at);
-    true
-}
-
-/// TERMINATING -> TERMINATED. A pending export completes: the archive name is resolved
-/// from the end time when the caller gave a prefix.
-pub fn session_terminated(doc: &mut GetStreamSessionOutput, app_id: &str, at: Timestamp) -> bool {
-    if doc.status != Some(StreamSessionStatus::Terminating) {
-        return false;
-    }
-    doc.status = Some(StreamSessionStatus::Terminated);
-    doc.status_reason = Some(StreamSessionStatusReason::ApiTerminated);
-    doc.last_updated_at = Some(at);
-    if let Some(export) = doc.export_files_metadata.as_mut() {
-        if export.status == Some(ExportFilesStatus::Pending) {
-            export.status = Some(ExportFilesStatus::Succeeded);
-            if let Some(uri) = export.output_uri.as_mut() {
-                if uri.ends_with('/') {
-                    let group = doc.stream_group_id.clone().unwrap_or_default();
-                    let id = doc
-                        .arn
-                        .as_deref()
-                        .and_then(|a| a.rsplit('/').next())
-                        .unwrap_or_default();
-                    uri.push_str(&format!("{}-{app_id}-{group}-{id}.zip", export_stamp(at)));
-                }
-            }
-        }
-    }
-    true
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.
@@ -342,57 +265,10 @@ mod tests {
     use super::*;
     use gls_model::{ExportFilesMetadata, RuntimeEnvironment};
 
-    fn session(status: StreamSessionStatus) -> GetStreamSessionOutput {
-        GetStreamSessionOutput {
-            arn: Some("arn:aws:gameliftstreams:us-west-2:111122223333:streamsession/sg-000000001/ABCDEFGHIJKLM".into()),
-            stream_group_id: Some("sg-000000001".into()),
-            status: Some(status),
-            ..Default::default()
-        }
-    }
-
     #[test]
     fn stamp_is_utc_calendar_time() {
         assert_eq!(export_stamp(Timestamp(0)), "19700101-000000");
         assert_eq!(export_stamp(Timestamp(1_753_307_934_293)), "20250723-215854");
-    }
-
-    #[test]
-    fn terminate_follows_the_state_machine() {
-        use StreamSessionStatus::*;
-        for s in StreamSessionStatus::ALL {
-            let mut doc = session(s);
-            let r = session_terminate_requested(&mut doc, Timestamp(5));
-            match s {
-                Activating => assert!(r.is_err()),
-                Terminating | Terminated | Error => {
-                    assert_eq!(r, Ok(false));
-                    assert_eq!(doc.status, Some(s));
-                }
-                _ => {
-                    assert_eq!(r, Ok(true));
-                    assert_eq!(doc.status, Some(Terminating));
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn termination_completes_a_pending_export() {
-        let mut doc = session(StreamSessionStatus::Terminating);
-        doc.export_files_metadata = Some(ExportFilesMetadata {
-            status: Some(ExportFilesStatus::Pending),
-            output_uri: Some("s3://bucket/prefix/".into()),
-            ..Default::default()
-        });
-        assert!(session_terminated(&mut doc, "a-123456789", Timestamp(0)));
-        let e = doc.export_files_metadata.unwrap();
-        assert_eq!(e.status, Some(ExportFilesStatus::Succeeded));
-        assert_eq!(
-            e.output_uri.unwrap(),
-            "s3://bucket/prefix/19700101-000000-a-123456789-sg-000000001-ABCDEFGHIJKLM.zip"
-        );
-        assert_eq!(doc.status_reason, Some(StreamSessionStatusReason::ApiTerminated));
     }
 
     #[test]

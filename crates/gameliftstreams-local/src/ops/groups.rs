@@ -1,12 +1,14 @@
 //! Stream group operations (create, get, list, update, delete, add and remove locations,
 //! associate and disassociate applications) and the capacity, quota and tag rules they apply.
 
+use super::engine;
 use super::urls::{self, UrlOwner};
 use super::{applications, doc_json, fingerprint, list_docs, parse_doc, remember, replayed, Ctx};
+use crate::domain::capacity;
 use crate::domain::catalog;
 use crate::domain::ids;
-use crate::domain::lifecycle;
 use crate::domain::lifecycle::TimerKind;
+use crate::domain::session::Event;
 use crate::domain::ApiError;
 use crate::store::sessions::{self as rows, LiveBy};
 use crate::store::{self, DocTable};
@@ -467,8 +469,8 @@ fn end_sessions(ctx: &Ctx<'_>, tx: &Transaction<'_>, group_id: &str, location: O
             None => true,
             Some(loc) => row.doc.location.as_deref() == Some(loc) || row.internal.locations.iter().all(|l| l == loc),
         };
-        if here && lifecycle::session_end(&mut row.doc, ctx.now) {
-            super::sessions::save_terminating(tx, ctx.part, ctx.settings, &row, ctx.now)?;
+        if here {
+            engine::drive_quiet(tx, ctx.settings, ctx.part, &mut row, Event::End, ctx.now)?;
         }
     }
     Ok(())
@@ -536,14 +538,11 @@ pub(super) fn update(
                 }
             }
             let next = location_state(class, cfg, 0)?;
-            let always_on = next.always_on_capacity.unwrap_or(0);
             current.always_on_capacity = next.always_on_capacity;
             current.on_demand_capacity = next.on_demand_capacity;
             current.maximum_capacity = next.maximum_capacity;
             current.target_idle_capacity = next.target_idle_capacity;
-            current.requested_capacity = Some(always_on);
-            current.allocated_capacity = Some(always_on);
-            current.idle_capacity = Some(always_on);
+            capacity::rescale(current, catalog::tenancy(class));
             if let Some(v) = next.vpc_transit_configuration {
                 let entry = current.vpc_transit_configuration.get_or_insert_with(Default::default);
                 entry.vpc_id = v.vpc_id;
@@ -558,6 +557,11 @@ pub(super) fn update(
     }
     g.last_updated_at = Some(ctx.now);
     save(ctx, tx, &id, &g)?;
+    if input.location_configurations.is_some() {
+        // New capacity may serve sessions that wait for it.
+        engine::place_waiting(tx, ctx.settings, ctx.part, &id, ctx.now)?;
+        g = load(ctx, tx, &id)?.1;
+    }
     Ok(g)
 }
 

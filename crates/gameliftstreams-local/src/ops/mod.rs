@@ -3,6 +3,8 @@
 //! timed-transition engine that fires due timers in order. No HTTP here.
 
 mod applications;
+pub mod engine;
+mod exports;
 mod groups;
 mod sessions;
 mod shell;
@@ -32,6 +34,10 @@ pub struct Settings {
     pub delays: Delays,
     /// Service quotas.
     pub quotas: crate::domain::catalog::Quotas,
+    /// Failures injected through the admin API.
+    pub faults: Arc<engine::Faults>,
+    /// Where exported files go (`<root>/s3/<bucket>/<key>`).
+    pub export_root: std::path::PathBuf,
 }
 
 /// What every operation sees of the request: who, where, when.
@@ -196,6 +202,24 @@ impl Service {
             Op::ListStreamUrls => self.read(r, urls::list),
             Op::RevokeStreamUrl => self.write(r, urls::revoke),
         }
+    }
+
+    /// Run `f` in a write transaction once due timers have fired (the admin API's entry).
+    pub fn write_engine<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &Settings, Timestamp) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let now = self.clock.now();
+        let (out, _) = self.store.write_then(
+            |tx| {
+                timers::fire_due(tx, &self.settings, now)?;
+                let out = f(tx, &self.settings, now)?;
+                Ok::<_, ApiError>((out, store::timer_next(tx)?))
+            },
+            |(_, next)| self.publish_next_due(*next),
+        )?;
+        self.wake.notify_one();
+        Ok(out)
     }
 
     /// Run `f` as a write with the caller's context (used by the stream-URL pages).

@@ -1,10 +1,12 @@
 //! StartStreamSession, GetStreamSession, TerminateStreamSession, ExportStreamSessionFiles,
 //! ListStreamSessions and ListStreamSessionsByAccount.
 
+use super::engine;
 use super::{applications, fingerprint, groups, page_size, remember, replayed, split_page, Ctx};
 use crate::domain::cursor::Binding;
 use crate::domain::ids;
-use crate::domain::lifecycle::{self, TimerKind};
+use crate::domain::lifecycle::TimerKind;
+use crate::domain::session::{self, Event, Refusal, Session};
 use crate::domain::ApiError;
 use crate::store::sessions::{self as rows, SessionFilter, SessionInternal, SessionRow};
 use crate::store::{self, DocTable};
@@ -13,8 +15,7 @@ use gls_model::{
     ExportFilesMetadata, ExportFilesStatus, ExportStreamSessionFilesInput, ExportStreamSessionFilesOutput,
     GetStreamSessionInput, GetStreamSessionOutput, ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput,
     ListStreamSessionsInput, ListStreamSessionsOutput, Op, PerformanceStatsConfiguration, StartStreamSessionInput,
-    StreamGroupLocationStatus, StreamGroupStatus, StreamSessionStatus, StreamSessionSummary,
-    TerminateStreamSessionInput,
+    StreamGroupStatus, StreamSessionStatus, StreamSessionSummary, TerminateStreamSessionInput,
 };
 use rusqlite::Transaction;
 use sha2::{Digest, Sha256};
@@ -122,6 +123,8 @@ pub struct Checked {
     pub app_arn: String,
     /// Locations in priority order (the primary when none was asked for).
     pub requested: Vec<String>,
+    /// How long the session may wait for capacity.
+    pub placement_timeout_ms: i64,
 }
 
 /// Every precondition of StartStreamSession: group state, application association and
@@ -177,11 +180,13 @@ pub fn check_launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: &StartStreamSess
     };
     check_display(input.display_configuration.as_ref())?;
     check_role(ctx, input.role_arn.as_deref())?;
+    let placement_timeout_ms = super::engine::placement_timeout_ms(&group, &requested);
     Ok(Checked {
         group_id,
         app_id,
         app_arn: app.arn,
         requested,
+        placement_timeout_ms,
     })
 }
 
@@ -193,6 +198,7 @@ pub fn launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: StartStreamSessionInpu
         app_id,
         app_arn,
         requested,
+        placement_timeout_ms,
     } = check_launch(ctx, tx, &input)?;
     let id = ids::new_session_id(&mut rand::rng());
     let doc = GetStreamSessionOutput {
@@ -220,15 +226,31 @@ pub fn launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: StartStreamSessionInpu
         display_configuration: input.display_configuration,
         ..Default::default()
     };
-    let row = SessionRow {
+    let mut row = SessionRow {
         id: id.clone(),
         group_id: group_id.clone(),
         app_id,
         created_at: ctx.now.millis(),
         doc,
-        internal: SessionInternal { locations: requested },
+        internal: SessionInternal {
+            locations: requested,
+            ..Default::default()
+        },
     };
+    let deadlines = session::start(
+        &mut Session {
+            doc: &mut row.doc,
+            internal: &mut row.internal,
+        },
+        ctx.now,
+        placement_timeout_ms,
+    );
     rows::insert(tx, ctx.part, &row)?;
+    for fx in deadlines {
+        if let session::Effect::Timer(kind, due) = fx {
+            store::timer_add(tx, due, ctx.part, kind, &id)?;
+        }
+    }
     store::timer_add(
         tx,
         ctx.now.millis() + ctx.settings.delays.session_placed_ms,
@@ -237,17 +259,6 @@ pub fn launch(ctx: &Ctx<'_>, tx: &Transaction<'_>, input: StartStreamSessionInpu
         &id,
     )?;
     Ok(row)
-}
-
-/// Where a placed session runs: the first requested location that is ACTIVE in its group.
-pub fn placement(group: &gls_model::GetStreamGroupOutput, requested: &[String]) -> Option<String> {
-    let active =
-        |name: &str| {
-            group.location_states.iter().flatten().any(|l| {
-                l.location_name.as_deref() == Some(name) && l.status == Some(StreamGroupLocationStatus::Active)
-            })
-        };
-    requested.iter().find(|l| active(l)).cloned()
 }
 
 pub(super) fn get(
@@ -264,29 +275,12 @@ pub(super) fn terminate(
     input: TerminateStreamSessionInput,
 ) -> Result<(), ApiError> {
     let mut row = load(ctx, tx, &input.identifier, &input.stream_session_identifier)?;
-    if lifecycle::session_terminate_requested(&mut row.doc, ctx.now)? {
-        save_terminating(tx, ctx.part, ctx.settings, &row, ctx.now)?;
+    match engine::drive(tx, ctx.settings, ctx.part, &mut row, Event::Terminate, ctx.now)? {
+        Ok(()) => Ok(()),
+        Err(_) => Err(ApiError::validation(
+            "The stream session is still activating and cannot be terminated yet. Try again once it is ACTIVE.",
+        )),
     }
-    Ok(())
-}
-
-/// Save a session that has just entered TERMINATING and schedule its TERMINATED.
-pub fn save_terminating(
-    tx: &Transaction<'_>,
-    part: i64,
-    settings: &super::Settings,
-    row: &SessionRow,
-    at: gls_model::Timestamp,
-) -> Result<(), ApiError> {
-    rows::update(tx, part, row)?;
-    store::timer_add(
-        tx,
-        at.millis() + settings.delays.session_terminated_ms,
-        part,
-        TimerKind::SessionTerminated,
-        &row.id,
-    )?;
-    Ok(())
 }
 
 pub(super) fn export_files(
@@ -454,16 +448,16 @@ pub(super) fn create_connection(
     }
     let location = row.doc.location.clone().unwrap_or_else(|| ctx.scope.region.clone());
     let answer = signal_response(&format!("{}-{}", row.id, ctx.now.millis()), &location);
-    if lifecycle::session_reconnect(&mut row.doc, answer.clone(), ctx.now)? {
-        store::timer_add(
-            tx,
-            ctx.now.millis() + ctx.settings.delays.session_reconnected_ms,
-            ctx.part,
-            TimerKind::SessionReconnected,
-            &row.id,
-        )?;
+    if let Err(Refusal::WrongState(why)) = engine::drive(
+        tx,
+        ctx.settings,
+        ctx.part,
+        &mut row,
+        Event::Reconnect(answer.clone()),
+        ctx.now,
+    )? {
+        return Err(ApiError::conflict(why));
     }
-    rows::update(tx, ctx.part, &row)?;
     remember(
         ctx,
         tx,

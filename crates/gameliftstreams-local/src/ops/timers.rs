@@ -1,14 +1,13 @@
 //! The timed-transition engine: fires every durable timer that has fallen due, in due order,
 //! each at its own due time, inside the caller's write transaction.
 
-use super::{doc_json, parse_doc, sessions, urls, Settings};
+use super::{doc_json, engine, parse_doc, urls, Settings};
 use crate::domain::lifecycle::{self, TimerKind};
 use crate::domain::ApiError;
-use crate::store::sessions as rows;
 use crate::store::{self, DocTable, Timer};
 use gls_model::{
     ApplicationStatus, GetApplicationOutput, GetStreamGroupOutput, StreamGroupLocationStatus, StreamGroupStatus,
-    StreamSessionStatus, StreamSessionStatusReason, Timestamp,
+    Timestamp,
 };
 use rusqlite::Transaction;
 
@@ -81,6 +80,8 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
                     }
                 }
             }
+            // Sessions that started while locations were coming up may be placed now.
+            engine::place_waiting(tx, settings, t.part, &t.resource, at)?;
         }
         TimerKind::AppDeleted => {
             let app = load_doc::<GetApplicationOutput>(tx, DocTable::Applications, t.part, &t.resource)?;
@@ -103,47 +104,16 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
                 }
             }
         }
-        TimerKind::SessionReconnected => {
-            if let Some(mut row) = rows::get(tx, t.part, &t.resource)? {
-                if lifecycle::session_reconnected(&mut row.doc, at) {
-                    rows::update(tx, t.part, &row)?;
-                }
-            }
-        }
         TimerKind::UrlExpired => urls::on_expired(tx, t.part, &t.resource, at)?,
         TimerKind::UrlSessionsEnded => urls::on_sessions_ended(tx, settings, t.part, &t.resource, at)?,
-        TimerKind::SessionPlaced => {
-            let Some(mut row) = rows::get(tx, t.part, &t.resource)? else {
-                return Ok(());
-            };
-            if row.doc.status != Some(StreamSessionStatus::Activating) {
-                return Ok(());
-            }
-            let group = load_doc::<GetStreamGroupOutput>(tx, DocTable::StreamGroups, t.part, &row.group_id)?;
-            match group
-                .as_ref()
-                .and_then(|g| sessions::placement(g, &row.internal.locations))
-            {
-                Some(location) => {
-                    let answer = sessions::signal_response(&row.id, &location);
-                    lifecycle::session_placed(&mut row.doc, &location, answer, at);
-                }
-                None => {
-                    row.doc.status = Some(StreamSessionStatus::Error);
-                    row.doc.status_reason = Some(StreamSessionStatusReason::PlacementTimeout);
-                    row.doc.last_updated_at = Some(at);
-                }
-            }
-            rows::update(tx, t.part, &row)?;
-        }
-        TimerKind::SessionTerminated => {
-            let Some(mut row) = rows::get(tx, t.part, &t.resource)? else {
-                return Ok(());
-            };
-            if lifecycle::session_terminated(&mut row.doc, &row.app_id, at) {
-                rows::update(tx, t.part, &row)?;
-            }
-        }
+        TimerKind::SessionPlaced
+        | TimerKind::SessionReconnected
+        | TimerKind::SessionTerminated
+        | TimerKind::PlacementTimeout
+        | TimerKind::ConnectionTimeout
+        | TimerKind::IdleTimeout
+        | TimerKind::MaxLength => engine::session_timer(tx, settings, t.part, &t.resource, t.kind, t.due_at)?,
+        TimerKind::ScaleUp => engine::scale_up(tx, settings, t.part, &t.resource, at)?,
     }
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! transitions, revocation when the group or application goes, and activation (an end user
 //! opening the URL, which starts a session exactly as StartStreamSession does).
 
+use super::engine;
 use super::{fingerprint, groups, page_size, remember, replayed, sessions, split_page, Ctx, Settings};
 use crate::domain::cursor::Binding;
 use crate::domain::ids;
-use crate::domain::lifecycle::{self, TimerKind};
+use crate::domain::lifecycle::TimerKind;
+use crate::domain::session::{self, Event};
 use crate::domain::ApiError;
 use crate::store;
 use crate::store::sessions as session_rows;
@@ -222,8 +224,8 @@ fn end_sessions(
         let Some(mut s) = session_rows::get(tx, ctx_part, sid)? else {
             continue;
         };
-        if lifecycle::session_end(&mut s.doc, at) {
-            sessions::save_terminating(tx, ctx_part, settings, &s, at)?;
+        if session::is_live(s.doc.status.unwrap_or_default()) {
+            engine::drive_quiet(tx, settings, ctx_part, &mut s, Event::End, at)?;
             ended += 1;
         }
     }
@@ -310,7 +312,9 @@ pub fn on_sessions_ended(
     let mut all_ended = true;
     for sid in &row.internal.sessions {
         if let Some(s) = session_rows::get(tx, part, sid)? {
-            if lifecycle::session_is_live(&s.doc) || s.doc.status == Some(StreamSessionStatus::Terminating) {
+            if session::is_live(s.doc.status.unwrap_or_default())
+                || s.doc.status == Some(StreamSessionStatus::Terminating)
+            {
                 all_ended = false;
             }
         }
@@ -377,8 +381,9 @@ pub fn activate(ctx: &Ctx<'_>, tx: &Transaction<'_>, id: &str) -> Result<Activat
         }
         Err(e) => return Err(e),
     };
-    // A URL-born session carries no signal request of its own.
+    // A URL-born session carries no signal request of its own, and no reconnection.
     session.doc.signal_request = None;
+    session.internal.from_url = true;
     session_rows::update(tx, ctx.part, &session)?;
     let remaining = row.doc.remaining_uses.unwrap_or(0).saturating_sub(1).max(0);
     row.doc.remaining_uses = Some(remaining);

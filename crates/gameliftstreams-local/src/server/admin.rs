@@ -1,6 +1,9 @@
-//! The `/_local/` admin API: health, the service clock, reset, and the stream URL pages that
-//! stand in for an end user's browser. JSON bodies, camelCase keys.
+//! The `/_local/` admin API: health, the service clock, reset, client and application events,
+//! fault injection, and the stream URL pages that stand in for an end user's browser. JSON
+//! bodies, camelCase keys.
 
+use crate::domain::session::Event;
+use crate::ops::engine;
 use crate::ops::urls::{self, Activation};
 use crate::ops::Service;
 use axum::extract::{Path, Query, State};
@@ -8,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gls_model::{ErrorCode, Op, StreamSessionStatusReason};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -20,6 +24,8 @@ pub(super) fn routes() -> Router<Arc<Service>> {
         .route("/_local/clock", get(clock).post(advance))
         .route("/_local/reset", post(reset))
         .route("/_local/streamurls/{id}", get(open_stream_url))
+        .route("/_local/sessions/{session}/events", post(session_event))
+        .route("/_local/faults", post(fault))
 }
 
 fn secs(ms: i64) -> f64 {
@@ -164,5 +170,176 @@ async fn open_stream_url(
             "Something went wrong",
             &format!("<p>{}</p>", escape(&e.to_string())),
         ),
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Reply {
+    (status, Json(body))
+}
+
+fn session_json(doc: &gls_model::GetStreamSessionOutput) -> Value {
+    json!({
+        "arn": doc.arn,
+        "status": doc.status.map(|s| s.as_str()),
+        "statusReason": doc.status_reason.map(|s| s.as_str()),
+    })
+}
+
+/// `POST /_local/sessions/{session}/events`: what a WebRTC client or the game process would do.
+async fn session_event(State(s): State<Arc<Service>>, Path(ident): Path<String>, body: axum::body::Bytes) -> Reply {
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("expected a JSON object: {e}")),
+    };
+    let event = match req.get("event").and_then(Value::as_str) {
+        Some("clientConnected") => Event::ClientConnected,
+        Some("clientDisconnected") => Event::ClientDisconnected,
+        Some("userInput") => Event::UserInput,
+        Some("applicationExited") => {
+            let code = req.get("exitCode").and_then(Value::as_i64).unwrap_or(0);
+            Event::ApplicationExited(i32::try_from(code).unwrap_or(i32::MAX))
+        }
+        _ => {
+            return bad_request("\"event\" must be clientConnected, clientDisconnected, userInput or applicationExited")
+        }
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        s.write_engine(|tx, settings, now| match engine::locate_session(tx, &ident)? {
+            None => Ok(None),
+            Some((part, id)) => engine::session_event(tx, settings, part, &id, event, now).map(Some),
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok(Some(Ok(doc)))) => reply(StatusCode::OK, session_json(&doc)),
+        Ok(Ok(Some(Err(refusal)))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
+        Ok(Ok(None)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+        Ok(Err(e)) if e.code == gls_model::ErrorCode::ResourceNotFoundException => {
+            reply(StatusCode::NOT_FOUND, json!({ "error": e.message }))
+        }
+        Ok(Err(e)) => failed(e),
+        Err(e) => failed(e),
+    }
+}
+
+fn fault_id() -> String {
+    let b: [u8; 8] = rand::random();
+    format!("fault-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+}
+
+/// `POST /_local/faults`: inject one failure (body shapes in DESIGN.md and the README).
+async fn fault(State(s): State<Arc<Service>>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Reply {
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(format!("expected a JSON object: {e}")),
+    };
+    let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
+    let count = req
+        .get("count")
+        .and_then(Value::as_u64)
+        .map(|n| n.min(u64::from(u32::MAX)) as u32)
+        .unwrap_or(1);
+    let id = fault_id();
+    let ok = |id: String| reply(StatusCode::OK, json!({ "faultId": id }));
+    match text("target").as_deref() {
+        Some("operation") => {
+            let Some(op) = text("operation").filter(|o| Op::ALL.iter().any(|x| x.name() == o)) else {
+                return bad_request("\"operation\" must name an operation of the API");
+            };
+            let code = match text("error").as_deref() {
+                Some("ThrottlingException") => ErrorCode::ThrottlingException,
+                Some("InternalServerException") => ErrorCode::InternalServerException,
+                _ => return bad_request("\"error\" must be ThrottlingException or InternalServerException"),
+            };
+            if count == 0 {
+                return bad_request("\"count\" must be at least 1");
+            }
+            let scope = crate::server::protocol::scope_of(&headers, &[]);
+            s.settings
+                .faults
+                .fail_operation(&scope.account, &scope.region, &op, code, count);
+            ok(id)
+        }
+        Some("session") => {
+            let (Some(ident), Some(reason)) = (text("session"), text("statusReason")) else {
+                return bad_request("\"session\" and \"statusReason\" are required");
+            };
+            use StreamSessionStatusReason as R;
+            let reason = match R::parse(&reason) {
+                Some(r @ (R::InternalError | R::InvalidSignalRequest | R::ApplicationLogS3DestinationError | R::AssumeRoleFailed)) => r,
+                _ => {
+                    return bad_request(
+                        "\"statusReason\" must be internalError, invalidSignalRequest, applicationLogS3DestinationError or assumeRoleFailed",
+                    )
+                }
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                s.write_engine(|tx, settings, now| match engine::locate_session(tx, &ident)? {
+                    None => Ok(None),
+                    Some((part, sid)) => {
+                        engine::session_event(tx, settings, part, &sid, Event::Fault(reason), now).map(Some)
+                    }
+                })
+            })
+            .await;
+            match result {
+                Ok(Ok(Some(Ok(_)))) => ok(id),
+                Ok(Ok(Some(Err(refusal)))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
+                Ok(Ok(None)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+                Ok(Err(e)) => failed(e),
+                Err(e) => failed(e),
+            }
+        }
+        Some("export") => {
+            let (Some(ident), Some(reason)) = (text("session"), text("reason")) else {
+                return bad_request("\"session\" and \"reason\" are required");
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                s.write_engine(|tx, _, _| match engine::locate_session(tx, &ident)? {
+                    None => Ok(false),
+                    Some((part, sid)) => engine::fail_export(tx, part, &sid, &reason),
+                })
+            })
+            .await;
+            match result {
+                Ok(Ok(true)) => ok(id),
+                Ok(Ok(false)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+                Ok(Err(e)) => failed(e),
+                Err(e) => failed(e),
+            }
+        }
+        Some(target @ ("location" | "placement")) => {
+            let (Some(group), Some(location)) = (text("streamGroup"), text("location")) else {
+                return bad_request("\"streamGroup\" and \"location\" are required");
+            };
+            let placement = target == "placement";
+            if placement && count == 0 {
+                return bad_request("\"count\" must be at least 1");
+            }
+            let result = tokio::task::spawn_blocking(move || {
+                s.write_engine(|tx, settings, now| {
+                    let Some((part, gid)) = engine::locate_group(tx, &group)? else {
+                        return Ok(false);
+                    };
+                    if placement {
+                        settings.faults.fail_placements(part, &gid, &location, count);
+                        Ok(true)
+                    } else {
+                        engine::fail_location(tx, part, &gid, &location, now)
+                    }
+                })
+            })
+            .await;
+            match result {
+                Ok(Ok(true)) => ok(id),
+                Ok(Ok(false)) => reply(
+                    StatusCode::NOT_FOUND,
+                    json!({ "error": "no such stream group or location" }),
+                ),
+                Ok(Err(e)) => failed(e),
+                Err(e) => failed(e),
+            }
+        }
+        _ => bad_request("\"target\" must be operation, session, export, location or placement"),
     }
 }

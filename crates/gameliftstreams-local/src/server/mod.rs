@@ -58,6 +58,17 @@ async fn aws(
     };
     let scope = protocol::scope_of(&headers, &query);
     let op = matched.op;
+    if let Some(code) = service
+        .settings
+        .faults
+        .take_operation(&scope.account, &scope.region, op.name())
+    {
+        let e = crate::domain::ApiError::new(
+            code,
+            format!("Injected fault: {} answers {}.", op.name(), code.as_str()),
+        );
+        return protocol::error(&e, &rid);
+    }
     let input = match protocol::assemble(&matched, &query, &body) {
         Ok(v) => v,
         Err(e) => {

@@ -61,6 +61,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX stream_urls_status ON stream_urls (part, status, created_at, id);
      CREATE INDEX stream_urls_group ON stream_urls (part, group_id, created_at, id);
      CREATE INDEX stream_urls_group_status ON stream_urls (part, group_id, status, created_at, id);",
+    // 3: the admin API names sessions and groups by id alone.
+    "CREATE INDEX sessions_id ON sessions (id);
+     CREATE INDEX stream_groups_id ON stream_groups (id);",
 ];
 
 /// Bring the database up to the latest schema version.

@@ -4,6 +4,7 @@
 
 use super::StoreError;
 use crate::domain::cursor::Position;
+pub use crate::domain::session::SessionInternal;
 use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -23,14 +24,6 @@ pub struct SessionRow {
     pub doc: GetStreamSessionOutput,
     /// What the service keeps about a session beyond its API document.
     pub internal: SessionInternal,
-}
-
-/// Service-side facts of a session that no API shape carries.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SessionInternal {
-    /// The requested locations, in priority order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub locations: Vec<String>,
 }
 
 /// Equality filters of a session listing.

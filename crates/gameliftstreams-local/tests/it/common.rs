@@ -92,6 +92,15 @@ impl Server {
         (status, body)
     }
 
+    /// Send a client or application event to a session through the admin API.
+    pub fn event(&self, session: &str, event: &str) -> (u16, String) {
+        self.http(
+            "POST",
+            &format!("/_local/sessions/{session}/events"),
+            &format!("{{\"event\": \"{event}\"}}"),
+        )
+    }
+
     /// Move the service clock forward, firing what falls due.
     pub fn advance(&self, seconds: i64) {
         let (status, body) = self.http("POST", "/_local/clock", &format!("{{\"advanceSeconds\": {seconds}}}"));
@@ -130,6 +139,14 @@ pub async fn app_and_group(server: &Server, client: &Client) -> (String, String)
         .description("Test group")
         .stream_class(aws_sdk_gameliftstreams::types::StreamClass::Gen5nUltra)
         .default_application_identifier(&app_id)
+        .location_configurations(
+            aws_sdk_gameliftstreams::types::LocationConfiguration::builder()
+                .location_name("us-west-2")
+                .always_on_capacity(40)
+                .maximum_capacity(40)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();

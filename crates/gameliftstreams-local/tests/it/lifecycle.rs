@@ -79,6 +79,8 @@ async fn sessions_activate_terminate_and_export() {
         Some(&ExportFilesStatus::Pending)
     );
 
+    let (status, body) = server.event(&id, "clientConnected");
+    assert_eq!(status, 200, "{body}");
     client
         .terminate_stream_session()
         .identifier(&group)
@@ -106,6 +108,9 @@ async fn sessions_activate_terminate_and_export() {
         uri.starts_with("s3://exports/x/") && uri.ends_with(&format!("-{app}-{group}-{id}.zip")),
         "{uri}"
     );
+    let file = dir.path().join("s3").join(uri.trim_start_matches("s3://"));
+    let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    assert!(bytes.starts_with(b"PK"), "a ZIP archive");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -154,7 +159,7 @@ async fn state_and_clock_survive_a_restart() {
         let client = server.client();
         let (app, group) = app_and_group(&server, &client).await;
         let ids = start_sessions(&client, &group, &app, 5).await;
-        server.advance(3600);
+        server.advance(60); // less than the 120 s connection timeout
         let (_, body) = server.http("GET", "/_local/clock", "");
         let now: serde_json::Value = serde_json::from_str(&body).unwrap();
         (ids, group, now["now"].as_f64().unwrap())
