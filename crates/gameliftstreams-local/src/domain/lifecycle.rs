@@ -263,7 +263,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gls_model::{ExportFilesMetadata, RuntimeEnvironment};
+    use gls_model::RuntimeEnvironment;
 
     #[test]
     fn stamp_is_utc_calendar_time() {
