@@ -70,7 +70,7 @@ class Server:
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key="secret",
-            config=Config(parameter_validation=validate, retries={"mode": "standard", "max_attempts": 1}),
+            config=Config(parameter_validation=validate, retries={"mode": "standard", "total_max_attempts": 1}),
         )
 
     def cli(self, *args, access_key="AKIDEXAMPLE"):
