@@ -6,6 +6,7 @@ use gameliftstreams_local::clock::Clock;
 use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
+use gameliftstreams_local::ops::exports::S3Sink;
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
 use gameliftstreams_local::server;
@@ -89,6 +90,11 @@ struct ServeArgs {
     /// Override the GPUs per stream-class family per location quota.
     #[arg(long)]
     quota_gpus: Option<i64>,
+    /// Upload exported files to this S3-compatible endpoint (plain HTTP, path-style) instead of
+    /// writing them under `<data-dir>/s3/`. Credentials and region come from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_REGION when set.
+    #[arg(long)]
+    s3_endpoint: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -134,6 +140,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let export_root = if a.in_memory {
         std::env::temp_dir().join(format!("gameliftstreams-local-{}", std::process::id()))
     } else {
@@ -171,6 +178,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         },
         faults: Default::default(),
         export_root: export_root.clone(),
+        s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
         quotas: {
             let mut q = match a.quotas {
                 QuotaProfile::Generous => Quotas::generous(),
@@ -189,7 +197,6 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     if a.demo {
         seed::demo(&store, service.clock.now().millis())?;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
@@ -206,6 +213,28 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         server::serve(listener, service, shutdown).await?;
         Ok(())
     })
+}
+
+fn s3_sink(endpoint: &str, runtime: tokio::runtime::Handle) -> S3Sink {
+    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new(env("AWS_REGION", "us-east-1")))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            env("AWS_ACCESS_KEY_ID", "gameliftstreams-local"),
+            env("AWS_SECRET_ACCESS_KEY", "gameliftstreams-local"),
+            None,
+            None,
+            "gameliftstreams-local",
+        ))
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
+        .build();
+    S3Sink {
+        client: aws_sdk_s3::Client::from_conf(conf),
+        runtime,
+    }
 }
 
 fn run_seed(a: SeedArgs) -> anyhow::Result<()> {

@@ -1,6 +1,6 @@
 //! Session file exports: when a session with a pending export ends, its archive (session
 //! metadata, application logs, performance stats) is written as a ZIP to the OutputUri, which
-//! maps `s3://bucket/key` to `<root>/s3/bucket/key`; the export ends SUCCEEDED with the final
+//! maps `s3://bucket/key` to `<root>/s3/bucket/key` (or is uploaded to a configured S3 endpoint); the export ends SUCCEEDED with the final
 //! URI, or FAILED with the reason.
 
 use super::{parse_doc, Settings};
@@ -111,6 +111,48 @@ fn archive(session: &SessionRow, app: Option<&GetApplicationOutput>, now: Timest
     Ok(buf.into_inner())
 }
 
+/// Where export archives go when an S3 endpoint is configured.
+#[derive(Clone, Debug)]
+pub struct S3Sink {
+    /// The S3 client, pointed at the endpoint.
+    pub client: aws_sdk_s3::Client,
+    /// The runtime the client's futures run on.
+    pub runtime: tokio::runtime::Handle,
+}
+
+fn split_uri(uri: &str) -> Result<(&str, &str), String> {
+    let rest = uri
+        .strip_prefix("s3://")
+        .ok_or_else(|| format!("{uri} is not an s3:// URI"))?;
+    rest.split_once('/')
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| format!("{uri} names no object key"))
+}
+
+impl S3Sink {
+    /// Upload the archive. Runs on a blocking thread (the store's writer), never on the runtime.
+    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let (bucket, key) = split_uri(uri)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type("application/zip")
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send();
+        self.runtime.block_on(request).map(|_| ()).map_err(|e| {
+            use aws_sdk_s3::error::ProvideErrorMetadata;
+            let e = e.into_service_error();
+            format!(
+                "{}: {}",
+                e.code().unwrap_or("error"),
+                e.message().unwrap_or("upload failed")
+            )
+        })
+    }
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().ok_or("no parent directory")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
@@ -150,9 +192,12 @@ pub fn finish(
         let app: Option<GetApplicationOutput> = store::doc_get(tx, DocTable::Applications, part, &row.app_id)?
             .map(|(d, _)| parse_doc(&d))
             .transpose()?;
-        local_path(&settings.export_root, &uri)
-            .and_then(|path| archive(row, app.as_ref(), now).and_then(|bytes| write_file(&path, &bytes)))
-            .map_err(|e| format!("The files could not be written to {uri}: {e}"))
+        let written = match &settings.s3 {
+            Some(sink) => archive(row, app.as_ref(), now).and_then(|bytes| sink.put(&uri, bytes)),
+            None => local_path(&settings.export_root, &uri)
+                .and_then(|path| archive(row, app.as_ref(), now).and_then(|bytes| write_file(&path, &bytes))),
+        };
+        written.map_err(|e| format!("The files could not be written to {uri}: {e}"))
     };
     let meta = row.doc.export_files_metadata.get_or_insert_with(Default::default);
     match outcome {

@@ -4,7 +4,7 @@
 
 mod applications;
 pub mod engine;
-mod exports;
+pub mod exports;
 mod groups;
 mod sessions;
 mod shell;
@@ -38,6 +38,8 @@ pub struct Settings {
     pub faults: Arc<engine::Faults>,
     /// Where exported files go (`<root>/s3/<bucket>/<key>`).
     pub export_root: std::path::PathBuf,
+    /// Upload exports to this S3 endpoint instead.
+    pub s3: Option<exports::S3Sink>,
 }
 
 /// What every operation sees of the request: who, where, when.
