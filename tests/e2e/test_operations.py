@@ -219,6 +219,11 @@ def test_stream_urls(fresh):
     fresh.advance(2)
     s = c.get_stream_session(Identifier=group, StreamSessionIdentifier=arn)
     assert s["Status"] == "ACTIVE" and "SignalRequest" not in s
+    # A URL-born session is a single play: no reconnection.
+    fresh.event(arn, "clientConnected")
+    fresh.event(arn, "clientDisconnected")
+    with pytest.raises(c.exceptions.ValidationException):
+        c.create_stream_session_connection(Identifier=group, StreamSessionIdentifier=arn, SignalRequest="again")
     assert open_url(u["StreamUrl"])[0] == 200
     assert c.get_stream_url(Identifier=group, StreamUrlIdentifier=u["StreamUrlId"])["Status"] == "LIMIT_REACHED"
     status, page = open_url(u["StreamUrl"])

@@ -441,6 +441,11 @@ pub(super) fn create_connection(
             group.status.unwrap_or_default().as_str()
         )));
     }
+    if row.internal.from_url {
+        return Err(ApiError::validation(
+            "A session started from a stream URL is a single play: it takes no new connection.",
+        ));
+    }
     if row.doc.signal_request.as_deref() == Some(input.signal_request.as_str()) {
         return Err(ApiError::validation(
             "SignalRequest must be a new offer, different from the one the session was started with.",
