@@ -102,7 +102,7 @@ def make_app_and_group(server, client):
     server.advance(5)
     group = client.create_stream_group(Description="E2E group", StreamClass="gen5n_ultra",
                                        DefaultApplicationIdentifier=app["Id"],
-                                       LocationConfigurations=[{"LocationName": "us-west-2",
+                                       LocationConfigurations=[{"LocationName": client.meta.region_name,
                                                                 "AlwaysOnCapacity": 30, "MaximumCapacity": 30}])
     server.advance(1)
     return app["Id"], group["Id"]

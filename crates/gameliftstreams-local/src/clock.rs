@@ -29,6 +29,13 @@ impl Clock {
         Timestamp(wall + self.offset_ms.load(Ordering::SeqCst))
     }
 
+    /// The real wall-clock time, for what must never move with the service clock (the SigV4
+    /// skew window: advancing the service clock must not lock clients out).
+    pub fn wall_now(&self) -> SystemTime {
+        #[allow(clippy::disallowed_methods)] // the one place that reads the wall clock
+        SystemTime::now()
+    }
+
     /// The current offset in milliseconds.
     pub fn offset_ms(&self) -> i64 {
         self.offset_ms.load(Ordering::SeqCst)

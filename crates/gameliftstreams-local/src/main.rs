@@ -10,6 +10,7 @@ use gameliftstreams_local::ops::exports::S3Sink;
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
 use gameliftstreams_local::server;
+use gameliftstreams_local::server::sigv4::Verifier;
 use gameliftstreams_local::store::{self, Store};
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write sessions straight into a data dir, for benchmarks and demos.
     Seed(SeedArgs),
 }
@@ -95,6 +96,10 @@ struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY and AWS_REGION when set.
     #[arg(long)]
     s3_endpoint: Option<String>,
+    /// Strict mode: verify SigV4 signatures against the keys of this TOML file
+    /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
+    #[arg(long)]
+    credentials: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -134,12 +139,20 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve(a) => serve(a),
+        Command::Serve(a) => serve(*a),
         Command::Seed(a) => run_seed(a),
     }
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let verifier = match &a.credentials {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let v = Verifier::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(Arc::new(v))
+        }
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let export_root = if a.in_memory {
         std::env::temp_dir().join(format!("gameliftstreams-local-{}", std::process::id()))
@@ -210,7 +223,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        server::serve(listener, service, shutdown).await?;
+        server::serve(listener, service, verifier, shutdown).await?;
         Ok(())
     })
 }

@@ -228,7 +228,12 @@ fn fault_id() -> String {
 }
 
 /// `POST /_local/faults`: inject one failure (body shapes in DESIGN.md and the README).
-async fn fault(State(s): State<Arc<Service>>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Reply {
+async fn fault(
+    State(s): State<Arc<Service>>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
+    body: axum::body::Bytes,
+) -> Reply {
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(format!("expected a JSON object: {e}")),
@@ -254,7 +259,7 @@ async fn fault(State(s): State<Arc<Service>>, headers: axum::http::HeaderMap, bo
             if count == 0 {
                 return bad_request("\"count\" must be at least 1");
             }
-            let scope = crate::server::protocol::scope_of(&headers, &[]);
+            let scope = crate::server::caller_scope(&extensions, &headers, &[]);
             s.settings
                 .faults
                 .fail_operation(&scope.account, &scope.region, &op, code, count);

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod protocol;
+pub mod sigv4;
 
 use crate::ops::Service;
 use axum::body::{Body, Bytes};
@@ -15,9 +16,68 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// The router: admin API under `/_local/`, everything else is the AWS API.
-pub fn app(service: Arc<Service>) -> Router {
-    admin::routes().fallback(aws).with_state(service)
+/// The router: admin API under `/_local/`, everything else is the AWS API. With a verifier
+/// (strict mode) every request but the health check and the stream URL pages must be signed.
+pub fn app(service: Arc<Service>, verifier: Option<Arc<sigv4::Verifier>>) -> Router {
+    let router = admin::routes().fallback(aws).with_state(service.clone());
+    match verifier {
+        Some(v) => router.layer(axum::middleware::from_fn_with_state((service, v), strict)),
+        None => router,
+    }
+}
+
+/// Strict mode: verify the signature, then hand the verified caller to the handlers.
+async fn strict(
+    State((service, verifier)): State<(Arc<Service>, Arc<sigv4::Verifier>)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let path = request.uri().path();
+    let open = (request.method() == Method::GET && path == "/_local/health") || path.starts_with("/_local/streamurls/");
+    if open {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let rid = request_id();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+        let e = sigv4::AuthError {
+            status: 400,
+            code: "SerializationException",
+            message: "The request body could not be read.".into(),
+        };
+        return protocol::auth_error(&e, &rid);
+    };
+    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    match verifier.verify(
+        parts.method.as_str(),
+        target,
+        &parts.headers,
+        &bytes,
+        service.clock.wall_now(),
+    ) {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, "rejected signature");
+            protocol::auth_error(&e, &rid)
+        }
+    }
+}
+
+/// The caller's account and region: the verified caller in strict mode, else the request's
+/// credential scope.
+pub fn caller_scope(
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> crate::domain::ids::Scope {
+    match extensions.get::<sigv4::Caller>() {
+        Some(c) => crate::domain::ids::Scope::new(c.account.clone(), c.region.clone()),
+        None => protocol::scope_of(headers, query),
+    }
 }
 
 fn request_id() -> String {
@@ -38,6 +98,7 @@ async fn aws(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response<Body> {
     let rid = request_id();
@@ -56,7 +117,7 @@ async fn aws(
             return protocol::error(&e, &rid);
         }
     };
-    let scope = protocol::scope_of(&headers, &query);
+    let scope = caller_scope(&extensions, &headers, &query);
     let op = matched.op;
     if let Some(code) = service
         .settings
@@ -114,10 +175,11 @@ pub async fn run_scheduler(service: Arc<Service>) {
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
+    verifier: Option<Arc<sigv4::Verifier>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let scheduler = tokio::spawn(run_scheduler(service.clone()));
-    let result = axum::serve(listener, app(service))
+    let result = axum::serve(listener, app(service, verifier))
         .with_graceful_shutdown(shutdown)
         .await;
     scheduler.abort();

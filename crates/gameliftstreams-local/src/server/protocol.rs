@@ -183,10 +183,19 @@ pub fn success(status: u16, body: &Value, request_id: &str) -> Response<Body> {
 
 /// An error response as AWS sends it.
 pub fn error(e: &ApiError, request_id: &str) -> Response<Body> {
-    let body = serde_json::json!({ "message": e.message, "Message": e.message });
-    base(e.status(), request_id)
+    render_error(e.status(), e.code.as_str(), &e.message, request_id)
+}
+
+/// A signature failure (strict mode) as AWS sends it: not a modeled error of this service.
+pub fn auth_error(e: &crate::server::sigv4::AuthError, request_id: &str) -> Response<Body> {
+    render_error(e.status, e.code, &e.message, request_id)
+}
+
+fn render_error(status: u16, code: &str, message: &str, request_id: &str) -> Response<Body> {
+    let body = serde_json::json!({ "message": message, "Message": message });
+    base(status, request_id)
         .header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
-        .header("x-amzn-ErrorType", e.code.as_str())
+        .header("x-amzn-ErrorType", code)
         .body(Body::from(body.to_string()))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }

@@ -47,11 +47,16 @@ impl Server {
 
     /// An SDK client for `account` (as the access key id) in `region`.
     pub fn client_as(&self, access_key: &str, region: &str) -> Client {
+        self.client_with(access_key, "secret", region)
+    }
+
+    /// An SDK client signing with this key and secret.
+    pub fn client_with(&self, access_key: &str, secret: &str, region: &str) -> Client {
         let conf = aws_sdk_gameliftstreams::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_string()))
             .endpoint_url(self.url())
-            .credentials_provider(Credentials::new(access_key, "secret", None, None, "test"))
+            .credentials_provider(Credentials::new(access_key, secret, None, None, "test"))
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
         Client::from_conf(conf)

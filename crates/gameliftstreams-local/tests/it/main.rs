@@ -6,3 +6,4 @@ mod errors;
 mod lifecycle;
 mod operations;
 mod pagination;
+mod strict;

@@ -1,0 +1,307 @@
+//! Strict mode: SigV4 verification against the keys of a credentials file. The expected
+//! signature is computed with the official `aws-sigv4` signer over exactly the headers the
+//! client says it signed; failures answer the codes AWS uses. The 15-minute skew window is
+//! checked against the real wall clock, never the advanceable service clock.
+
+use aws_sigv4::http_request::{sign, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The service name requests must be signed for.
+pub const SERVICE: &str = "gameliftstreams";
+const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// Who a verified request comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The access key id that signed it.
+    pub access_key: String,
+    /// The account that key belongs to.
+    pub account: String,
+    /// The region of the credential scope.
+    pub region: String,
+}
+
+/// A rejected request, as AWS answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// The `x-amzn-ErrorType`.
+    pub code: &'static str,
+    /// The message.
+    pub message: String,
+}
+
+fn incomplete(message: impl Into<String>) -> AuthError {
+    AuthError {
+        status: 400,
+        code: "IncompleteSignatureException",
+        message: message.into(),
+    }
+}
+
+fn invalid(message: impl Into<String>) -> AuthError {
+    AuthError {
+        status: 403,
+        code: "InvalidSignatureException",
+        message: message.into(),
+    }
+}
+
+#[derive(Deserialize)]
+struct File {
+    #[serde(default)]
+    credentials: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    access_key_id: String,
+    secret_access_key: String,
+    account_id: String,
+}
+
+/// The configured keys.
+#[derive(Debug, Default)]
+pub struct Verifier {
+    keys: HashMap<String, (String, String)>,
+}
+
+/// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
+#[derive(Debug, PartialEq, Eq)]
+struct Authorization<'a> {
+    access_key: &'a str,
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+    signed_headers: Vec<&'a str>,
+    signature: &'a str,
+}
+
+fn parse_authorization(value: &str) -> Result<Authorization<'_>, AuthError> {
+    let rest = value.strip_prefix("AWS4-HMAC-SHA256 ").ok_or_else(|| {
+        incomplete(format!(
+            "Authorization header requires the AWS4-HMAC-SHA256 algorithm. Authorization={value}"
+        ))
+    })?;
+    let mut credential = None;
+    let mut signed = None;
+    let mut signature = None;
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(v) = part.strip_prefix("Credential=") {
+            credential = Some(v);
+        } else if let Some(v) = part.strip_prefix("SignedHeaders=") {
+            signed = Some(v);
+        } else if let Some(v) = part.strip_prefix("Signature=") {
+            signature = Some(v);
+        }
+    }
+    let need = |name: &str| {
+        incomplete(format!(
+            "Authorization header requires '{name}' parameter. Authorization={value}"
+        ))
+    };
+    let credential = credential.ok_or_else(|| need("Credential"))?;
+    let signed = signed.ok_or_else(|| need("SignedHeaders"))?;
+    let signature = signature.ok_or_else(|| need("Signature"))?;
+    let scope: Vec<&str> = credential.split('/').collect();
+    let [access_key, date, region, service, "aws4_request"] = scope.as_slice() else {
+        return Err(incomplete(format!(
+            "Credential should be scoped to a valid region, service and aws4_request terminator. Credential={credential}"
+        )));
+    };
+    if signature.len() != 64 || !signature.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(incomplete("Signature must be 64 hexadecimal characters."));
+    }
+    Ok(Authorization {
+        access_key,
+        date,
+        region,
+        service,
+        signed_headers: signed.split(';').filter(|h| !h.is_empty()).collect(),
+        signature,
+    })
+}
+
+/// Seconds since the epoch of `YYYYMMDDTHHMMSSZ`.
+fn parse_amz_date(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| {
+        s.get(r)
+            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?
+            .parse::<i64>()
+            .ok()
+    };
+    let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
+fn amz_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let stamp = crate::domain::lifecycle::export_stamp(gls_model::Timestamp(secs * 1000));
+    // export_stamp is YYYYMMDD-HHMMSS.
+    format!("{}T{}Z", &stamp[0..8], &stamp[9..15])
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Verifier {
+    /// Read a credentials file: `[[credentials]]` tables with `access_key_id`,
+    /// `secret_access_key` and `account_id` (12 digits).
+    pub fn from_toml(text: &str) -> Result<Verifier, String> {
+        let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
+        if file.credentials.is_empty() {
+            return Err("no [[credentials]] entries".to_string());
+        }
+        let mut keys = HashMap::new();
+        for e in file.credentials {
+            if e.account_id.len() != 12 || !e.account_id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!(
+                    "account_id {:?} of {} is not 12 digits",
+                    e.account_id, e.access_key_id
+                ));
+            }
+            if e.access_key_id.is_empty() || e.secret_access_key.is_empty() {
+                return Err("access_key_id and secret_access_key must not be empty".to_string());
+            }
+            keys.insert(e.access_key_id, (e.secret_access_key, e.account_id));
+        }
+        Ok(Verifier { keys })
+    }
+
+    /// Check a request's signature. `path_and_query` is the raw request target.
+    pub fn verify(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        wall_now: SystemTime,
+    ) -> Result<Caller, AuthError> {
+        let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            return Err(AuthError {
+                status: 403,
+                code: "MissingAuthenticationTokenException",
+                message: "Missing Authentication Token".into(),
+            });
+        };
+        let value = value
+            .to_str()
+            .map_err(|_| incomplete("The Authorization header is not valid text."))?;
+        let auth = parse_authorization(value)?;
+        let Some((secret, account)) = self.keys.get(auth.access_key) else {
+            return Err(AuthError {
+                status: 403,
+                code: "UnrecognizedClientException",
+                message: "The security token included in the request is invalid.".into(),
+            });
+        };
+        if auth.service != SERVICE {
+            return Err(invalid(format!(
+                "Credential should be scoped to correct service: '{SERVICE}'."
+            )));
+        }
+        let date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+        })?;
+        let signed_at =
+            parse_amz_date(date).ok_or_else(|| incomplete(format!("X-Amz-Date {date} is not a valid date.")))?;
+        if &date[..8] != auth.date {
+            return Err(invalid(format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+                auth.date,
+                &date[..8]
+            )));
+        }
+        let signed_time = UNIX_EPOCH + Duration::from_secs(signed_at);
+        if signed_time + MAX_SKEW < wall_now {
+            return Err(invalid(format!(
+                "Signature expired: {date} is now earlier than {} ({} - 15 min.)",
+                amz_date(wall_now - MAX_SKEW),
+                amz_date(wall_now)
+            )));
+        }
+        if signed_time > wall_now + MAX_SKEW {
+            return Err(invalid(format!(
+                "Signature not yet current: {date} is still later than {} ({} + 15 min.)",
+                amz_date(wall_now + MAX_SKEW),
+                amz_date(wall_now)
+            )));
+        }
+        if !auth.signed_headers.contains(&"host") {
+            return Err(incomplete("The host header must be signed."));
+        }
+        // Exactly the headers the client signed, as it sent them.
+        let mut signed: Vec<(&str, &str)> = Vec::new();
+        for name in &auth.signed_headers {
+            for v in headers.get_all(*name) {
+                let v = v
+                    .to_str()
+                    .map_err(|_| incomplete(format!("Header {name} is not valid text.")))?;
+                signed.push((name, v));
+            }
+        }
+        let payload_hash = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok());
+        let body = match payload_hash {
+            Some(h) => SignableBody::Precomputed(h.to_string()),
+            None => SignableBody::Bytes(body),
+        };
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Double;
+        settings.excluded_headers = Some(Vec::new());
+        let identity =
+            aws_credential_types::Credentials::new(auth.access_key, secret.as_str(), None, None, "credentials-file")
+                .into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(auth.region)
+            .name(SERVICE)
+            .time(signed_time)
+            .settings(settings)
+            .build()
+            .map_err(|e| incomplete(e.to_string()))?
+            .into();
+        let request = SignableRequest::new(method, path_and_query, signed.into_iter(), body)
+            .map_err(|e| incomplete(format!("The request cannot be canonicalized: {e}")))?;
+        let expected = sign(request, &params)
+            .map_err(|e| incomplete(e.to_string()))?
+            .into_parts()
+            .1;
+        if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+            return Err(invalid(
+                "The request signature we calculated does not match the signature you provided. Check your AWS \
+                 Secret Access Key and signing method. Consult the service documentation for details.",
+            ));
+        }
+        Ok(Caller {
+            access_key: auth.access_key.to_string(),
+            account: account.clone(),
+            region: auth.region.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

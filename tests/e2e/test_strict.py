@@ -1,0 +1,142 @@
+"""Strict mode (`--credentials FILE`): every AWS route and the admin API need a valid SigV4
+signature from a configured key; failures answer with AWS's codes and statuses."""
+
+import datetime
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+
+import botocore.auth
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from conftest import Server
+from test_conformance import OPERATIONS, call, cases_for
+
+KEYS = [("AKIAEXAMPLE1", "secret-one", "123456789012"), ("AKIAEXAMPLE2", "secret-two", "210987654321")]
+AUTH_CODES = {"InvalidSignatureException", "UnrecognizedClientException", "IncompleteSignatureException",
+              "MissingAuthenticationTokenException"}
+
+
+@pytest.fixture(scope="module")
+def strict():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "credentials.toml")
+        with open(path, "w") as f:
+            for akid, secret, account in KEYS:
+                f.write('[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n\n'
+                        % (akid, secret, account))
+        s = Server(os.path.join(d, "data"), "--credentials", path)
+        yield s
+        s.stop()
+
+
+def client(server, key=KEYS[0][0], secret=KEYS[0][1], region="us-west-2"):
+    c = server.client(access_key=key, region=region)
+    c._request_signer._credentials = Credentials(key, secret)
+    return c
+
+
+def code_of(fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+        return None
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def signed_request(server, method, path, body=b"", key=KEYS[0][0], secret=KEYS[0][1]):
+    req = AWSRequest(method=method, url=server.url + path, data=body,
+                     headers={"Content-Type": "application/json"} if body else {})
+    SigV4Auth(Credentials(key, secret), "gameliftstreams", "us-west-2").add_auth(req)
+    prepared = req.prepare()
+    r = urllib.request.Request(prepared.url, data=prepared.body or None, method=method, headers=dict(prepared.headers))
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_the_right_keys_work_for_every_operation(strict):
+    c = client(strict)
+    for op in OPERATIONS:
+        code = call(c, op, cases_for(op)[0])
+        assert code not in AUTH_CODES, (op, code)
+    app = c.create_application(Description="Strict", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                               ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
+    assert app["Arn"].split(":")[4] == "123456789012", "the account comes from the credentials file"
+    other = client(strict, *KEYS[1][:2])
+    assert other.list_applications()["Items"] == [] or all(
+        i["Arn"].split(":")[4] == "210987654321" for i in other.list_applications()["Items"])
+
+
+def test_wrong_secret_unknown_key_and_missing_signature(strict):
+    assert code_of(client(strict, secret="wrong").list_applications) == ("InvalidSignatureException", 403)
+    assert code_of(client(strict, key="AKIAUNKNOWN").list_applications) == ("UnrecognizedClientException", 403)
+    req = urllib.request.Request(strict.url + "/applications")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403 and e.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+    req = urllib.request.Request(strict.url + "/applications", headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 400 and e.value.headers["x-amzn-ErrorType"] == "IncompleteSignatureException"
+
+
+def tamper(c, event, fn):
+    c.meta.events.register(event, fn)
+    return c
+
+
+def test_tampered_body_and_query_are_rejected(strict):
+    def body(request, **kw):
+        request.body = request.body.replace(b"Tampered", b"Tampere0")
+    c = tamper(client(strict), "before-send.gameliftstreams.CreateApplication", body)
+    assert code_of(c.create_application, Description="Tampered", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                   ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/") == ("InvalidSignatureException", 403)
+
+    def query(request, **kw):
+        request.url = request.url.replace("MaxResults=5", "MaxResults=6")
+    c = tamper(client(strict), "before-send.gameliftstreams.ListApplications", query)
+    assert code_of(c.list_applications, MaxResults=5) == ("InvalidSignatureException", 403)
+
+
+def test_a_signature_from_20_minutes_ago_is_expired(strict, monkeypatch):
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real() - datetime.timedelta(minutes=20))
+    e = code_of(client(strict).list_applications)
+    assert e == ("InvalidSignatureException", 403)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real() - datetime.timedelta(minutes=10))
+    assert code_of(client(strict).list_applications) is None, "inside the 15-minute window"
+
+
+def test_advancing_the_service_clock_does_not_lock_clients_out(strict):
+    status, _ = signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 7200}).encode())
+    assert status == 200
+    assert code_of(client(strict).list_applications) is None
+
+
+def test_admin_api_needs_a_signature_except_health(strict):
+    with urllib.request.urlopen(strict.url + "/_local/health") as r:
+        assert r.status == 200
+    req = urllib.request.Request(strict.url + "/_local/clock")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403
+    status, body = signed_request(strict, "GET", "/_local/clock")
+    assert status == 200 and "now" in json.loads(body)
+    status, _ = signed_request(strict, "GET", "/_local/clock", secret="wrong")
+    assert status == 403
+    # Faults injected by a signed caller land in that caller's account.
+    status, _ = signed_request(strict, "POST", "/_local/faults", json.dumps(
+        {"target": "operation", "operation": "ListStreamGroups", "error": "ThrottlingException", "count": 1}).encode(),
+        key=KEYS[1][0], secret=KEYS[1][1])
+    assert status == 200
+    assert code_of(client(strict).list_stream_groups) is None
+    assert code_of(client(strict, *KEYS[1][:2]).list_stream_groups) == ("ThrottlingException", 429)
