@@ -7,8 +7,10 @@
 //! - `store`: SQLite persistence, listing indexes, durable timers;
 //! - `ops`: one function per operation, and the timer engine;
 //! - `server`: HTTP (restJson1 and the `/_local/` admin API) and the scheduler task;
-//! - `seed`: bulk data for benchmarks and demos.
+//! - `seed`: bulk data for benchmarks and demos;
+//! - `cli`: client commands over the official SDK and `gameliftstreams-paginate`.
 
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod ops;

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use gameliftstreams_local::cli;
 use gameliftstreams_local::clock::Clock;
 use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
@@ -34,6 +35,22 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Write sessions straight into a data dir, for benchmarks and demos.
     Seed(SeedArgs),
+    /// Stream sessions: list, get, terminate (a client of any GameLift Streams endpoint).
+    Sessions {
+        #[command(subcommand)]
+        cmd: cli::Sessions,
+    },
+    /// Applications: list.
+    Applications {
+        #[command(subcommand)]
+        cmd: cli::Listing,
+    },
+    /// Stream groups: list.
+    #[command(name = "stream-groups")]
+    StreamGroups {
+        #[command(subcommand)]
+        cmd: cli::Listing,
+    },
 }
 
 #[derive(Args)]
@@ -141,7 +158,20 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(a) => serve(*a),
         Command::Seed(a) => run_seed(a),
+        Command::Sessions { cmd } => client_command(cli::sessions(cmd)),
+        Command::Applications { cmd } => client_command(cli::applications(cmd)),
+        Command::StreamGroups { cmd } => client_command(cli::stream_groups(cmd)),
     }
+}
+
+/// Run a client command; failures print like the AWS CLI's and exit 255.
+fn client_command(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Err(e) = rt.block_on(f) {
+        eprintln!("\n{e}");
+        std::process::exit(255);
+    }
+    Ok(())
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
