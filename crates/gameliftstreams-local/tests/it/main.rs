@@ -5,5 +5,6 @@ mod common;
 mod errors;
 mod lifecycle;
 mod operations;
+mod paginate;
 mod pagination;
 mod strict;
