@@ -379,3 +379,100 @@ impl<O: Operation> Paginator<O> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seven items, paged by index tokens, like the fake service the SPEC's botocore
+    /// measurements were taken against.
+    #[derive(Clone)]
+    struct Seven {
+        repeat_token: bool,
+    }
+
+    impl Operation for Seven {
+        type Item = u32;
+        async fn fetch(&self, token: Option<String>, size: Option<i32>) -> Result<Page<u32>, PaginationError> {
+            let start: u32 = token.as_deref().map(|t| t.parse().unwrap_or(0)).unwrap_or(0);
+            let end = (start + size.unwrap_or(25) as u32).min(7);
+            let next = (end < 7).then(|| {
+                if self.repeat_token {
+                    "2".to_string()
+                } else {
+                    end.to_string()
+                }
+            });
+            Ok(Page {
+                items: (start..end).collect(),
+                next_token: next,
+            })
+        }
+    }
+
+    fn run(max_items: Option<usize>, page_size: Option<i32>, start: Option<&str>) -> FullResult<u32> {
+        let config = PaginationConfig {
+            max_items,
+            page_size,
+            starting_token: start.map(str::to_string),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(Paginator::new(Seven { repeat_token: false }, config).build_full_result())
+            .unwrap()
+    }
+
+    fn decoded(token: &str) -> String {
+        String::from_utf8(aws_smithy_types::base64::decode(token).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_measured_botocore_examples() {
+        let r = run(Some(3), Some(2), None);
+        assert_eq!(r.items, vec![0, 1, 2]);
+        let t = r.next_token.unwrap();
+        assert_eq!(decoded(&t), r#"{"NextToken": "2", "boto_truncate_amount": 1}"#);
+        assert_eq!(run(Some(3), Some(2), Some(&t)).items, vec![3, 4, 5]);
+
+        let r = run(Some(4), Some(2), None);
+        assert_eq!(decoded(r.next_token.as_deref().unwrap()), r#"{"NextToken": "4"}"#);
+
+        let r = run(Some(1), None, None);
+        let t = r.next_token.unwrap();
+        assert_eq!(decoded(&t), r#"{"NextToken": null, "boto_truncate_amount": 1}"#);
+        assert_eq!(run(None, None, Some(&t)).items, vec![1, 2, 3, 4, 5, 6]);
+        // A cut inside a page reached from a truncated start counts both truncations.
+        let r = run(Some(1), None, Some(&t));
+        assert_eq!(r.items, vec![1]);
+        assert_eq!(
+            decoded(r.next_token.as_deref().unwrap()),
+            r#"{"NextToken": null, "boto_truncate_amount": 2}"#
+        );
+        // max_items 0 still names where to resume.
+        assert_eq!(
+            decoded(run(Some(0), Some(2), None).next_token.as_deref().unwrap()),
+            r#"{"NextToken": null, "boto_truncate_amount": 0}"#
+        );
+    }
+
+    #[test]
+    fn a_repeated_service_token_is_an_error_after_its_page() {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            let mut p = Paginator::new(
+                Seven { repeat_token: true },
+                PaginationConfig {
+                    page_size: Some(2),
+                    ..Default::default()
+                },
+            );
+            assert_eq!(p.next_page().await.unwrap().unwrap().items, vec![0, 1]);
+            assert_eq!(p.next_page().await.unwrap().unwrap().items, vec![2, 3]);
+            let e = p.next_page().await.unwrap().unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "The same next token was received twice: {'NextToken': '2'}"
+            );
+            assert!(p.next_page().await.is_none());
+        });
+    }
+}
