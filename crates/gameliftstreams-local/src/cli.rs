@@ -350,6 +350,24 @@ fn fail(operation: &str, e: PaginationError) -> anyhow::Error {
     }
 }
 
+fn session_row(x: &StreamSessionSummary) -> Vec<String> {
+    vec![
+        x.arn()
+            .and_then(|a| a.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string(),
+        x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
+        x.status_reason().map(|v| v.as_str().to_string()).unwrap_or_default(),
+        x.location().unwrap_or_default().to_string(),
+        x.export_files_metadata()
+            .and_then(|e| e.status())
+            .map(|v| v.as_str().to_string())
+            .unwrap_or_default(),
+        x.user_id().unwrap_or_default().to_string(),
+        time_text(x.created_at()),
+    ]
+}
+
 /// Run `sessions ...`.
 pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
     match cmd {
@@ -363,18 +381,28 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
             let c = client(&conn).await;
             let status = status.map(|x| StreamSessionStatus::from(x.as_str()));
             let export = export_files_status.map(|x| ExportFilesStatus::from(x.as_str()));
-            let (items, next) = match &stream_group {
+            let cmd = ListCommand {
+                operation: if stream_group.is_some() {
+                    "ListStreamSessions"
+                } else {
+                    "ListStreamSessionsByAccount"
+                },
+                what: "sessions",
+                headers: &["SESSION", "STATUS", "REASON", "LOCATION", "EXPORT", "USER", "CREATED"],
+                json: session_summary_json,
+                row: session_row,
+            };
+            let output = conn.output;
+            match stream_group {
                 Some(g) => {
-                    let mut op = list_stream_sessions(&c, g.clone());
+                    let mut op = list_stream_sessions(&c, g);
                     if let Some(st) = status {
                         op = op.status(st);
                     }
                     if let Some(e) = export {
                         op = op.export_files_status(e);
                     }
-                    collect(op.paginate(config(&paging)))
-                        .await
-                        .map_err(|e| fail("ListStreamSessions", e))?
+                    run_list(op.paginate(config(&paging)), output, cmd).await
                 }
                 None => {
                     let mut op = list_stream_sessions_by_account(&c);
@@ -384,44 +412,7 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
                     if let Some(e) = export {
                         op = op.export_files_status(e);
                     }
-                    collect(op.paginate(config(&paging)))
-                        .await
-                        .map_err(|e| fail("ListStreamSessionsByAccount", e))?
-                }
-            };
-            match conn.output {
-                Output::Json => print_json(&list_json(items.iter().map(session_summary_json).collect(), next)),
-                Output::Table => {
-                    let rows: Vec<Vec<String>> = items
-                        .iter()
-                        .map(|x| {
-                            vec![
-                                x.arn()
-                                    .and_then(|a| a.rsplit('/').next())
-                                    .unwrap_or_default()
-                                    .to_string(),
-                                x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
-                                x.status_reason().map(|v| v.as_str().to_string()).unwrap_or_default(),
-                                x.location().unwrap_or_default().to_string(),
-                                x.export_files_metadata()
-                                    .and_then(|e| e.status())
-                                    .map(|v| v.as_str().to_string())
-                                    .unwrap_or_default(),
-                                x.user_id().unwrap_or_default().to_string(),
-                                time_text(x.created_at()),
-                            ]
-                        })
-                        .collect();
-                    print!(
-                        "{}",
-                        table(
-                            &["SESSION", "STATUS", "REASON", "LOCATION", "EXPORT", "USER", "CREATED"],
-                            &rows
-                        )
-                    );
-                    let statuses: Vec<String> = rows.iter().map(|r| r[1].clone()).collect();
-                    println!("{}", summary_line("sessions", &statuses, next.as_deref()));
-                    Ok(())
+                    run_list(op.paginate(config(&paging)), output, cmd).await
                 }
             }
         }
@@ -501,64 +492,68 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
     }
 }
 
+/// One list command: paginate, then print as JSON or as a table.
+struct ListCommand<'a, T> {
+    operation: &'a str,
+    what: &'a str,
+    headers: &'a [&'a str],
+    json: fn(&T) -> Value,
+    row: fn(&T) -> Vec<String>,
+}
+
+async fn run_list<O: Operation>(p: Paginator<O>, output: Output, cmd: ListCommand<'_, O::Item>) -> anyhow::Result<()> {
+    let (items, next) = collect(p).await.map_err(|e| fail(cmd.operation, e))?;
+    match output {
+        Output::Json => print_json(&list_json(items.iter().map(cmd.json).collect(), next)),
+        Output::Table => {
+            let rows: Vec<Vec<String>> = items.iter().map(cmd.row).collect();
+            print!("{}", table(cmd.headers, &rows));
+            let statuses: Vec<String> = rows.iter().map(|r| r[1].clone()).collect();
+            println!("{}", summary_line(cmd.what, &statuses, next.as_deref()));
+            Ok(())
+        }
+    }
+}
+
 /// Run `applications list`.
 pub async fn applications(cmd: Listing) -> anyhow::Result<()> {
     let Listing::List { paging, conn } = cmd;
     let c = client(&conn).await;
-    let (items, next) = collect(list_applications(&c).paginate(config(&paging)))
-        .await
-        .map_err(|e| fail("ListApplications", e))?;
-    match conn.output {
-        Output::Json => print_json(&list_json(items.iter().map(application_json).collect(), next)),
-        Output::Table => {
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.id().unwrap_or_default().to_string(),
-                        x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
-                        x.description().unwrap_or_default().to_string(),
-                        time_text(x.created_at()),
-                    ]
-                })
-                .collect();
-            print!("{}", table(&["APPLICATION", "STATUS", "DESCRIPTION", "CREATED"], &rows));
-            let statuses: Vec<String> = rows.iter().map(|r| r[1].clone()).collect();
-            println!("{}", summary_line("applications", &statuses, next.as_deref()));
-            Ok(())
-        }
-    }
+    let cmd = ListCommand {
+        operation: "ListApplications",
+        what: "applications",
+        headers: &["APPLICATION", "STATUS", "DESCRIPTION", "CREATED"],
+        json: application_json,
+        row: |x: &ApplicationSummary| {
+            vec![
+                x.id().unwrap_or_default().to_string(),
+                x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
+                x.description().unwrap_or_default().to_string(),
+                time_text(x.created_at()),
+            ]
+        },
+    };
+    run_list(list_applications(&c).paginate(config(&paging)), conn.output, cmd).await
 }
 
 /// Run `stream-groups list`.
 pub async fn stream_groups(cmd: Listing) -> anyhow::Result<()> {
     let Listing::List { paging, conn } = cmd;
     let c = client(&conn).await;
-    let (items, next) = collect(list_stream_groups(&c).paginate(config(&paging)))
-        .await
-        .map_err(|e| fail("ListStreamGroups", e))?;
-    match conn.output {
-        Output::Json => print_json(&list_json(items.iter().map(group_json).collect(), next)),
-        Output::Table => {
-            let rows: Vec<Vec<String>> = items
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.id().unwrap_or_default().to_string(),
-                        x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
-                        x.stream_class().map(|v| v.as_str().to_string()).unwrap_or_default(),
-                        x.description().unwrap_or_default().to_string(),
-                        time_text(x.created_at()),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table(&["STREAM GROUP", "STATUS", "CLASS", "DESCRIPTION", "CREATED"], &rows)
-            );
-            let statuses: Vec<String> = rows.iter().map(|r| r[1].clone()).collect();
-            println!("{}", summary_line("stream groups", &statuses, next.as_deref()));
-            Ok(())
-        }
-    }
+    let cmd = ListCommand {
+        operation: "ListStreamGroups",
+        what: "stream groups",
+        headers: &["STREAM GROUP", "STATUS", "CLASS", "DESCRIPTION", "CREATED"],
+        json: group_json,
+        row: |x: &StreamGroupSummary| {
+            vec![
+                x.id().unwrap_or_default().to_string(),
+                x.status().map(|v| v.as_str().to_string()).unwrap_or_default(),
+                x.stream_class().map(|v| v.as_str().to_string()).unwrap_or_default(),
+                x.description().unwrap_or_default().to_string(),
+                time_text(x.created_at()),
+            ]
+        },
+    };
+    run_list(list_stream_groups(&c).paginate(config(&paging)), conn.output, cmd).await
 }

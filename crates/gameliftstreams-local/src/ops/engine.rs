@@ -342,35 +342,29 @@ pub fn session_timer(
     drive_quiet(tx, settings, part, &mut row, event, at)
 }
 
-/// Where a session named by ID or ARN lives: its scope and group, for the admin API, which
-/// names sessions without their group.
-pub fn locate_session(tx: &Transaction<'_>, ident: &str) -> Result<Option<(i64, String)>, ApiError> {
+/// The partition and id of a resource named by ID or ARN, whatever the caller's scope: the
+/// admin API names sessions without their group, and ids are unique across partitions.
+fn locate(tx: &Transaction<'_>, ident: &str, kind: &str, table: &str) -> Result<Option<(i64, String)>, ApiError> {
     let id = match crate::domain::ids::parse_arn(ident) {
-        Some(arn) if arn.kind == "streamsession" && arn.path.len() == 2 => arn.path[1].to_string(),
+        Some(arn) if arn.kind == kind => arn.path.last().map(|s| (*s).to_string()).unwrap_or_default(),
         Some(_) => return Ok(None),
         None => ident.to_string(),
     };
-    let part: Option<i64> = {
-        use rusqlite::OptionalExtension;
-        tx.query_row("SELECT part FROM sessions WHERE id = ?1", [&id], |r| r.get(0))
-            .optional()?
-    };
+    use rusqlite::OptionalExtension;
+    let part: Option<i64> = tx
+        .query_row(&format!("SELECT part FROM {table} WHERE id = ?1"), [&id], |r| r.get(0))
+        .optional()?;
     Ok(part.map(|p| (p, id)))
+}
+
+/// Where a session named by ID or ARN lives.
+pub fn locate_session(tx: &Transaction<'_>, ident: &str) -> Result<Option<(i64, String)>, ApiError> {
+    locate(tx, ident, "streamsession", "sessions")
 }
 
 /// Where a stream group named by ID or ARN lives.
 pub fn locate_group(tx: &Transaction<'_>, ident: &str) -> Result<Option<(i64, String)>, ApiError> {
-    let id = match crate::domain::ids::parse_arn(ident) {
-        Some(arn) if arn.kind == "streamgroup" && arn.path.len() == 1 => arn.path[0].to_string(),
-        Some(_) => return Ok(None),
-        None => ident.to_string(),
-    };
-    let part: Option<i64> = {
-        use rusqlite::OptionalExtension;
-        tx.query_row("SELECT part FROM stream_groups WHERE id = ?1", [&id], |r| r.get(0))
-            .optional()?
-    };
-    Ok(part.map(|p| (p, id)))
+    locate(tx, ident, "streamgroup", "stream_groups")
 }
 
 /// An admin-API event for a session; a refusal is the admin API's 409.
