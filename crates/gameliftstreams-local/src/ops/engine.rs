@@ -49,6 +49,12 @@ impl Faults {
         Some(code)
     }
 
+    /// Forget every injected failure.
+    pub fn clear(&self) {
+        self.operations.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.placements.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// The next `count` placements in (group, location) find no capacity.
     pub fn fail_placements(&self, part: i64, group: &str, location: &str, count: u32) {
         let mut m = self.placements.lock().unwrap_or_else(|p| p.into_inner());

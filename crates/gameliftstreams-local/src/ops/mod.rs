@@ -313,9 +313,10 @@ impl Service {
         Ok(self.clock.now())
     }
 
-    /// Forget all resources.
+    /// Forget all resources and injected faults.
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
+        self.settings.faults.clear();
         self.publish_next_due(None);
         Ok(())
     }
