@@ -132,6 +132,14 @@ fn save_group(tx: &Transaction<'_>, part: i64, id: &str, g: &GetStreamGroupOutpu
     Ok(())
 }
 
+/// A location of a group, by name.
+fn location_mut<'a>(g: &'a mut GetStreamGroupOutput, name: &str) -> Option<&'a mut gls_model::LocationState> {
+    g.location_states
+        .iter_mut()
+        .flatten()
+        .find(|l| l.location_name.as_deref() == Some(name))
+}
+
 fn tenancy(g: &GetStreamGroupOutput) -> i32 {
     catalog::tenancy(g.stream_class.unwrap_or_default())
 }
@@ -184,12 +192,7 @@ pub fn try_place(
     };
     let mut grow = Vec::new();
     for name in row.internal.locations.clone() {
-        let Some(loc) = g
-            .location_states
-            .iter_mut()
-            .flatten()
-            .find(|l| l.location_name.as_deref() == Some(name.as_str()))
-        else {
+        let Some(loc) = location_mut(&mut g, name.as_str()) else {
             continue;
         };
         if loc.status != Some(StreamGroupLocationStatus::Active) || !replicated(tx, part, &row.app_id, &name)? {
@@ -258,12 +261,7 @@ fn release_slot(
         return Ok(());
     };
     let t = tenancy(&g);
-    let Some(loc) = g
-        .location_states
-        .iter_mut()
-        .flatten()
-        .find(|l| l.location_name.as_deref() == Some(location))
-    else {
+    let Some(loc) = location_mut(&mut g, location) else {
         return Ok(());
     };
     // The slot goes to a waiting session first; only what nobody takes drains away.
@@ -273,12 +271,7 @@ fn release_slot(
     let Some(mut g) = load_group(tx, part, group_id)? else {
         return Ok(());
     };
-    if let Some(loc) = g
-        .location_states
-        .iter_mut()
-        .flatten()
-        .find(|l| l.location_name.as_deref() == Some(location))
-    {
+    if let Some(loc) = location_mut(&mut g, location) {
         capacity::settle(loc, t);
         save_group(tx, part, group_id, &g)?;
     }
@@ -304,12 +297,7 @@ pub fn scale_up(
         .iter()
         .filter(|r| r.internal.locations.iter().any(|l| l == location))
         .count();
-    let Some(loc) = g
-        .location_states
-        .iter_mut()
-        .flatten()
-        .find(|l| l.location_name.as_deref() == Some(location))
-    else {
+    let Some(loc) = location_mut(&mut g, location) else {
         return Ok(());
     };
     if loc.status == Some(StreamGroupLocationStatus::Active) && capacity::grow(loc, t, want as i32) {
@@ -409,12 +397,7 @@ pub fn fail_location(
     let Some(mut g) = load_group(tx, part, group_id)? else {
         return Ok(false);
     };
-    let Some(loc) = g
-        .location_states
-        .iter_mut()
-        .flatten()
-        .find(|l| l.location_name.as_deref() == Some(location))
-    else {
+    let Some(loc) = location_mut(&mut g, location) else {
         return Ok(false);
     };
     loc.status = Some(StreamGroupLocationStatus::Error);
