@@ -329,3 +329,25 @@ def test_every_status_and_reason_of_the_model_is_reachable(fresh):
         note(x)
     assert seen_status == want_status, want_status - seen_status
     assert seen_reason == want_reason, want_reason - seen_reason
+
+
+def test_ended_sessions_stay_listable_for_the_retention_then_go(fresh):
+    c, app, group = setup(fresh, log_paths=["logs/"])
+    ended, live = start(c, group, app), start(c, group, app)
+    fresh.advance(2)
+    ok_event(fresh, live, "clientConnected")
+    c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=ended)
+    fresh.advance(2)
+    s = get(c, group, ended)
+    assert s["LogFileLocationUri"] == "s3://logs-bucket/%s/%s/" % (group, session_id({"Arn": ended}))
+    fresh.advance(89 * 86400)
+    assert {i["Arn"] for i in c.list_stream_sessions_by_account()["Items"]} >= {ended}
+    fresh.advance(86400 + 1800)
+    arns = {i["Arn"] for i in c.list_stream_sessions_by_account()["Items"]}
+    assert ended not in arns, "90 days after it ended"
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        get(c, group, ended)
+    # The connected one ended an hour later (idle), so it is still within its retention.
+    assert live in arns and status(c, group, live) == ("TERMINATED", "idleTimeout")
+    fresh.advance(3600)
+    assert c.list_stream_sessions_by_account()["Items"] == []

@@ -117,6 +117,10 @@ struct ServeArgs {
     /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
     #[arg(long)]
     credentials: Option<PathBuf>,
+    /// Days an ended (TERMINATED or ERROR) session stays listable before it is deleted; 0 keeps
+    /// them forever.
+    #[arg(long, default_value_t = 90)]
+    session_retention_days: i64,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -220,6 +224,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             d
         },
         faults: Default::default(),
+        session_retention_days: (a.session_retention_days > 0).then_some(a.session_retention_days),
         export_root: export_root.clone(),
         s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
         quotas: {

@@ -42,10 +42,12 @@ pub enum TimerKind {
     MaxLength,
     /// More capacity has come up in a group's location (resource `group/location`).
     ScaleUp,
+    /// An ended session's retention is over: it is deleted.
+    SessionExpunged,
 }
 
 impl TimerKind {
-    const NAMES: [(TimerKind, &'static str); 16] = [
+    const NAMES: [(TimerKind, &'static str); 17] = [
         (TimerKind::AppProcessing, "app.processing"),
         (TimerKind::AppReady, "app.ready"),
         (TimerKind::AppDeleted, "app.deleted"),
@@ -62,6 +64,7 @@ impl TimerKind {
         (TimerKind::IdleTimeout, "session.idle_timeout"),
         (TimerKind::MaxLength, "session.max_length"),
         (TimerKind::ScaleUp, "location.scale_up"),
+        (TimerKind::SessionExpunged, "session.expunged"),
     ];
 
     /// The stored name.

@@ -96,7 +96,19 @@ pub fn drive(
     let mut released = None;
     for fx in &effects {
         match fx {
-            Effect::Finished => exports::finish(tx, settings, part, row, now)?,
+            Effect::Finished => {
+                exports::finish(tx, settings, part, row, now)?;
+                set_log_location(tx, part, row)?;
+                if let Some(days) = settings.session_retention_days {
+                    store::timer_add(
+                        tx,
+                        now.millis() + days * 86_400_000,
+                        part,
+                        TimerKind::SessionExpunged,
+                        &row.id,
+                    )?;
+                }
+            }
             Effect::Timer(kind, due) => store::timer_add(tx, *due, part, *kind, &row.id)?,
             Effect::ReleaseSlot(loc) => released = Some(loc.clone()),
         }
@@ -106,6 +118,20 @@ pub fn drive(
         release_slot(tx, settings, part, &row.group_id, &loc, now)?;
     }
     Ok(Ok(()))
+}
+
+/// Where the session's application logs went: under the application's log URI, by group and
+/// session (SPEC §10 #12).
+fn set_log_location(tx: &Transaction<'_>, part: i64, row: &mut SessionRow) -> Result<(), ApiError> {
+    let Some((doc, _)) = store::doc_get(tx, DocTable::Applications, part, &row.app_id)? else {
+        return Ok(());
+    };
+    let app: GetApplicationOutput = parse_doc(&doc)?;
+    if let Some(base) = app.application_log_output_uri.filter(|u| !u.is_empty()) {
+        let base = base.trim_end_matches('/');
+        row.doc.log_file_location_uri = Some(format!("{base}/{}/{}/", row.group_id, row.id));
+    }
+    Ok(())
 }
 
 /// Like `drive`, for events the caller has already checked (timers, deletions): a refusal
@@ -331,6 +357,13 @@ pub fn session_timer(
         TimerKind::MaxLength => Event::MaxLength(due),
         TimerKind::SessionTerminated => Event::Terminated,
         TimerKind::SessionReconnected => Event::Reconnected,
+        TimerKind::SessionExpunged => {
+            // Retention is over: the ended session leaves every listing.
+            if !crate::domain::session::is_live(row.doc.status.unwrap_or_default()) {
+                rows::delete(tx, part, id)?;
+            }
+            return Ok(());
+        }
         _ => return Ok(()),
     };
     drive_quiet(tx, settings, part, &mut row, event, at)

@@ -40,6 +40,8 @@ pub struct Settings {
     pub export_root: std::path::PathBuf,
     /// Upload exports to this S3 endpoint instead.
     pub s3: Option<exports::S3Sink>,
+    /// Days an ended session stays listable (`None`: forever).
+    pub session_retention_days: Option<i64>,
 }
 
 /// What every operation sees of the request: who, where, when.

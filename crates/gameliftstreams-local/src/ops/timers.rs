@@ -112,7 +112,8 @@ fn fire(tx: &Transaction<'_>, settings: &Settings, t: &Timer) -> Result<(), ApiE
         | TimerKind::PlacementTimeout
         | TimerKind::ConnectionTimeout
         | TimerKind::IdleTimeout
-        | TimerKind::MaxLength => engine::session_timer(tx, settings, t.part, &t.resource, t.kind, t.due_at)?,
+        | TimerKind::MaxLength
+        | TimerKind::SessionExpunged => engine::session_timer(tx, settings, t.part, &t.resource, t.kind, t.due_at)?,
         TimerKind::ScaleUp => engine::scale_up(tx, settings, t.part, &t.resource, at)?,
     }
     Ok(())

@@ -108,6 +108,12 @@ pub fn update(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreE
     Ok(())
 }
 
+/// Remove a session for good.
+pub fn delete(tx: &Connection, part: i64, id: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM sessions WHERE part = ?1 AND id = ?2", params![part, id])?;
+    Ok(())
+}
+
 /// One session by id.
 pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
     Ok(conn
