@@ -409,3 +409,21 @@ def test_every_paginator_of_the_model(fresh):
         rest = p.paginate(PaginationConfig={"PageSize": 1, "StartingToken": first["NextToken"]}, **kwargs).build_full_result()
         ids = [(i[key] if key else session_id(i)) for i in first["Items"] + rest["Items"]]
         assert ids == want, name
+
+
+def test_throttle_enforces_the_documented_rates():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d, "--throttle")
+        try:
+            c = s.client()
+            c.create_stream_group(Description="One", StreamClass="gen4n_high")
+            with pytest.raises(c.exceptions.ThrottlingException) as e:
+                c.create_stream_group(Description="Two", StreamClass="gen4n_high")
+            assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+            # Another operation has its own bucket, and another account too.
+            c.list_stream_groups()
+            s.client(access_key="123456789012").create_stream_group(Description="Other", StreamClass="gen4n_high")
+            time.sleep(1.1)
+            c.create_stream_group(Description="Later", StreamClass="gen4n_high")
+        finally:
+            s.stop()

@@ -121,6 +121,9 @@ struct ServeArgs {
     /// them forever.
     #[arg(long, default_value_t = 90)]
     session_retention_days: i64,
+    /// Enforce AWS's per-operation request rates (ThrottlingException beyond them).
+    #[arg(long)]
+    throttle: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -241,7 +244,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             q
         },
     };
-    let service = Arc::new(Service::new(store.clone(), settings)?);
+    let mut service = Service::new(store.clone(), settings)?;
+    if a.throttle {
+        service.throttle = Some(Default::default());
+    }
+    let service = Arc::new(service);
     if a.demo {
         seed::demo(&store, service.clock.now().millis())?;
     }

@@ -131,6 +131,8 @@ pub struct Service {
     next_due: AtomicI64,
     /// Woken whenever a write may have scheduled a timer.
     pub wake: Notify,
+    /// API rate limits, when switched on.
+    pub throttle: Option<crate::server::throttle::Throttle>,
 }
 
 /// One request as the protocol layer hands it over.
@@ -167,6 +169,7 @@ impl Service {
             codec: TokenCodec::new(secret),
             next_due: AtomicI64::new(next.unwrap_or(i64::MAX)),
             wake: Notify::new(),
+            throttle: None,
         })
     }
 

@@ -4,6 +4,7 @@
 mod admin;
 pub mod protocol;
 pub mod sigv4;
+pub mod throttle;
 
 use crate::ops::Service;
 use axum::body::{Body, Bytes};
@@ -119,6 +120,12 @@ async fn aws(
     };
     let scope = caller_scope(&extensions, &headers, &query);
     let op = matched.op;
+    if let Some(t) = service.throttle.as_ref() {
+        if !t.admit(&scope.account, &scope.region, op, service.clock.wall_now()) {
+            let e = crate::domain::ApiError::new(gls_model::ErrorCode::ThrottlingException, "Rate exceeded");
+            return protocol::error(&e, &rid);
+        }
+    }
     if let Some(code) = service
         .settings
         .faults
