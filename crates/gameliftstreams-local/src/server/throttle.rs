@@ -44,10 +44,13 @@ pub fn rate(op: Op) -> f64 {
     }
 }
 
+/// Tokens left and when they were counted, per (account, region, operation).
+type Buckets = HashMap<(String, String, Op), (f64, SystemTime)>;
+
 /// The buckets.
 #[derive(Debug, Default)]
 pub struct Throttle {
-    buckets: Mutex<HashMap<(String, String, Op), (f64, SystemTime)>>,
+    buckets: Mutex<Buckets>,
 }
 
 impl Throttle {
