@@ -140,3 +140,23 @@ def test_admin_api_needs_a_signature_except_health(strict):
     assert status == 200
     assert code_of(client(strict).list_stream_groups) is None
     assert code_of(client(strict, *KEYS[1][:2]).list_stream_groups) == ("ThrottlingException", 429)
+
+
+def test_admin_events_reach_only_the_signers_resources(strict):
+    c = client(strict)
+    app = c.create_application(Description="Owned", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                               ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    g = c.create_stream_group(Description="Owned", StreamClass="gen5n_ultra", DefaultApplicationIdentifier=app["Id"],
+                              LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 1}])
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 1}).encode())[0] == 200
+    s = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC", SignalRequest="o")
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    path = "/_local/sessions/%s/events" % urllib.request.quote(s["Arn"], safe="")
+    body = json.dumps({"event": "clientConnected"}).encode()
+    assert signed_request(strict, "POST", path, body, key=KEYS[1][0], secret=KEYS[1][1])[0] == 404
+    status, _ = signed_request(strict, "POST", "/_local/faults", json.dumps(
+        {"target": "location", "streamGroup": g["Id"], "location": "us-west-2"}).encode(), key=KEYS[1][0], secret=KEYS[1][1])
+    assert status == 404
+    assert signed_request(strict, "POST", path, body)[0] == 200
+    assert c.get_stream_session(Identifier=g["Id"], StreamSessionIdentifier=s["Arn"])["Status"] == "CONNECTED"

@@ -6,6 +6,7 @@ use crate::domain::session::Event;
 use crate::ops::engine;
 use crate::ops::urls::{self, Activation};
 use crate::ops::Service;
+use crate::server::sigv4::Caller;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
@@ -186,7 +187,13 @@ fn session_json(doc: &gls_model::GetStreamSessionOutput) -> Value {
 }
 
 /// `POST /_local/sessions/{session}/events`: what a WebRTC client or the game process would do.
-async fn session_event(State(s): State<Arc<Service>>, Path(ident): Path<String>, body: axum::body::Bytes) -> Reply {
+async fn session_event(
+    State(s): State<Arc<Service>>,
+    Path(ident): Path<String>,
+    extensions: axum::http::Extensions,
+    body: axum::body::Bytes,
+) -> Reply {
+    let caller = extensions.get::<Caller>().cloned();
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(format!("expected a JSON object: {e}")),
@@ -204,10 +211,12 @@ async fn session_event(State(s): State<Arc<Service>>, Path(ident): Path<String>,
         }
     };
     let result = tokio::task::spawn_blocking(move || {
-        s.write_engine(|tx, settings, now| match engine::locate_session(tx, &ident)? {
-            None => Ok(None),
-            Some((part, id)) => engine::session_event(tx, settings, part, &id, event, now).map(Some),
-        })
+        s.write_engine(
+            |tx, settings, now| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
+                None => Ok(None),
+                Some((part, id)) => engine::session_event(tx, settings, part, &id, event, now).map(Some),
+            },
+        )
     })
     .await;
     match result {
@@ -219,6 +228,21 @@ async fn session_event(State(s): State<Arc<Service>>, Path(ident): Path<String>,
         }
         Ok(Err(e)) => failed(e),
         Err(e) => failed(e),
+    }
+}
+
+/// In strict mode a signed caller reaches only its own account and region's resources.
+fn owned(
+    tx: &rusqlite::Transaction<'_>,
+    caller: Option<&Caller>,
+    found: Option<(i64, String)>,
+) -> Result<Option<(i64, String)>, crate::domain::ApiError> {
+    match (caller, found) {
+        (Some(c), Some((part, id))) => {
+            let mine = crate::store::part_in(tx, &c.account, &c.region)?;
+            Ok((mine == part).then_some((part, id)))
+        }
+        (_, found) => Ok(found),
     }
 }
 
@@ -238,6 +262,7 @@ async fn fault(
         Ok(v) => v,
         Err(e) => return bad_request(format!("expected a JSON object: {e}")),
     };
+    let caller = extensions.get::<Caller>().cloned();
     let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let count = req
         .get("count")
@@ -279,10 +304,12 @@ async fn fault(
                 }
             };
             let result = tokio::task::spawn_blocking(move || {
-                s.write_engine(|tx, settings, now| match engine::locate_session(tx, &ident)? {
-                    None => Ok(None),
-                    Some((part, sid)) => {
-                        engine::session_event(tx, settings, part, &sid, Event::Fault(reason), now).map(Some)
+                s.write_engine(|tx, settings, now| {
+                    match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
+                        None => Ok(None),
+                        Some((part, sid)) => {
+                            engine::session_event(tx, settings, part, &sid, Event::Fault(reason), now).map(Some)
+                        }
                     }
                 })
             })
@@ -300,10 +327,12 @@ async fn fault(
                 return bad_request("\"session\" and \"reason\" are required");
             };
             let result = tokio::task::spawn_blocking(move || {
-                s.write_engine(|tx, _, _| match engine::locate_session(tx, &ident)? {
-                    None => Ok(false),
-                    Some((part, sid)) => engine::fail_export(tx, part, &sid, &reason),
-                })
+                s.write_engine(
+                    |tx, _, _| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
+                        None => Ok(false),
+                        Some((part, sid)) => engine::fail_export(tx, part, &sid, &reason),
+                    },
+                )
             })
             .await;
             match result {
@@ -323,7 +352,7 @@ async fn fault(
             }
             let result = tokio::task::spawn_blocking(move || {
                 s.write_engine(|tx, settings, now| {
-                    let Some((part, gid)) = engine::locate_group(tx, &group)? else {
+                    let Some((part, gid)) = owned(tx, caller.as_ref(), engine::locate_group(tx, &group)?)? else {
                         return Ok(false);
                     };
                     if placement {
