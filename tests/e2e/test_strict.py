@@ -160,3 +160,24 @@ def test_admin_events_reach_only_the_signers_resources(strict):
     assert status == 404
     assert signed_request(strict, "POST", path, body)[0] == 200
     assert c.get_stream_session(Identifier=g["Id"], StreamSessionIdentifier=s["Arn"])["Status"] == "CONNECTED"
+
+
+def test_presigned_urls(strict, monkeypatch):
+    c = client(strict)
+    url = c.generate_presigned_url("list_applications", Params={"MaxResults": 5}, ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
+    with urllib.request.urlopen(url) as r:
+        assert r.status == 200 and "Items" in json.loads(r.read())
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.replace("MaxResults=5", "MaxResults=6"))
+    assert e.value.code == 403 and e.value.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    real = botocore.auth.get_current_datetime
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: real() - datetime.timedelta(minutes=20))
+    old = client(strict).generate_presigned_url("list_applications", Params={"MaxResults": 5}, ExpiresIn=300)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(old)
+    assert e.value.code == 403 and "expired" in json.loads(e.value.read())["message"]
+    wrong = client(strict, secret="nope").generate_presigned_url("list_applications", ExpiresIn=300)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(wrong.replace("nope", ""))
+    assert e.value.code == 403

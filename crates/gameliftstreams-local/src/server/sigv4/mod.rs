@@ -201,6 +201,9 @@ impl Verifier {
         wall_now: SystemTime,
     ) -> Result<Caller, AuthError> {
         let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+            if path_and_query.contains("X-Amz-Signature=") {
+                return self.verify_presigned(method, path_and_query, headers, body, wall_now);
+            }
             return Err(AuthError {
                 status: 403,
                 code: "MissingAuthenticationTokenException",
@@ -300,6 +303,142 @@ impl Verifier {
             account: account.clone(),
             region: auth.region.to_string(),
         })
+    }
+}
+
+impl Verifier {
+    /// The query-string form: `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`,
+    /// `X-Amz-Expires`, `X-Amz-SignedHeaders` and `X-Amz-Signature` in the URL; valid from
+    /// 15 minutes before its date until it expires.
+    fn verify_presigned(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        wall_now: SystemTime,
+    ) -> Result<Caller, AuthError> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut auth: HashMap<&str, String> = HashMap::new();
+        let mut kept: Vec<&str> = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "X-Amz-Algorithm"
+                | "X-Amz-Credential"
+                | "X-Amz-Date"
+                | "X-Amz-Expires"
+                | "X-Amz-SignedHeaders"
+                | "X-Amz-Signature"
+                | "X-Amz-Security-Token" => {
+                    let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
+                    auth.insert(k, v);
+                }
+                _ => kept.push(pair),
+            }
+        }
+        let get = |k: &str| {
+            auth.get(k)
+                .map(String::as_str)
+                .ok_or_else(|| incomplete(format!("The presigned URL lacks {k}.")))
+        };
+        if get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
+            return Err(incomplete("X-Amz-Algorithm must be AWS4-HMAC-SHA256."));
+        }
+        // The same checks as the header form, through one Authorization value.
+        let header = format!(
+            "AWS4-HMAC-SHA256 Credential={}, SignedHeaders={}, Signature={}",
+            get("X-Amz-Credential")?,
+            get("X-Amz-SignedHeaders")?,
+            get("X-Amz-Signature")?
+        );
+        let parsed = parse_authorization(&header)?;
+        let Some((secret, account)) = self.keys.get(parsed.access_key) else {
+            return Err(AuthError {
+                status: 403,
+                code: "UnrecognizedClientException",
+                message: "The security token included in the request is invalid.".into(),
+            });
+        };
+        if parsed.service != SERVICE {
+            return Err(invalid(format!(
+                "Credential should be scoped to correct service: '{SERVICE}'."
+            )));
+        }
+        let date = get("X-Amz-Date")?;
+        let signed_at =
+            parse_amz_date(date).ok_or_else(|| incomplete(format!("X-Amz-Date {date} is not a valid date.")))?;
+        let expires: u64 = get("X-Amz-Expires")?
+            .parse()
+            .map_err(|_| incomplete("X-Amz-Expires must be a number of seconds."))?;
+        if expires > 604_800 {
+            return Err(invalid("X-Amz-Expires must be at most 604800 seconds (7 days)."));
+        }
+        let signed_time = UNIX_EPOCH + Duration::from_secs(signed_at);
+        if signed_time > wall_now + MAX_SKEW {
+            return Err(invalid(format!(
+                "Signature not yet current: {date} is still later than {}",
+                amz_date(wall_now + MAX_SKEW)
+            )));
+        }
+        if signed_time + Duration::from_secs(expires) < wall_now {
+            return Err(invalid(format!(
+                "Signature expired: {date} + {expires} s is now earlier than {}",
+                amz_date(wall_now)
+            )));
+        }
+        let mut signed: Vec<(&str, &str)> = Vec::new();
+        for name in &parsed.signed_headers {
+            for v in headers.get_all(*name) {
+                signed.push((
+                    name,
+                    v.to_str()
+                        .map_err(|_| incomplete(format!("Header {name} is not valid text.")))?,
+                ));
+            }
+        }
+        let target = if kept.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        };
+        let identity =
+            aws_credential_types::Credentials::new(parsed.access_key, secret.as_str(), None, None, "credentials-file")
+                .into();
+        // Clients sign the body's hash or, as for most presigned URLs, UNSIGNED-PAYLOAD.
+        for payload in [SignableBody::Bytes(body), SignableBody::UnsignedPayload] {
+            let mut settings = SigningSettings::default();
+            settings.percent_encoding_mode = PercentEncodingMode::Double;
+            settings.excluded_headers = Some(Vec::new());
+            settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+            settings.expires_in = Some(Duration::from_secs(expires));
+            let params = v4::SigningParams::builder()
+                .identity(&identity)
+                .region(parsed.region)
+                .name(SERVICE)
+                .time(signed_time)
+                .settings(settings)
+                .build()
+                .map_err(|e| incomplete(e.to_string()))?
+                .into();
+            let request = SignableRequest::new(method, target.as_str(), signed.iter().copied(), payload)
+                .map_err(|e| incomplete(format!("The request cannot be canonicalized: {e}")))?;
+            let expected = sign(request, &params)
+                .map_err(|e| incomplete(e.to_string()))?
+                .into_parts()
+                .1;
+            if constant_time_eq(expected.as_bytes(), parsed.signature.as_bytes()) {
+                return Ok(Caller {
+                    access_key: parsed.access_key.to_string(),
+                    account: account.clone(),
+                    region: parsed.region.to_string(),
+                });
+            }
+        }
+        Err(invalid(
+            "The request signature we calculated does not match the signature you provided. Check your AWS \
+             Secret Access Key and signing method. Consult the service documentation for details.",
+        ))
     }
 }
 
