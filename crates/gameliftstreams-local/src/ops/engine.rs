@@ -255,10 +255,16 @@ pub fn try_place(
 
 /// The sessions of a group waiting for capacity, oldest first.
 fn waiting(tx: &Transaction<'_>, part: i64, group_id: &str) -> Result<Vec<SessionRow>, ApiError> {
-    Ok(rows::live(tx, part, rows::LiveBy::Group(group_id))?
-        .into_iter()
-        .filter(|r| r.doc.status == Some(StreamSessionStatus::Activating) && r.internal.waiting)
-        .collect())
+    // Only ACTIVATING sessions can wait (the group/status index finds them).
+    Ok(rows::in_statuses(
+        tx,
+        part,
+        rows::LiveBy::Group(group_id),
+        &[StreamSessionStatus::Activating],
+    )?
+    .into_iter()
+    .filter(|r| r.internal.waiting)
+    .collect())
 }
 
 /// Give waiting sessions of the group the capacity that is idle now.

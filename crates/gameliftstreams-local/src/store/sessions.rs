@@ -135,23 +135,30 @@ pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>,
 
 /// The live sessions (not ending or ended) of an application or of a group, with their rows.
 pub fn live(conn: &Connection, part: i64, by: LiveBy<'_>) -> Result<Vec<SessionRow>, StoreError> {
-    let live: Vec<String> = [
-        StreamSessionStatus::Activating,
-        StreamSessionStatus::Active,
-        StreamSessionStatus::Connected,
-        StreamSessionStatus::PendingClientReconnection,
-        StreamSessionStatus::Reconnecting,
-    ]
-    .iter()
-    .map(|s| status_code(*s).to_string())
-    .collect();
+    use StreamSessionStatus::*;
+    in_statuses(
+        conn,
+        part,
+        by,
+        &[Activating, Active, Connected, PendingClientReconnection, Reconnecting],
+    )
+}
+
+/// The sessions of an application or group in any of `statuses`, oldest first.
+pub fn in_statuses(
+    conn: &Connection,
+    part: i64,
+    by: LiveBy<'_>,
+    statuses: &[StreamSessionStatus],
+) -> Result<Vec<SessionRow>, StoreError> {
+    let codes: Vec<String> = statuses.iter().map(|s| status_code(*s).to_string()).collect();
     let (column, value) = match by {
         LiveBy::App(a) => ("app_id", a),
         LiveBy::Group(g) => ("group_id", g),
     };
     let sql = format!(
         "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, id",
-        live.join(", ")
+        codes.join(", ")
     );
     let ids: Vec<String> = conn
         .prepare_cached(&sql)?
