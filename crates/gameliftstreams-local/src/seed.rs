@@ -35,10 +35,6 @@ pub struct SeedReport {
     pub stream_groups: u64,
 }
 
-fn json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
-    serde_json::to_string(t).map_err(|e| StoreError::from(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
-}
-
 /// The accounts seeding writes to: the default account, then 100000000001, ...
 pub fn account(i: u32) -> String {
     if i == 0 {
@@ -234,7 +230,7 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
                 part,
                 &app_id,
                 setup_at.millis(),
-                &json(&app)?,
+                &store::to_json(&app)?,
                 "{}",
             )?;
             store::doc_insert(
@@ -243,7 +239,7 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
                 part,
                 &group_id,
                 setup_at.millis(),
-                &json(&group)?,
+                &store::to_json(&group)?,
                 "{}",
             )?;
             Ok(())

@@ -338,7 +338,7 @@ pub fn parse_doc<T: DeserializeOwned>(s: &str) -> Result<T, ApiError> {
 
 /// Serialize a document for storage.
 pub fn doc_json<T: Serialize>(t: &T) -> Result<String, ApiError> {
-    serde_json::to_string(t).map_err(ApiError::internal)
+    Ok(store::to_json(t)?)
 }
 
 /// The canonical form of an input for ClientToken comparison: the JSON without the token.

@@ -34,6 +34,17 @@ impl From<rusqlite::Error> for ApiError {
     }
 }
 
+/// A value as the JSON text a row stores.
+pub fn to_json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
+    serde_json::to_string(t).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
+}
+
+/// A stored JSON column read back (inside a row mapping).
+pub fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 /// The two resource tables that share one layout: a JSON document keyed by id, listed by
 /// (CreatedAt, Id).
 #[derive(Clone, Copy, Debug)]

@@ -2,7 +2,7 @@
 //! Every listing is one keyset query over the index whose leading columns are exactly the
 //! equality filters, so a page costs O(page + log N) whatever the filter combination.
 
-use super::StoreError;
+use super::{from_json, to_json, StoreError};
 use crate::domain::cursor::Position;
 pub use crate::domain::session::SessionInternal;
 use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus};
@@ -57,19 +57,6 @@ fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
     )
 }
 
-fn to_json(doc: &GetStreamSessionOutput) -> Result<String, StoreError> {
-    serde_json::to_string(doc).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
-}
-
-fn internal_json(i: &SessionInternal) -> Result<String, StoreError> {
-    serde_json::to_string(i).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
-}
-
-fn from_json(s: &str) -> rusqlite::Result<GetStreamSessionOutput> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
 /// Insert a new session.
 pub fn insert(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreError> {
     let (status, export) = columns(&row.doc);
@@ -86,7 +73,7 @@ pub fn insert(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreE
         status,
         export,
         to_json(&row.doc)?,
-        internal_json(&row.internal)?
+        to_json(&row.internal)?
     ])?;
     Ok(())
 }
@@ -103,7 +90,7 @@ pub fn update(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreE
         status,
         export,
         to_json(&row.doc)?,
-        internal_json(&row.internal)?
+        to_json(&row.internal)?
     ])?;
     Ok(())
 }

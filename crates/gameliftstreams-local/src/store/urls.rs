@@ -1,7 +1,7 @@
 //! Stream URL rows: status and group columns for listing (keyset, as for sessions), the
 //! document, and what the service keeps beside it (secret token, sessions started).
 
-use super::StoreError;
+use super::{from_json, to_json, StoreError};
 use crate::domain::cursor::Position;
 use gls_model::GetStreamUrlOutput;
 use rusqlite::types::Value as SqlValue;
@@ -34,15 +34,6 @@ pub struct UrlRow {
     pub internal: UrlInternal,
 }
 
-fn json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
-    serde_json::to_string(t).map_err(|e| StoreError(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))
-}
-
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(s)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
 fn status(doc: &GetStreamUrlOutput) -> &'static str {
     doc.status.unwrap_or_default().as_str()
 }
@@ -51,7 +42,7 @@ fn status(doc: &GetStreamUrlOutput) -> &'static str {
 pub fn insert(tx: &Connection, part: i64, row: &UrlRow) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO stream_urls(part, id, group_id, created_at, status, doc, internal) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![part, row.id, row.group_id, row.created_at, status(&row.doc), json(&row.doc)?, json(&row.internal)?],
+        params![part, row.id, row.group_id, row.created_at, status(&row.doc), to_json(&row.doc)?, to_json(&row.internal)?],
     )?;
     Ok(())
 }
@@ -60,7 +51,13 @@ pub fn insert(tx: &Connection, part: i64, row: &UrlRow) -> Result<(), StoreError
 pub fn update(tx: &Connection, part: i64, row: &UrlRow) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE stream_urls SET status = ?3, doc = ?4, internal = ?5 WHERE part = ?1 AND id = ?2",
-        params![part, row.id, status(&row.doc), json(&row.doc)?, json(&row.internal)?],
+        params![
+            part,
+            row.id,
+            status(&row.doc),
+            to_json(&row.doc)?,
+            to_json(&row.internal)?
+        ],
     )?;
     Ok(())
 }
@@ -72,8 +69,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrlRow> {
         id: r.get(0)?,
         group_id: r.get(1)?,
         created_at: r.get(2)?,
-        doc: parse(&r.get::<_, String>(3)?)?,
-        internal: parse(&r.get::<_, String>(4)?)?,
+        doc: from_json(&r.get::<_, String>(3)?)?,
+        internal: from_json(&r.get::<_, String>(4)?)?,
     })
 }
 
@@ -93,20 +90,9 @@ pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<UrlRow>, Sto
 pub fn find(conn: &Connection, id: &str) -> Result<Option<(i64, UrlRow)>, StoreError> {
     Ok(conn
         .query_row(
-            &format!("SELECT part, {COLUMNS} FROM stream_urls WHERE id = ?1"),
+            &format!("SELECT {COLUMNS}, part FROM stream_urls WHERE id = ?1"),
             params![id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    UrlRow {
-                        id: r.get(1)?,
-                        group_id: r.get(2)?,
-                        created_at: r.get(3)?,
-                        doc: parse(&r.get::<_, String>(4)?)?,
-                        internal: parse(&r.get::<_, String>(5)?)?,
-                    },
-                ))
-            },
+            |r| Ok((r.get(5)?, from_row(r)?)),
         )
         .optional()?)
 }
