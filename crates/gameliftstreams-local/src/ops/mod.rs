@@ -229,25 +229,18 @@ impl Service {
         Ok(out)
     }
 
-    /// Run `f` as a write with the caller's context (used by the stream-URL pages).
+    /// Run `f` as a write with the caller's context (every write operation, and the stream-URL
+    /// pages).
     pub fn write_as<T>(
         &self,
         scope: &Scope,
         host: &str,
         f: impl FnOnce(&Ctx<'_>, &Transaction<'_>) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        let now = self.clock.now();
-        let (out, _) = self.store.write_then(
-            |tx| {
-                timers::fire_due(tx, &self.settings, now)?;
-                let part = store::part_in(tx, &scope.account, &scope.region)?;
-                let out = f(&self.ctx(scope, host, part, now), tx)?;
-                Ok::<_, ApiError>((out, store::timer_next(tx)?))
-            },
-            |(_, next)| self.publish_next_due(*next),
-        )?;
-        self.wake.notify_one();
-        Ok(out)
+        self.write_engine(|tx, _, now| {
+            let part = store::part_in(tx, &scope.account, &scope.region)?;
+            f(&self.ctx(scope, host, part, now), tx)
+        })
     }
 
     fn ctx<'a>(&'a self, scope: &'a Scope, host: &'a str, part: i64, now: Timestamp) -> Ctx<'a> {
