@@ -3,7 +3,9 @@
 //! client says it signed; failures answer the codes AWS uses. The 15-minute skew window is
 //! checked against the real wall clock, never the advanceable service clock.
 
-use aws_sigv4::http_request::{sign, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+};
 use aws_sigv4::sign::v4;
 use axum::http::HeaderMap;
 use serde::Deserialize;
@@ -214,23 +216,11 @@ impl Verifier {
             .to_str()
             .map_err(|_| incomplete("The Authorization header is not valid text."))?;
         let auth = parse_authorization(value)?;
-        let Some((secret, account)) = self.keys.get(auth.access_key) else {
-            return Err(AuthError {
-                status: 403,
-                code: "UnrecognizedClientException",
-                message: "The security token included in the request is invalid.".into(),
-            });
-        };
-        if auth.service != SERVICE {
-            return Err(invalid(format!(
-                "Credential should be scoped to correct service: '{SERVICE}'."
-            )));
-        }
+        let (secret, account) = self.key(&auth)?;
         let date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or_else(|| {
             incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
         })?;
-        let signed_at =
-            parse_amz_date(date).ok_or_else(|| incomplete(format!("X-Amz-Date {date} is not a valid date.")))?;
+        let signed_time = signing_time(date)?;
         if &date[..8] != auth.date {
             return Err(invalid(format!(
                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
@@ -238,7 +228,6 @@ impl Verifier {
                 &date[..8]
             )));
         }
-        let signed_time = UNIX_EPOCH + Duration::from_secs(signed_at);
         if signed_time + MAX_SKEW < wall_now {
             return Err(invalid(format!(
                 "Signature expired: {date} is now earlier than {} ({} - 15 min.)",
@@ -246,67 +235,31 @@ impl Verifier {
                 amz_date(wall_now)
             )));
         }
-        if signed_time > wall_now + MAX_SKEW {
-            return Err(invalid(format!(
-                "Signature not yet current: {date} is still later than {} ({} + 15 min.)",
-                amz_date(wall_now + MAX_SKEW),
-                amz_date(wall_now)
-            )));
-        }
+        not_in_the_future(date, signed_time, wall_now)?;
         if !auth.signed_headers.contains(&"host") {
             return Err(incomplete("The host header must be signed."));
         }
-        // Exactly the headers the client signed, as it sent them.
-        let mut signed: Vec<(&str, &str)> = Vec::new();
-        for name in &auth.signed_headers {
-            for v in headers.get_all(*name) {
-                let v = v
-                    .to_str()
-                    .map_err(|_| incomplete(format!("Header {name} is not valid text.")))?;
-                signed.push((name, v));
-            }
-        }
-        let payload_hash = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok());
-        let body = match payload_hash {
+        let signed = signed_headers(&auth, headers)?;
+        let body = match headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
             Some(h) => SignableBody::Precomputed(h.to_string()),
             None => SignableBody::Bytes(body),
         };
-        let mut settings = SigningSettings::default();
-        settings.percent_encoding_mode = PercentEncodingMode::Double;
-        settings.excluded_headers = Some(Vec::new());
-        let identity =
-            aws_credential_types::Credentials::new(auth.access_key, secret.as_str(), None, None, "credentials-file")
-                .into();
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(auth.region)
-            .name(SERVICE)
-            .time(signed_time)
-            .settings(settings)
-            .build()
-            .map_err(|e| incomplete(e.to_string()))?
-            .into();
-        let request = SignableRequest::new(method, path_and_query, signed.into_iter(), body)
-            .map_err(|e| incomplete(format!("The request cannot be canonicalized: {e}")))?;
-        let expected = sign(request, &params)
-            .map_err(|e| incomplete(e.to_string()))?
-            .into_parts()
-            .1;
+        let expected = signature(
+            &auth,
+            secret,
+            method,
+            path_and_query,
+            &signed,
+            body,
+            signed_time,
+            SigningSettings::default(),
+        )?;
         if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-            return Err(invalid(
-                "The request signature we calculated does not match the signature you provided. Check your AWS \
-                 Secret Access Key and signing method. Consult the service documentation for details.",
-            ));
+            return Err(mismatch());
         }
-        Ok(Caller {
-            access_key: auth.access_key.to_string(),
-            account: account.clone(),
-            region: auth.region.to_string(),
-        })
+        Ok(Caller::of(&auth, account))
     }
-}
 
-impl Verifier {
     /// The query-string form: `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`,
     /// `X-Amz-Expires`, `X-Amz-SignedHeaders` and `X-Amz-Signature` in the URL; valid from
     /// 15 minutes before its date until it expires.
@@ -319,7 +272,7 @@ impl Verifier {
         wall_now: SystemTime,
     ) -> Result<Caller, AuthError> {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let mut auth: HashMap<&str, String> = HashMap::new();
+        let mut params: HashMap<&str, String> = HashMap::new();
         let mut kept: Vec<&str> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -331,115 +284,176 @@ impl Verifier {
                 | "X-Amz-SignedHeaders"
                 | "X-Amz-Signature"
                 | "X-Amz-Security-Token" => {
-                    let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned();
-                    auth.insert(k, v);
+                    params.insert(
+                        k,
+                        percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned(),
+                    );
                 }
                 _ => kept.push(pair),
             }
         }
         let get = |k: &str| {
-            auth.get(k)
+            params
+                .get(k)
                 .map(String::as_str)
                 .ok_or_else(|| incomplete(format!("The presigned URL lacks {k}.")))
         };
         if get("X-Amz-Algorithm")? != "AWS4-HMAC-SHA256" {
             return Err(incomplete("X-Amz-Algorithm must be AWS4-HMAC-SHA256."));
         }
-        // The same checks as the header form, through one Authorization value.
+        // The same parts as the header form, read through one Authorization value.
         let header = format!(
             "AWS4-HMAC-SHA256 Credential={}, SignedHeaders={}, Signature={}",
             get("X-Amz-Credential")?,
             get("X-Amz-SignedHeaders")?,
             get("X-Amz-Signature")?
         );
-        let parsed = parse_authorization(&header)?;
-        let Some((secret, account)) = self.keys.get(parsed.access_key) else {
-            return Err(AuthError {
-                status: 403,
-                code: "UnrecognizedClientException",
-                message: "The security token included in the request is invalid.".into(),
-            });
-        };
-        if parsed.service != SERVICE {
-            return Err(invalid(format!(
-                "Credential should be scoped to correct service: '{SERVICE}'."
-            )));
-        }
+        let auth = parse_authorization(&header)?;
+        let (secret, account) = self.key(&auth)?;
         let date = get("X-Amz-Date")?;
-        let signed_at =
-            parse_amz_date(date).ok_or_else(|| incomplete(format!("X-Amz-Date {date} is not a valid date.")))?;
+        let signed_time = signing_time(date)?;
         let expires: u64 = get("X-Amz-Expires")?
             .parse()
             .map_err(|_| incomplete("X-Amz-Expires must be a number of seconds."))?;
         if expires > 604_800 {
             return Err(invalid("X-Amz-Expires must be at most 604800 seconds (7 days)."));
         }
-        let signed_time = UNIX_EPOCH + Duration::from_secs(signed_at);
-        if signed_time > wall_now + MAX_SKEW {
-            return Err(invalid(format!(
-                "Signature not yet current: {date} is still later than {}",
-                amz_date(wall_now + MAX_SKEW)
-            )));
-        }
+        not_in_the_future(date, signed_time, wall_now)?;
         if signed_time + Duration::from_secs(expires) < wall_now {
             return Err(invalid(format!(
                 "Signature expired: {date} + {expires} s is now earlier than {}",
                 amz_date(wall_now)
             )));
         }
-        let mut signed: Vec<(&str, &str)> = Vec::new();
-        for name in &parsed.signed_headers {
-            for v in headers.get_all(*name) {
-                signed.push((
-                    name,
-                    v.to_str()
-                        .map_err(|_| incomplete(format!("Header {name} is not valid text.")))?,
-                ));
-            }
-        }
+        let signed = signed_headers(&auth, headers)?;
         let target = if kept.is_empty() {
             path.to_string()
         } else {
             format!("{path}?{}", kept.join("&"))
         };
-        let identity =
-            aws_credential_types::Credentials::new(parsed.access_key, secret.as_str(), None, None, "credentials-file")
-                .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(expires));
         // Clients sign the body's hash or, as for most presigned URLs, UNSIGNED-PAYLOAD.
         for payload in [SignableBody::Bytes(body), SignableBody::UnsignedPayload] {
-            let mut settings = SigningSettings::default();
-            settings.percent_encoding_mode = PercentEncodingMode::Double;
-            settings.excluded_headers = Some(Vec::new());
-            settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
-            settings.expires_in = Some(Duration::from_secs(expires));
-            let params = v4::SigningParams::builder()
-                .identity(&identity)
-                .region(parsed.region)
-                .name(SERVICE)
-                .time(signed_time)
-                .settings(settings)
-                .build()
-                .map_err(|e| incomplete(e.to_string()))?
-                .into();
-            let request = SignableRequest::new(method, target.as_str(), signed.iter().copied(), payload)
-                .map_err(|e| incomplete(format!("The request cannot be canonicalized: {e}")))?;
-            let expected = sign(request, &params)
-                .map_err(|e| incomplete(e.to_string()))?
-                .into_parts()
-                .1;
-            if constant_time_eq(expected.as_bytes(), parsed.signature.as_bytes()) {
-                return Ok(Caller {
-                    access_key: parsed.access_key.to_string(),
-                    account: account.clone(),
-                    region: parsed.region.to_string(),
-                });
+            let expected = signature(
+                &auth,
+                secret,
+                method,
+                &target,
+                &signed,
+                payload,
+                signed_time,
+                settings.clone(),
+            )?;
+            if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
+                return Ok(Caller::of(&auth, account));
             }
         }
-        Err(invalid(
-            "The request signature we calculated does not match the signature you provided. Check your AWS \
-             Secret Access Key and signing method. Consult the service documentation for details.",
-        ))
+        Err(mismatch())
     }
+
+    /// The secret and account of the signing key, for this service's scope.
+    fn key(&self, auth: &Authorization<'_>) -> Result<(&str, &str), AuthError> {
+        let Some((secret, account)) = self.keys.get(auth.access_key) else {
+            return Err(AuthError {
+                status: 403,
+                code: "UnrecognizedClientException",
+                message: "The security token included in the request is invalid.".into(),
+            });
+        };
+        if auth.service != SERVICE {
+            return Err(invalid(format!(
+                "Credential should be scoped to correct service: '{SERVICE}'."
+            )));
+        }
+        Ok((secret, account))
+    }
+}
+
+impl Caller {
+    fn of(auth: &Authorization<'_>, account: &str) -> Caller {
+        Caller {
+            access_key: auth.access_key.to_string(),
+            account: account.to_string(),
+            region: auth.region.to_string(),
+        }
+    }
+}
+
+fn mismatch() -> AuthError {
+    invalid(
+        "The request signature we calculated does not match the signature you provided. Check your AWS \
+         Secret Access Key and signing method. Consult the service documentation for details.",
+    )
+}
+
+/// The time an `X-Amz-Date` names.
+fn signing_time(date: &str) -> Result<SystemTime, AuthError> {
+    let secs = parse_amz_date(date).ok_or_else(|| incomplete(format!("X-Amz-Date {date} is not a valid date.")))?;
+    Ok(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn not_in_the_future(date: &str, signed_time: SystemTime, wall_now: SystemTime) -> Result<(), AuthError> {
+    if signed_time > wall_now + MAX_SKEW {
+        return Err(invalid(format!(
+            "Signature not yet current: {date} is still later than {} ({} + 15 min.)",
+            amz_date(wall_now + MAX_SKEW),
+            amz_date(wall_now)
+        )));
+    }
+    Ok(())
+}
+
+/// Exactly the headers the client signed, as it sent them.
+fn signed_headers<'a, 'h>(
+    auth: &Authorization<'a>,
+    headers: &'h HeaderMap,
+) -> Result<Vec<(&'a str, &'h str)>, AuthError> {
+    let mut signed = Vec::new();
+    for name in &auth.signed_headers {
+        for v in headers.get_all(*name) {
+            let v = v
+                .to_str()
+                .map_err(|_| incomplete(format!("Header {name} is not valid text.")))?;
+            signed.push((*name, v));
+        }
+    }
+    Ok(signed)
+}
+
+/// The signature the official signer computes for this request with the client's key, scope
+/// and time, over exactly `signed` (double URI encoding, no header left out).
+#[allow(clippy::too_many_arguments)]
+fn signature(
+    auth: &Authorization<'_>,
+    secret: &str,
+    method: &str,
+    target: &str,
+    signed: &[(&str, &str)],
+    body: SignableBody<'_>,
+    time: SystemTime,
+    mut settings: SigningSettings,
+) -> Result<String, AuthError> {
+    settings.percent_encoding_mode = PercentEncodingMode::Double;
+    settings.excluded_headers = Some(Vec::new());
+    let identity =
+        aws_credential_types::Credentials::new(auth.access_key, secret, None, None, "credentials-file").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(auth.region)
+        .name(SERVICE)
+        .time(time)
+        .settings(settings)
+        .build()
+        .map_err(|e| incomplete(e.to_string()))?
+        .into();
+    let request = SignableRequest::new(method, target, signed.iter().copied(), body)
+        .map_err(|e| incomplete(format!("The request cannot be canonicalized: {e}")))?;
+    Ok(sign(request, &params)
+        .map_err(|e| incomplete(e.to_string()))?
+        .into_parts()
+        .1)
 }
 
 #[cfg(test)]
