@@ -29,6 +29,15 @@ pub(super) fn routes() -> Router<Arc<Service>> {
         .route("/_local/faults", post(fault))
 }
 
+/// Run store work off the runtime; a panicked task is an internal error like any other.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::domain::ApiError> + Send + 'static,
+) -> Result<T, crate::domain::ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(crate::domain::ApiError::internal(e)))
+}
+
 fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
@@ -78,17 +87,15 @@ async fn advance(State(s): State<Arc<Service>>, body: axum::body::Bytes) -> Repl
     if req.advance_seconds < 0 {
         return bad_request("advanceSeconds must not be negative: the service clock only moves forward");
     }
-    match tokio::task::spawn_blocking(move || s.advance_clock(req.advance_seconds)).await {
-        Ok(Ok(now)) => (StatusCode::OK, Json(json!({ "now": secs(now.millis()) }))),
-        Ok(Err(e)) => failed(e),
+    match blocking(move || s.advance_clock(req.advance_seconds)).await {
+        Ok(now) => (StatusCode::OK, Json(json!({ "now": secs(now.millis()) }))),
         Err(e) => failed(e),
     }
 }
 
 async fn reset(State(s): State<Arc<Service>>) -> Reply {
-    match tokio::task::spawn_blocking(move || s.reset()).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({ "status": "reset" }))),
-        Ok(Err(e)) => failed(e),
+    match blocking(move || s.reset()).await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "reset" }))),
         Err(e) => failed(e),
     }
 }
@@ -129,7 +136,7 @@ async fn open_stream_url(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_string();
-    let result = tokio::task::spawn_blocking(move || {
+    let result = blocking(move || {
         let located = s.store.read(|tx| urls::locate(tx, &id))?;
         match located {
             Some((scope, token)) if token == q.token => s
@@ -140,7 +147,7 @@ async fn open_stream_url(
     })
     .await;
     match result {
-        Ok(Ok(Some(Activation::Started(doc)))) => {
+        Ok(Some(Activation::Started(doc))) => {
             let arn = escape(&doc.arn.unwrap_or_default());
             let status = doc.status.unwrap_or_default().as_str();
             page(
@@ -151,25 +158,20 @@ async fn open_stream_url(
                 ),
             )
         }
-        Ok(Ok(Some(Activation::Refused(why)))) => page(
+        Ok(Some(Activation::Refused(why))) => page(
             StatusCode::FORBIDDEN,
             "This stream is not available",
             &format!("<p id=\"reason\">{}</p>", escape(&why)),
         ),
-        Ok(Ok(None)) => page(
+        Ok(None) => page(
             StatusCode::NOT_FOUND,
             "Unknown stream link",
             "<p>This stream link is not valid.</p>",
         ),
-        Ok(Err(e)) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            &format!("<p>{}</p>", escape(&e.message)),
-        ),
         Err(e) => page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong",
-            &format!("<p>{}</p>", escape(&e.to_string())),
+            &format!("<p>{}</p>", escape(&e.message)),
         ),
     }
 }
@@ -210,7 +212,7 @@ async fn session_event(
             return bad_request("\"event\" must be clientConnected, clientDisconnected, userInput or applicationExited")
         }
     };
-    let result = tokio::task::spawn_blocking(move || {
+    let result = blocking(move || {
         s.write_engine(
             |tx, settings, now| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
                 None => Ok(None),
@@ -220,13 +222,12 @@ async fn session_event(
     })
     .await;
     match result {
-        Ok(Ok(Some(Ok(doc)))) => reply(StatusCode::OK, session_json(&doc)),
-        Ok(Ok(Some(Err(refusal)))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
-        Ok(Ok(None)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
-        Ok(Err(e)) if e.code == gls_model::ErrorCode::ResourceNotFoundException => {
+        Ok(Some(Ok(doc))) => reply(StatusCode::OK, session_json(&doc)),
+        Ok(Some(Err(refusal))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
+        Ok(None) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+        Err(e) if e.code == gls_model::ErrorCode::ResourceNotFoundException => {
             reply(StatusCode::NOT_FOUND, json!({ "error": e.message }))
         }
-        Ok(Err(e)) => failed(e),
         Err(e) => failed(e),
     }
 }
@@ -303,7 +304,7 @@ async fn fault(
                     )
                 }
             };
-            let result = tokio::task::spawn_blocking(move || {
+            let result = blocking(move || {
                 s.write_engine(|tx, settings, now| {
                     match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
                         None => Ok(None),
@@ -315,10 +316,9 @@ async fn fault(
             })
             .await;
             match result {
-                Ok(Ok(Some(Ok(_)))) => ok(id),
-                Ok(Ok(Some(Err(refusal)))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
-                Ok(Ok(None)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
-                Ok(Err(e)) => failed(e),
+                Ok(Some(Ok(_))) => ok(id),
+                Ok(Some(Err(refusal))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
+                Ok(None) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
                 Err(e) => failed(e),
             }
         }
@@ -326,7 +326,7 @@ async fn fault(
             let (Some(ident), Some(reason)) = (text("session"), text("reason")) else {
                 return bad_request("\"session\" and \"reason\" are required");
             };
-            let result = tokio::task::spawn_blocking(move || {
+            let result = blocking(move || {
                 s.write_engine(
                     |tx, _, _| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
                         None => Ok(false),
@@ -336,9 +336,8 @@ async fn fault(
             })
             .await;
             match result {
-                Ok(Ok(true)) => ok(id),
-                Ok(Ok(false)) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
-                Ok(Err(e)) => failed(e),
+                Ok(true) => ok(id),
+                Ok(false) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
                 Err(e) => failed(e),
             }
         }
@@ -350,7 +349,7 @@ async fn fault(
             if placement && count == 0 {
                 return bad_request("\"count\" must be at least 1");
             }
-            let result = tokio::task::spawn_blocking(move || {
+            let result = blocking(move || {
                 s.write_engine(|tx, settings, now| {
                     let Some((part, gid)) = owned(tx, caller.as_ref(), engine::locate_group(tx, &group)?)? else {
                         return Ok(false);
@@ -365,12 +364,11 @@ async fn fault(
             })
             .await;
             match result {
-                Ok(Ok(true)) => ok(id),
-                Ok(Ok(false)) => reply(
+                Ok(true) => ok(id),
+                Ok(false) => reply(
                     StatusCode::NOT_FOUND,
                     json!({ "error": "no such stream group or location" }),
                 ),
-                Ok(Err(e)) => failed(e),
                 Err(e) => failed(e),
             }
         }
