@@ -10,6 +10,7 @@ use gls_model::schema::{Kind, Location};
 use gls_model::{Op, SHAPES};
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
+use std::sync::LazyLock;
 
 /// An operation matched with its decoded path labels.
 #[derive(Debug, PartialEq)]
@@ -29,34 +30,58 @@ pub enum NoRoute {
     MethodNotAllowed,
 }
 
+/// One segment of a route template.
+enum Segment {
+    Literal(&'static str),
+    Label(&'static str),
+}
+
+/// Every operation's URI template, split once.
+static ROUTES: LazyLock<Vec<(Op, Vec<Segment>)>> = LazyLock::new(|| {
+    Op::ALL
+        .iter()
+        .map(|op| {
+            let segs = op
+                .spec()
+                .uri
+                .trim_start_matches('/')
+                .split('/')
+                .map(|t| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                    Some(name) => Segment::Label(name),
+                    None => Segment::Literal(t),
+                })
+                .collect();
+            (*op, segs)
+        })
+        .collect()
+});
+
 /// Find the operation for a method and raw (still percent-encoded) path.
 pub fn route(method: &str, raw_path: &str) -> Result<Matched, NoRoute> {
     let segs: Vec<&str> = raw_path.trim_start_matches('/').split('/').collect();
     let mut path_matched = false;
-    for op in Op::ALL {
-        let spec = op.spec();
-        let tmpl: Vec<&str> = spec.uri.trim_start_matches('/').split('/').collect();
-        if tmpl.len() != segs.len() {
-            continue;
-        }
-        let mut labels = Vec::new();
-        let ok = tmpl.iter().zip(&segs).all(|(t, s)| {
-            if let Some(name) = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+    for (op, tmpl) in ROUTES.iter() {
+        let fits = tmpl.len() == segs.len()
+            && tmpl.iter().zip(&segs).all(|(t, s)| match t {
+                Segment::Literal(l) => l == s,
                 // An empty label still selects the operation; the model's length check then
                 // answers it with a ValidationException.
-                let v = percent_decode_str(s).decode_utf8_lossy().into_owned();
-                labels.push((name, v));
-                true
-            } else {
-                t == s
-            }
-        });
-        if !ok {
+                Segment::Label(_) => true,
+            });
+        if !fits {
             continue;
         }
         path_matched = true;
-        if spec.method == method {
-            return Ok(Matched { op, labels });
+        if op.spec().method == method {
+            let labels = tmpl
+                .iter()
+                .zip(&segs)
+                .filter_map(|(t, s)| match t {
+                    Segment::Label(name) => Some((*name, percent_decode_str(s).decode_utf8_lossy().into_owned())),
+                    Segment::Literal(_) => None,
+                })
+                .collect();
+            return Ok(Matched { op: *op, labels });
         }
     }
     Err(if path_matched {
