@@ -329,13 +329,7 @@ pub(super) fn create(
         &doc_json(&doc)?,
         &tags,
     )?;
-    store::timer_add(
-        tx,
-        ctx.now.millis() + ctx.settings.delays.group_active_ms,
-        ctx.part,
-        TimerKind::GroupActive,
-        &id,
-    )?;
+    schedule_update(ctx, tx, &id)?;
     store::timer_add(
         tx,
         ctx.now.millis() + 365 * DAY_MS,
@@ -426,19 +420,40 @@ fn require_status(
     })
 }
 
-/// Drop the group from an application and forget replications to locations that no other
-/// associated group has.
-fn unlink_app(ctx: &Ctx<'_>, tx: &Transaction<'_>, app_id: &str, group_arn: &str) -> Result<(), ApiError> {
+/// Change an application (by id) in place, if it still exists.
+fn update_app(
+    ctx: &Ctx<'_>,
+    tx: &Transaction<'_>,
+    app_id: &str,
+    f: impl FnOnce(&mut GetApplicationOutput) -> Result<(), ApiError>,
+) -> Result<(), ApiError> {
     let Some((doc, _)) = store::doc_get(tx, DocTable::Applications, ctx.part, app_id)? else {
         return Ok(());
     };
     let mut app: GetApplicationOutput = parse_doc(&doc)?;
-    if let Some(groups) = app.associated_stream_groups.as_mut() {
-        groups.retain(|g| g != group_arn);
-    }
-    prune_replications(ctx, tx, &mut app)?;
-    app.last_updated_at = Some(ctx.now);
+    f(&mut app)?;
     applications::save(ctx, tx, app_id, &app)
+}
+
+/// The ids of a group's associated applications.
+fn app_ids(g: &GetStreamGroupOutput) -> Vec<String> {
+    g.associated_applications
+        .iter()
+        .flatten()
+        .filter_map(|a| a.rsplit('/').next().map(str::to_string))
+        .collect()
+}
+
+/// Drop the group from an application and forget replications to locations that no other
+/// associated group has.
+fn unlink_app(ctx: &Ctx<'_>, tx: &Transaction<'_>, app_id: &str, group_arn: &str) -> Result<(), ApiError> {
+    update_app(ctx, tx, app_id, |app| {
+        if let Some(groups) = app.associated_stream_groups.as_mut() {
+            groups.retain(|g| g != group_arn);
+        }
+        app.last_updated_at = Some(ctx.now);
+        prune_replications(ctx, tx, app)
+    })
 }
 
 /// Keep only replication entries for locations of the application's associated groups.
@@ -620,13 +635,11 @@ pub(super) fn add_locations(
     }
     check_gpu_quota(ctx, tx, class, Some(&id), &states)?;
     let new_names: Vec<String> = added.iter().filter_map(|l| l.location_name.clone()).collect();
-    for app_arn in g.associated_applications.iter().flatten() {
-        let app_id = app_arn.rsplit('/').next().unwrap_or_default();
-        if let Some((doc, _)) = store::doc_get(tx, DocTable::Applications, ctx.part, app_id)? {
-            let mut app: GetApplicationOutput = parse_doc(&doc)?;
-            link_app(&mut app, &g.arn, &new_names, ctx.now);
-            applications::save(ctx, tx, app_id, &app)?;
-        }
+    for app_id in app_ids(&g) {
+        update_app(ctx, tx, &app_id, |app| {
+            link_app(app, &g.arn, &new_names, ctx.now);
+            Ok(())
+        })?;
     }
     g.location_states = Some(states);
     g.status = Some(StreamGroupStatus::UpdatingLocations);
@@ -680,13 +693,8 @@ pub(super) fn remove_locations(
     for name in &input.locations {
         end_sessions(ctx, tx, &id, Some(name))?;
     }
-    for app_arn in g.associated_applications.iter().flatten() {
-        let app_id = app_arn.rsplit('/').next().unwrap_or_default();
-        if let Some((doc, _)) = store::doc_get(tx, DocTable::Applications, ctx.part, app_id)? {
-            let mut app: GetApplicationOutput = parse_doc(&doc)?;
-            prune_replications(ctx, tx, &mut app)?;
-            applications::save(ctx, tx, app_id, &app)?;
-        }
+    for app_id in app_ids(&g) {
+        update_app(ctx, tx, &app_id, |app| prune_replications(ctx, tx, app))?;
     }
     schedule_update(ctx, tx, &id)?;
     Ok(())
