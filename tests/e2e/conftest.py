@@ -4,6 +4,7 @@ clients pointed at it."""
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -15,6 +16,15 @@ from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("GLS_BIN", os.path.join(ROOT, "target", "debug", "gameliftstreams-local"))
+
+
+def venv_tool(name):
+    """A command installed into this test run's own virtualenv (sys.prefix), never one found
+    elsewhere on the machine: the suite must pass with exactly the pinned packages."""
+    path = os.path.join(sys.prefix, "bin", name)
+    assert os.path.exists(path), "%s is not installed in the test virtualenv %s (run ./scripts/test)" % (
+        name, sys.prefix)
+    return path
 
 
 class Server:
@@ -76,10 +86,7 @@ class Server:
     def cli(self, *args, access_key="AKIDEXAMPLE"):
         env = dict(os.environ, AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY="secret",
                    AWS_DEFAULT_REGION="us-west-2", AWS_PAGER="")
-        aws = os.path.join(os.path.dirname(os.path.realpath(os.sys.executable)), "aws")
-        if not os.path.exists(aws):
-            aws = "aws"
-        out = subprocess.run([aws, "--endpoint-url", self.url, "--output", "json", "gameliftstreams", *args],
+        out = subprocess.run([venv_tool("aws"), "--endpoint-url", self.url, "--output", "json", "gameliftstreams", *args],
                              env=env, capture_output=True, text=True)
         return out
 

@@ -13,7 +13,7 @@ import zipfile
 import boto3
 import pytest
 
-from conftest import Server, session_id
+from conftest import Server, session_id, venv_tool
 from test_lifecycle import ok_event, setup, start
 
 
@@ -26,8 +26,7 @@ def free_port():
 @pytest.fixture()
 def s3():
     port = free_port()
-    moto = os.path.join(os.path.dirname(os.path.realpath(sys.executable)), "moto_server")
-    proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([venv_tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = "http://127.0.0.1:%d" % port
     client = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="test",
