@@ -3,16 +3,15 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gameliftstreams_local::cli;
-use gameliftstreams_local::clock::Clock;
+use gameliftstreams_local::clock::{self, ClockKind};
 use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
-use gameliftstreams_local::ops::exports::S3Sink;
+use gameliftstreams_local::ops::engine::exports::{Failpoint, S3Sink};
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
-use gameliftstreams_local::server;
-use gameliftstreams_local::server::sigv4::Verifier;
-use gameliftstreams_local::store::{self, Store};
+use gameliftstreams_local::server::{self, sigv4::Verifier, AppState};
+use gameliftstreams_local::store::{SqliteStore, Store};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -124,6 +123,25 @@ struct ServeArgs {
     /// Enforce AWS's per-operation request rates (ThrottlingException beyond them).
     #[arg(long)]
     throttle: bool,
+    /// The service clock: `system` (wall time plus the persisted offset) or `frozen` (moves
+    /// only through POST /_local/clock).
+    #[arg(long, value_enum, default_value_t = ClockArg::System)]
+    clock: ClockArg,
+    /// Crash tests only: abort the process in the export worker at this point.
+    #[arg(long, value_enum, hide = true)]
+    failpoint: Option<FailpointArg>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ClockArg {
+    System,
+    Frozen,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum FailpointArg {
+    ExportBeforeArchive,
+    ExportAfterArchive,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -185,8 +203,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let verifier = match &a.credentials {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let v = Verifier::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            Some(Arc::new(v))
+            Some(Verifier::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
         }
         None => None,
     };
@@ -196,12 +213,13 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     } else {
         a.data_dir.clone()
     };
-    let store = if a.in_memory {
-        Store::in_memory()?
+    let store: Arc<dyn Store> = if a.in_memory {
+        Arc::new(SqliteStore::in_memory()?)
     } else {
-        Store::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?
+        Arc::new(
+            SqliteStore::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?,
+        )
     };
-    let store = Arc::new(store);
     let settings = Settings {
         delays: {
             let mut d = match a.timing {
@@ -226,7 +244,6 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             }
             d
         },
-        faults: Default::default(),
         session_retention_days: (a.session_retention_days > 0).then_some(a.session_retention_days),
         export_root: export_root.clone(),
         s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
@@ -244,14 +261,26 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             q
         },
     };
-    let mut service = Service::new(store.clone(), settings)?;
-    if a.throttle {
-        service.throttle = Some(Default::default());
-    }
+    let service = Service::builder(store.clone())
+        .settings(settings)
+        .clock(match a.clock {
+            ClockArg::System => ClockKind::System,
+            ClockArg::Frozen => ClockKind::Frozen,
+        })
+        .failpoint(a.failpoint.map(|f| match f {
+            FailpointArg::ExportBeforeArchive => Failpoint::BeforeArchive,
+            FailpointArg::ExportAfterArchive => Failpoint::AfterArchive,
+        }))
+        .build()
+        .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?;
     let service = Arc::new(service);
     if a.demo {
-        seed::demo(&store, service.clock.now().millis())?;
+        seed::demo(store.as_ref(), service.now().millis())?;
     }
+    let state = AppState::builder(service)
+        .verifier(verifier)
+        .throttle(a.throttle)
+        .build();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
@@ -265,7 +294,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        server::serve(listener, service, verifier, shutdown).await?;
+        server::serve(listener, state, shutdown).await?;
         Ok(())
     })
 }
@@ -293,16 +322,18 @@ fn s3_sink(endpoint: &str, runtime: tokio::runtime::Handle) -> S3Sink {
 }
 
 fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
-    let store = Store::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?;
-    let offset = store
-        .write(|tx| store::meta_get(tx, "clock_offset_ms"))?
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let now_ms = Clock::with_offset(offset).now().millis();
+    let store: Box<dyn Store> = Box::new(
+        SqliteStore::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?,
+    );
+    let (offset, frozen) = store.read(|tx| tx.meta().clock())?;
+    let now_ms = clock::resume(ClockKind::System, offset, frozen)
+        .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?
+        .now()
+        .max(gls_model::Timestamp(frozen.unwrap_or(0)))
+        .millis();
     let started = Instant::now();
     let report = seed::seed(
-        &store,
+        store.as_ref(),
         &SeedOptions {
             sessions: a.sessions,
             accounts: a.accounts,

@@ -3,8 +3,7 @@
 
 use crate::domain::ids::{self, Scope};
 use crate::domain::lifecycle::export_stamp;
-use crate::store::sessions::{self as rows, SessionInternal, SessionRow};
-use crate::store::{self, DocTable, Store, StoreError};
+use crate::store::{SessionInternal, SessionRow, Store, StoreError, Tags};
 use gls_model::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -207,7 +206,7 @@ fn session(rng: &mut StdRng, scope: &Scope, group_id: &str, app_id: &str, locati
 
 /// Write the data set. Sessions are spread evenly over accounts and, inside each, created
 /// in time order over the 30 days before `now_ms`.
-pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
+pub fn seed(store: &dyn Store, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
     let mut rng = StdRng::seed_from_u64(opts.rng_seed);
     let mut report = SeedReport::default();
     let locations = ["us-west-2", "us-east-1"];
@@ -221,27 +220,13 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
         let group_id = ids::new_group_id(&mut rng);
         let setup_at = Timestamp(start - 86_400_000);
         store.bulk(|tx| {
-            let part = store::part_in(tx, &scope.account, &scope.region)?;
+            let part = tx.partitions().part(&scope.account, &scope.region)?;
             let app = ready_app(&scope, &app_id, setup_at, &scope.group_arn(&group_id), &locations);
             let group = active_group(&scope, &group_id, &app_id, setup_at, &locations);
-            store::doc_insert(
-                tx,
-                DocTable::Applications,
-                part,
-                &app_id,
-                setup_at.millis(),
-                &store::to_json(&app)?,
-                "{}",
-            )?;
-            store::doc_insert(
-                tx,
-                DocTable::StreamGroups,
-                part,
-                &group_id,
-                setup_at.millis(),
-                &store::to_json(&group)?,
-                "{}",
-            )?;
+            tx.applications()
+                .insert(part, &app_id, setup_at.millis(), &app, &Tags::new())?;
+            tx.groups()
+                .insert(part, &group_id, setup_at.millis(), &group, &Tags::new())?;
             Ok(())
         })?;
         report.applications += 1;
@@ -251,10 +236,11 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
         while written < n {
             let batch = (n - written).min(50_000);
             store.bulk(|tx| {
-                let part = store::part_in(tx, &scope.account, &scope.region)?;
+                let part = tx.partitions().part(&scope.account, &scope.region)?;
                 for i in 0..batch {
                     let at = start + (written + i) as i64 * step + rng.random_range(0..step.max(1));
-                    rows::insert(tx, part, &session(&mut rng, &scope, &group_id, &app_id, &locations, at))?;
+                    tx.sessions()
+                        .insert(part, &session(&mut rng, &scope, &group_id, &app_id, &locations, at))?;
                 }
                 Ok(())
             })?;
@@ -265,10 +251,13 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
     Ok(report)
 }
 
+/// The flag that says the demo account was created.
+const DEMO: &str = "demo_created";
+
 /// Create the small demo account once: a ready application, an active stream group and
 /// sessions in several statuses. Returns false if it was already there.
-pub fn demo(store: &Store, now_ms: i64) -> Result<bool, StoreError> {
-    if store.write(|tx| store::meta_get(tx, "demo_created"))?.is_some() {
+pub fn demo(store: &dyn Store, now_ms: i64) -> Result<bool, StoreError> {
+    if store.read(|tx| tx.meta().flag(DEMO))? {
         return Ok(false);
     }
     seed(
@@ -281,6 +270,6 @@ pub fn demo(store: &Store, now_ms: i64) -> Result<bool, StoreError> {
             now_ms,
         },
     )?;
-    store.write(|tx| store::meta_set(tx, "demo_created", b"1"))?;
+    store.write(|tx| tx.meta().set_flag(DEMO))?;
     Ok(true)
 }

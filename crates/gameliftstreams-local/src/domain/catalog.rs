@@ -57,18 +57,21 @@ pub fn runtime_versions(t: RuntimeEnvironmentType) -> &'static [&'static str] {
     }
 }
 
+/// The one bucket-name rule: 3 to 63 lowercase letters, digits, dots and hyphens, beginning
+/// and ending with a letter or digit.
+pub fn is_bucket_name(bucket: &str) -> bool {
+    let b = bucket.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+        && b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.last().is_some_and(u8::is_ascii_alphanumeric)
+}
+
 /// Whether an S3 URI names a valid bucket (`s3://bucket[/key]`).
 pub fn is_s3_uri(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("s3://") else {
-        return false;
-    };
-    let bucket = rest.split('/').next().unwrap_or("");
-    (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && bucket.as_bytes()[0].is_ascii_alphanumeric()
-        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
+    uri.strip_prefix("s3://")
+        .is_some_and(|rest| is_bucket_name(rest.split('/').next().unwrap_or("")))
 }
 
 #[cfg(test)]
@@ -95,6 +98,9 @@ mod tests {
         assert!(is_s3_uri("s3://my-bucket/game"));
         assert!(!is_s3_uri("s3://ab"));
         assert!(!is_s3_uri("https://x/y"));
+        assert!(!is_s3_uri("s3://-bucket/x"));
+        assert!(!is_s3_uri("s3://bucket-/x"));
+        assert!(!is_bucket_name("My_Bucket"));
     }
 }
 

@@ -55,6 +55,14 @@ pub fn account_for_access_key(akid: &str) -> String {
     }
 }
 
+/// `n` random lowercase hex digits: secrets, request and fault ids.
+pub fn random_hex(n: usize) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16usize)]))
+        .collect()
+}
+
 fn random_chars(rng: &mut impl Rng, n: usize) -> String {
     (0..n)
         .map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char)

@@ -1,85 +1,11 @@
 //! Status transitions of applications, stream groups and stream sessions as pure functions on
 //! the resource documents. The scheduler decides *when* (durable due-times); these decide *what*.
 
+use super::ApiError;
 use gls_model::{
     ApplicationStatus, ApplicationStatusReason, GetApplicationOutput, GetStreamGroupOutput, ReplicationStatusType,
     RuntimeEnvironmentType, StreamGroupLocationStatus, StreamGroupStatus, Timestamp,
 };
-
-/// A timed transition, stored durably with its due time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    /// Application INITIALIZED -> PROCESSING.
-    AppProcessing,
-    /// Application PROCESSING -> READY (or ERROR).
-    AppReady,
-    /// Application DELETING -> gone.
-    AppDeleted,
-    /// Stream group ACTIVATING or UPDATING_LOCATIONS -> ACTIVE: activating locations come up,
-    /// removing ones go, replications complete.
-    GroupActive,
-    /// Stream group DELETING -> gone.
-    GroupDeleted,
-    /// Stream group reaches ExpiresAt -> EXPIRED.
-    GroupExpired,
-    /// Session ACTIVATING -> ACTIVE (placed).
-    SessionPlaced,
-    /// Session RECONNECTING -> ACTIVE.
-    SessionReconnected,
-    /// Session TERMINATING -> TERMINATED.
-    SessionTerminated,
-    /// Stream URL reaches ExpiresAt -> EXPIRED.
-    UrlExpired,
-    /// A URL revoked with its sessions: all of them have ended -> revokedAndSessionsTerminated.
-    UrlSessionsEnded,
-    /// A session's placement deadline.
-    PlacementTimeout,
-    /// A session's connection deadline.
-    ConnectionTimeout,
-    /// A session's idle deadline.
-    IdleTimeout,
-    /// A session's maximum length.
-    MaxLength,
-    /// More capacity has come up in a group's location (resource `group/location`).
-    ScaleUp,
-    /// An ended session's retention is over: it is deleted.
-    SessionExpunged,
-}
-
-impl TimerKind {
-    const NAMES: [(TimerKind, &'static str); 17] = [
-        (TimerKind::AppProcessing, "app.processing"),
-        (TimerKind::AppReady, "app.ready"),
-        (TimerKind::AppDeleted, "app.deleted"),
-        (TimerKind::GroupActive, "group.active"),
-        (TimerKind::GroupDeleted, "group.deleted"),
-        (TimerKind::GroupExpired, "group.expired"),
-        (TimerKind::SessionPlaced, "session.placed"),
-        (TimerKind::SessionReconnected, "session.reconnected"),
-        (TimerKind::SessionTerminated, "session.terminated"),
-        (TimerKind::UrlExpired, "url.expired"),
-        (TimerKind::UrlSessionsEnded, "url.sessions_ended"),
-        (TimerKind::PlacementTimeout, "session.placement_timeout"),
-        (TimerKind::ConnectionTimeout, "session.connection_timeout"),
-        (TimerKind::IdleTimeout, "session.idle_timeout"),
-        (TimerKind::MaxLength, "session.max_length"),
-        (TimerKind::ScaleUp, "location.scale_up"),
-        (TimerKind::SessionExpunged, "session.expunged"),
-    ];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("unknown")
-    }
-    /// Parse a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
-    }
-}
 
 /// How long each timed transition takes, in milliseconds of service time.
 #[derive(Clone, Debug)]
@@ -233,6 +159,39 @@ pub fn app_replicated(doc: &mut GetApplicationOutput, locations: &[String], at: 
         doc.last_updated_at = Some(at);
     }
     changed
+}
+
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Whole days since the group was created.
+pub fn group_age_days(g: &GetStreamGroupOutput, now: Timestamp) -> i64 {
+    now.millis().saturating_sub(g.created_at.unwrap_or(now).millis()) / DAY_MS
+}
+
+/// The group must be in one of `allowed`: else ConflictException (`conflict`) or
+/// ValidationException, naming the statuses that would do.
+pub fn require_group_status(
+    id: &str,
+    g: &GetStreamGroupOutput,
+    allowed: &[StreamGroupStatus],
+    conflict: bool,
+) -> Result<(), ApiError> {
+    let status = g.status.unwrap_or_default();
+    if allowed.contains(&status) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    let msg = format!(
+        "Stream group {id} is {}; this needs it to be {}.",
+        status.as_str(),
+        names.join(" or ")
+    );
+    Err(if conflict {
+        ApiError::conflict(msg)
+    } else {
+        ApiError::validation(msg)
+    })
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.

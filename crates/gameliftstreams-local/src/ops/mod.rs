@@ -1,25 +1,21 @@
-//! The operations of the API, run against the store: one function per operation taking the
-//! validated, typed input and returning the typed output or a modeled error. Also the
-//! timed-transition engine that fires due timers in order. No HTTP here.
+//! The service: one function per operation (`api`), run against the store under the engine
+//! that carries out what happens to resources over time and across them (`engine`). This
+//! module owns the [`Service`] (built by [`ServiceBuilder`]), the per-request [`Ctx`], the
+//! dispatcher with the steps every operation shares (idempotency by ClientToken, firing due
+//! timers first, the export worker after) and the one pagination helper. No HTTP here.
 
-mod applications;
+pub mod api;
 pub mod engine;
-pub mod exports;
-mod groups;
-mod sessions;
-mod shell;
-mod tags;
-mod timers;
-pub mod urls;
 
-use crate::clock::Clock;
-use crate::domain::cursor::{Binding, Position, TokenCodec};
+use crate::clock::{self, Clock, ClockError, ClockKind};
+use crate::domain::cursor::{Binding, Position, TokenCodec, TOKEN_LIFETIME_MS};
 use crate::domain::ids::Scope;
 use crate::domain::lifecycle::Delays;
 use crate::domain::ApiError;
-use crate::store::{self, Store, StoreError};
-use gls_model::{Op, Timestamp};
-use rusqlite::Transaction;
+use crate::store::{Store, StoreError, Tx};
+use engine::exports::{ExportWorker, Failpoint, S3Sink};
+use engine::faults::Faults;
+use gls_model::{ErrorCode, Op, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -34,12 +30,10 @@ pub struct Settings {
     pub delays: Delays,
     /// Service quotas.
     pub quotas: crate::domain::catalog::Quotas,
-    /// Failures injected through the admin API.
-    pub faults: Arc<engine::Faults>,
     /// Where exported files go (`<root>/s3/<bucket>/<key>`).
     pub export_root: std::path::PathBuf,
     /// Upload exports to this S3 endpoint instead.
-    pub s3: Option<exports::S3Sink>,
+    pub s3: Option<S3Sink>,
     /// Days an ended session stays listable (`None`: forever).
     pub session_retention_days: Option<i64>,
 }
@@ -54,129 +48,192 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     /// Service settings.
     pub settings: &'a Settings,
+    /// Failures injected through the admin API.
+    pub faults: &'a Faults,
+    /// The export worker.
+    pub exports: &'a ExportWorker,
     /// The pagination token codec.
     pub codec: &'a TokenCodec,
     /// The `Host` the request was sent to, for URLs that point back at this server.
     pub host: &'a str,
 }
 
+/// What a listing is, for its NextToken: the operation, the parent resource and the filters.
+pub struct Listing<'a> {
+    /// The operation.
+    pub op: Op,
+    /// The parent (stream group id) or "".
+    pub parent: &'a str,
+    /// Filter values in a fixed order, "" for absent.
+    pub filters: &'a [&'a str],
+    /// The incoming NextToken.
+    pub next_token: Option<&'a str>,
+    /// MaxResults (validated 1..100 by the model), default 25.
+    pub max_results: Option<i32>,
+}
+
 impl Ctx<'_> {
-    /// Decode an incoming NextToken for this listing.
-    pub fn position(&self, binding: &Binding<'_>, token: Option<&str>) -> Result<Option<Position>, ApiError> {
-        token
-            .map(|t| self.codec.decode(binding, t, self.now.millis()))
-            .transpose()
+    /// One page of a listing: decode the position, fetch `limit + 1` rows after it, cut the
+    /// page and mint the token for the rest. Every List operation goes through here.
+    pub fn page<T>(
+        &self,
+        l: &Listing<'_>,
+        fetch: impl FnOnce(Option<&Position>, usize) -> Result<Vec<(Position, T)>, StoreError>,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let binding = Binding {
+            operation: l.op.name(),
+            account: &self.scope.account,
+            region: &self.scope.region,
+            parent: l.parent,
+            filters: l.filters,
+        };
+        let after = l
+            .next_token
+            .map(|t| self.codec.decode(&binding, t, self.now.millis()))
+            .transpose()?;
+        let limit = l.max_results.map(|m| m.clamp(1, 100) as usize).unwrap_or(25);
+        let mut rows = fetch(after.as_ref(), limit + 1)?;
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = more
+            .then(|| {
+                rows.last()
+                    .map(|(p, _)| self.codec.encode(&binding, p, self.now.millis()))
+            })
+            .flatten();
+        Ok((rows.into_iter().map(|(_, t)| t).collect(), next))
     }
 
-    /// A NextToken for the position after `pos`.
-    pub fn token(&self, binding: &Binding<'_>, pos: &Position) -> String {
-        self.codec.encode(binding, pos, self.now.millis())
+    /// `ms` after the request's time (saturating: a due time past the end of time never falls due).
+    pub fn later(&self, ms: i64) -> i64 {
+        self.now.millis().saturating_add(ms)
     }
 }
 
-/// Cut a page fetched with `limit + 1` rows: the items and the position to continue from.
-pub fn split_page<T>(mut rows: Vec<(Position, T)>, limit: usize) -> (Vec<T>, Option<Position>) {
-    let more = rows.len() > limit;
-    rows.truncate(limit);
-    let next = if more {
-        rows.last().map(|(p, _)| p.clone())
-    } else {
-        None
-    };
-    (rows.into_iter().map(|(_, t)| t).collect(), next)
-}
-
-/// One page of a document table (applications, stream groups), each summarized.
-pub fn list_docs<D: DeserializeOwned, S>(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    table: store::DocTable,
-    op: Op,
-    next_token: Option<&str>,
-    max_results: Option<i32>,
-    summarize: impl Fn(D) -> S,
-) -> Result<(Vec<S>, Option<String>), ApiError> {
-    let binding = Binding {
-        operation: op.name(),
-        account: &ctx.scope.account,
-        region: &ctx.scope.region,
-        parent: "",
-        filters: &[],
-    };
-    let after = ctx.position(&binding, next_token)?;
-    let limit = page_size(max_results);
-    let rows = store::doc_page(tx, table, ctx.part, after.as_ref(), limit + 1)?;
-    let (docs, next) = split_page(rows, limit);
-    let items = docs
-        .iter()
-        .map(|d| parse_doc(d).map(&summarize))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((items, next.map(|p| ctx.token(&binding, &p))))
-}
-
-/// The page size of a listing: MaxResults (validated 1..100) or 25.
-pub fn page_size(max_results: Option<i32>) -> usize {
-    max_results.map(|m| m.clamp(1, 100) as usize).unwrap_or(25)
-}
-
-/// The service: store, clock, settings and the timer engine's bookkeeping.
+/// The service: store, clock, settings, faults and the engine's bookkeeping.
 pub struct Service {
-    /// The store.
-    pub store: Arc<Store>,
-    /// The service clock.
-    pub clock: Arc<Clock>,
-    /// Settings.
-    pub settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Box<dyn Clock>,
+    settings: Settings,
+    faults: Faults,
     codec: TokenCodec,
     next_due: AtomicI64,
-    /// Woken whenever a write may have scheduled a timer.
-    pub wake: Notify,
-    /// API rate limits, when switched on.
-    pub throttle: Option<crate::server::throttle::Throttle>,
+    wake: Notify,
+    exports: ExportWorker,
 }
 
-/// One request as the protocol layer hands it over.
-struct Request<'a> {
-    scope: &'a Scope,
-    host: &'a str,
-    input: Value,
+/// Builds a [`Service`] over a store: settings and the clock kind are optional.
+pub struct ServiceBuilder {
+    store: Arc<dyn Store>,
+    settings: Settings,
+    clock: ClockKind,
+    failpoint: Option<Failpoint>,
 }
 
-type Handler<I, O> = fn(&Ctx<'_>, &Transaction<'_>, I) -> Result<O, ApiError>;
+impl ServiceBuilder {
+    /// The settings.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
 
-impl Service {
-    /// A service over `store`, reading its token secret and clock offset from it.
-    pub fn new(store: Arc<Store>, settings: Settings) -> Result<Service, StoreError> {
-        let (secret, offset, next) = store.write(|tx| {
-            let secret = match store::meta_get(tx, "token_secret")? {
-                Some(s) => s,
-                None => {
-                    let s: [u8; 32] = rand::random();
-                    store::meta_set(tx, "token_secret", &s)?;
-                    s.to_vec()
-                }
-            };
-            let offset = store::meta_get(tx, "clock_offset_ms")?
-                .and_then(|v| String::from_utf8(v).ok())
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0i64);
-            Ok::<_, StoreError>((secret, offset, store::timer_next(tx)?))
+    /// The kind of clock.
+    pub fn clock(mut self, kind: ClockKind) -> Self {
+        self.clock = kind;
+        self
+    }
+
+    /// Where the export worker stops the process (crash tests only).
+    pub fn failpoint(mut self, failpoint: Option<Failpoint>) -> Self {
+        self.failpoint = failpoint;
+        self
+    }
+
+    /// Read the token secret and the clock's persisted state from the store and build the
+    /// service. A persisted clock that is out of range is refused, naming the fix.
+    pub fn build(self) -> Result<Service, String> {
+        let store = self.store;
+        let loaded = store.write(|tx| {
+            let secret = tx.meta().token_secret()?;
+            let clock = tx.meta().clock()?;
+            Ok::<_, StoreError>((secret, clock, tx.timers().next()?))
+        });
+        let (secret, (offset, frozen), next) = loaded.map_err(|e| e.to_string())?;
+        let clock = clock::resume(self.clock, offset, frozen).map_err(|e| {
+            format!(
+                "{e}. This data dir was written by a version that let the clock leave that range: \
+                 delete its clock state (sqlite3 state.db \"DELETE FROM meta WHERE key LIKE 'clock_%'\") \
+                 or start with a new --data-dir"
+            )
         })?;
+        store
+            .write(|tx| tx.meta().set_clock(clock.state()))
+            .map_err(|e| e.to_string())?;
         Ok(Service {
             store,
-            clock: Arc::new(Clock::with_offset(offset)),
-            settings,
+            clock,
+            settings: self.settings,
+            faults: Faults::default(),
             codec: TokenCodec::new(secret),
             next_due: AtomicI64::new(next.unwrap_or(i64::MAX)),
             wake: Notify::new(),
-            throttle: None,
+            exports: ExportWorker::new(self.failpoint),
         })
+    }
+}
+
+/// What `GET /_local/health` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Service time.
+    pub now: Timestamp,
+    /// `system` or `frozen`.
+    pub clock: &'static str,
+    /// Timers that failed and were set aside.
+    pub dead_letters: i64,
+    /// Export archives still to be written.
+    pub pending_exports: usize,
+}
+
+type Handler<I, O> = fn(&Ctx<'_>, &dyn Tx, I) -> Result<O, ApiError>;
+
+impl Service {
+    /// A builder over `store`.
+    pub fn builder(store: Arc<dyn Store>) -> ServiceBuilder {
+        ServiceBuilder {
+            store,
+            settings: Settings::default(),
+            clock: ClockKind::System,
+            failpoint: None,
+        }
+    }
+
+    /// The current service time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The kind of clock.
+    pub fn clock_kind(&self) -> &'static str {
+        self.clock.kind()
+    }
+
+    /// The store (for seeding a demo account before serving).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Resolves when a write may have scheduled a timer.
+    pub fn woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
     }
 
     /// Run one operation with its input as assembled by the protocol layer (already checked
     /// against the model). Blocking: call from a blocking thread.
     pub fn call(&self, op: Op, scope: &Scope, host: &str, input: Value) -> Result<Value, ApiError> {
-        let r = Request { scope, host, input };
+        use api::*;
+        let r = Request { op, scope, host, input };
         match op {
             Op::CreateApplication => self.write(r, applications::create),
             Op::GetApplication => self.read(r, applications::get),
@@ -189,10 +246,10 @@ impl Service {
             Op::ListStreamGroups => self.read(r, groups::list),
             Op::UpdateStreamGroup => self.write(r, groups::update),
             Op::DeleteStreamGroup => self.write(r, groups::delete),
-            Op::AddStreamGroupLocations => self.write(r, groups::add_locations),
-            Op::RemoveStreamGroupLocations => self.write(r, groups::remove_locations),
-            Op::AssociateApplications => self.write(r, groups::associate),
-            Op::DisassociateApplications => self.write(r, groups::disassociate),
+            Op::AddStreamGroupLocations => self.write(r, locations::add),
+            Op::RemoveStreamGroupLocations => self.write(r, locations::remove),
+            Op::AssociateApplications => self.write(r, locations::associate),
+            Op::DisassociateApplications => self.write(r, locations::disassociate),
             Op::StartStreamSession => self.write(r, sessions::start),
             Op::GetStreamSession => self.read(r, sessions::get),
             Op::TerminateStreamSession => self.write(r, sessions::terminate),
@@ -211,34 +268,32 @@ impl Service {
         }
     }
 
-    /// Run `f` in a write transaction once due timers have fired (the admin API's entry).
-    pub fn write_engine<T>(
-        &self,
-        f: impl FnOnce(&Transaction<'_>, &Settings, Timestamp) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+    /// Run `f` in a write transaction once due timers have fired; then write the export
+    /// archives that the transaction (or the timers) queued, outside of it.
+    fn write_engine<T>(&self, f: impl FnOnce(&dyn Tx, Timestamp) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let now = self.clock.now();
         let (out, _) = self.store.write_then(
             |tx| {
-                timers::fire_due(tx, &self.settings, now)?;
-                let out = f(tx, &self.settings, now)?;
-                Ok::<_, ApiError>((out, store::timer_next(tx)?))
+                engine::timers::fire_due(tx, &self.settings, &self.faults, &self.exports, now)?;
+                let out = f(tx, now)?;
+                Ok::<_, ApiError>((out, tx.timers().next()?))
             },
             |(_, next)| self.publish_next_due(*next),
         )?;
         self.wake.notify_one();
+        self.exports.run(self.store.as_ref(), &self.settings);
         Ok(out)
     }
 
-    /// Run `f` as a write with the caller's context (every write operation, and the stream-URL
-    /// pages).
-    pub fn write_as<T>(
+    /// Run `f` as a write with the caller's context.
+    fn write_as<T>(
         &self,
         scope: &Scope,
         host: &str,
-        f: impl FnOnce(&Ctx<'_>, &Transaction<'_>) -> Result<T, ApiError>,
+        f: impl FnOnce(&Ctx<'_>, &dyn Tx) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
-        self.write_engine(|tx, _, now| {
-            let part = store::part_in(tx, &scope.account, &scope.region)?;
+        self.write_engine(|tx, now| {
+            let part = tx.partitions().part(&scope.account, &scope.region)?;
             f(&self.ctx(scope, host, part, now), tx)
         })
     }
@@ -249,15 +304,39 @@ impl Service {
             part,
             now,
             settings: &self.settings,
+            faults: &self.faults,
+            exports: &self.exports,
             codec: &self.codec,
             host,
         }
     }
 
+    /// A write operation. When the operation's input has an idempotency token (per the
+    /// model) and the caller sent one, a retry with the same parameters within 24 hours gets
+    /// the first response again, and one with other parameters a ConflictException.
     fn write<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
+        let token = idempotency_token(r.op, &r.input);
+        let fingerprint = token.as_ref().map(|(member, _)| fingerprint(&r.input, member));
         let input: I = decode(r.input)?;
-        let out = self.write_as(r.scope, r.host, |ctx, tx| f(ctx, tx, input))?;
-        serde_json::to_value(out).map_err(ApiError::internal)
+        self.write_as(r.scope, r.host, |ctx, tx| {
+            if let (Some((_, token)), Some(fp)) = (&token, &fingerprint) {
+                let since = ctx.now.millis().saturating_sub(TOKEN_LIFETIME_MS);
+                if let Some((seen, response)) = tx.tokens().get(ctx.part, r.op.name(), token, since)? {
+                    if seen != *fp {
+                        return Err(ApiError::conflict(format!(
+                            "ClientToken {token} was already used with different parameters."
+                        )));
+                    }
+                    return serde_json::from_str(&response).map_err(ApiError::internal);
+                }
+            }
+            let out = serde_json::to_value(f(ctx, tx, input)?).map_err(ApiError::internal)?;
+            if let (Some((_, token)), Some(fp)) = (&token, &fingerprint) {
+                tx.tokens()
+                    .put(ctx.part, r.op.name(), token, fp, &out.to_string(), ctx.now.millis())?;
+            }
+            Ok(out)
+        })
     }
 
     fn read<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
@@ -274,16 +353,19 @@ impl Service {
         serde_json::to_value(out).map_err(ApiError::internal)
     }
 
-    /// Fire every timer due by now, in due order. Returns the next due time.
+    /// Fire every timer due by now, in due order, then write queued export archives.
+    /// Returns the next due time.
     pub fn fire_due(&self) -> Result<Option<i64>, ApiError> {
         let now = self.clock.now();
-        self.store.write_then(
+        let next = self.store.write_then(
             |tx| {
-                timers::fire_due(tx, &self.settings, now)?;
-                Ok::<_, ApiError>(store::timer_next(tx)?)
+                engine::timers::fire_due(tx, &self.settings, &self.faults, &self.exports, now)?;
+                Ok::<_, ApiError>(tx.timers().next()?)
             },
             |next| self.publish_next_due(*next),
-        )
+        )?;
+        self.exports.run(self.store.as_ref(), &self.settings);
+        Ok(next)
     }
 
     /// Readers skip firing timers when the next one is not due yet, so this is published
@@ -292,86 +374,88 @@ impl Service {
         self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 
-    /// One scheduler step: fire what is due (touching the store only if something is) and
-    /// say when the next timer falls due.
+    /// One scheduler step: fire what is due (touching the store only if something is), write
+    /// export archives left from before a restart, and say when the next timer falls due.
     pub fn tick(&self) -> Result<Option<i64>, ApiError> {
         let next = self.next_due.load(Ordering::SeqCst);
         if next <= self.clock.now().millis() {
             return self.fire_due();
         }
+        self.exports.run(self.store.as_ref(), &self.settings);
         Ok((next != i64::MAX).then_some(next))
     }
 
-    /// Move the service clock forward and fire what fell due on the way.
-    pub fn advance_clock(&self, seconds: i64) -> Result<Timestamp, ApiError> {
-        let offset = self.clock.advance(seconds.saturating_mul(1000));
-        self.store
-            .write(|tx| store::meta_set(tx, "clock_offset_ms", offset.to_string().as_bytes()))?;
+    /// Move the service clock forward and fire what fell due on the way. An advance out of
+    /// range changes nothing.
+    pub fn advance_clock(&self, seconds: i64) -> Result<Result<Timestamp, ClockError>, ApiError> {
+        let state = match self.clock.advance(seconds) {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        self.store.write(|tx| tx.meta().set_clock(state))?;
         self.fire_due()?;
-        Ok(self.clock.now())
+        Ok(Ok(self.clock.now()))
     }
 
     /// Forget all resources and injected faults.
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
-        self.settings.faults.clear();
+        self.faults.clear();
         self.publish_next_due(None);
         Ok(())
     }
+
+    /// What the health check reports.
+    pub fn health(&self) -> Result<Health, ApiError> {
+        let dead_letters = self.store.read(|tx| tx.timers().dead_letters())?;
+        Ok(Health {
+            now: self.clock.now(),
+            clock: self.clock.kind(),
+            dead_letters,
+            pending_exports: self.exports.pending(self.store.as_ref())?,
+        })
+    }
+
+    /// An injected failure of the operation, if one is left for this caller.
+    pub fn take_operation_fault(&self, scope: &Scope, op: Op) -> Option<ErrorCode> {
+        self.faults.take_operation(&scope.account, &scope.region, op.name())
+    }
+
+    /// The next `count` calls of `op` by this caller answer `code`.
+    pub fn fail_operation(&self, scope: &Scope, op: Op, code: ErrorCode, count: u32) {
+        self.faults
+            .fail_operation(&scope.account, &scope.region, op.name(), code, count);
+    }
+}
+
+/// One request as the protocol layer hands it over.
+struct Request<'a> {
+    op: Op,
+    scope: &'a Scope,
+    host: &'a str,
+    input: Value,
 }
 
 fn decode<I: DeserializeOwned>(input: Value) -> Result<I, ApiError> {
     serde_json::from_value(input).map_err(|e| ApiError::validation(format!("The request could not be read: {e}")))
 }
 
-/// Parse a stored document.
-pub fn parse_doc<T: DeserializeOwned>(s: &str) -> Result<T, ApiError> {
-    serde_json::from_str(s).map_err(ApiError::internal)
-}
-
-/// Serialize a document for storage.
-pub fn doc_json<T: Serialize>(t: &T) -> Result<String, ApiError> {
-    Ok(store::to_json(t)?)
+/// The idempotency-token member of the operation's input (from the model) and its value.
+fn idempotency_token(op: Op, input: &Value) -> Option<(&'static str, String)> {
+    let member = op.spec().input_members().iter().find(|m| m.idempotency_token)?;
+    let token = input.get(member.wire_name)?.as_str()?;
+    Some((member.wire_name, token.to_string()))
 }
 
 /// The canonical form of an input for ClientToken comparison: the JSON without the token.
-pub fn fingerprint<T: Serialize>(input: &T) -> String {
-    let mut v = serde_json::to_value(input).unwrap_or(Value::Null);
-    if let Value::Object(m) = &mut v {
-        m.remove("ClientToken");
+fn fingerprint(input: &Value, token_member: &str) -> String {
+    match input {
+        Value::Object(m) => {
+            let mut m = m.clone();
+            m.remove(token_member);
+            m.sort_keys();
+            Value::Object(m).to_string()
+        }
+        other => other.to_string(),
     }
-    v.to_string()
-}
-
-/// The resource id an earlier call with this ClientToken created, if the parameters match.
-pub fn replayed(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    op: Op,
-    token: Option<&str>,
-    fingerprint: &str,
-) -> Result<Option<String>, ApiError> {
-    let Some(token) = token else { return Ok(None) };
-    match store::client_token_get(tx, ctx.part, op.name(), token)? {
-        Some((fp, resource)) if fp == fingerprint => Ok(Some(resource)),
-        Some(_) => Err(ApiError::conflict(format!(
-            "ClientToken {token} was already used with different parameters."
-        ))),
-        None => Ok(None),
-    }
-}
-
-/// Remember what a ClientToken created.
-pub fn remember(
-    ctx: &Ctx<'_>,
-    tx: &Transaction<'_>,
-    op: Op,
-    token: Option<&str>,
-    fingerprint: &str,
-    resource: &str,
-) -> Result<(), ApiError> {
-    if let Some(token) = token {
-        store::client_token_put(tx, ctx.part, op.name(), token, fingerprint, resource, ctx.now.millis())?;
-    }
-    Ok(())
 }

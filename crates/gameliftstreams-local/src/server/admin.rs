@@ -2,10 +2,11 @@
 //! fault injection, and the stream URL pages that stand in for an end user's browser. JSON
 //! bodies, camelCase keys.
 
+use super::AppState;
+use crate::domain::ids::{random_hex, Scope};
 use crate::domain::session::Event;
-use crate::ops::engine;
-use crate::ops::urls::{self, Activation};
-use crate::ops::Service;
+use crate::ops::api::admin::Outcome;
+use crate::ops::engine::urls::Activation;
 use crate::server::sigv4::Caller;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 type Reply = (StatusCode, Json<Value>);
 
-pub(super) fn routes() -> Router<Arc<Service>> {
+pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/_local/health", get(health))
         .route("/_local/clock", get(clock).post(advance))
@@ -53,47 +54,65 @@ fn bad_request(msg: impl Into<String>) -> Reply {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() })))
 }
 
-async fn health(State(s): State<Arc<Service>>) -> Reply {
-    (
-        StatusCode::OK,
-        Json(json!({
-            "status": "ok",
-            "service": "gameliftstreams-local",
-            "version": env!("CARGO_PKG_VERSION"),
-            "apiVersion": gls_model::API_VERSION,
-            "now": secs(s.clock.now().millis()),
-        })),
-    )
+async fn health(State(s): State<Arc<AppState>>) -> Reply {
+    let s = s.service.clone();
+    match blocking(move || s.health()).await {
+        Ok(h) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ok",
+                "service": "gameliftstreams-local",
+                "version": env!("CARGO_PKG_VERSION"),
+                "apiVersion": gls_model::API_VERSION,
+                "now": secs(h.now.millis()),
+                "clock": h.clock,
+                "deadLetters": h.dead_letters,
+                "pendingExports": h.pending_exports,
+            })),
+        ),
+        Err(e) => failed(e),
+    }
 }
 
-async fn clock(State(s): State<Arc<Service>>) -> Reply {
+async fn clock(State(s): State<Arc<AppState>>) -> Reply {
+    let svc = &s.service;
     (
         StatusCode::OK,
-        Json(json!({ "now": secs(s.clock.now().millis()), "offsetSeconds": secs(s.clock.offset_ms()) })),
+        Json(json!({ "now": secs(svc.now().millis()), "clock": svc.clock_kind() })),
     )
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Advance {
-    advance_seconds: i64,
+    advance_seconds: serde_json::Number,
 }
 
-async fn advance(State(s): State<Arc<Service>>, body: axum::body::Bytes) -> Reply {
+/// `POST /_local/clock {"advanceSeconds": N}`: N must be an integer number of seconds in
+/// 0..=315,360,000 that keeps the clock at or before 9999-12-31T23:59:59Z; else 400 and
+/// nothing changes.
+async fn advance(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Reply {
     let req: Advance = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return bad_request(format!("expected {{\"advanceSeconds\": N}}: {e}")),
     };
-    if req.advance_seconds < 0 {
-        return bad_request("advanceSeconds must not be negative: the service clock only moves forward");
-    }
-    match blocking(move || s.advance_clock(req.advance_seconds)).await {
-        Ok(now) => (StatusCode::OK, Json(json!({ "now": secs(now.millis()) }))),
+    let Some(seconds) = req.advance_seconds.as_i64() else {
+        return bad_request(format!(
+            "advanceSeconds must be an integer from 0 to {}; got {}",
+            crate::clock::MAX_ADVANCE_SECONDS,
+            req.advance_seconds
+        ));
+    };
+    let s = s.service.clone();
+    match blocking(move || s.advance_clock(seconds)).await {
+        Ok(Ok(now)) => (StatusCode::OK, Json(json!({ "now": secs(now.millis()) }))),
+        Ok(Err(refused)) => bad_request(refused.to_string()),
         Err(e) => failed(e),
     }
 }
 
-async fn reset(State(s): State<Arc<Service>>) -> Reply {
+async fn reset(State(s): State<Arc<AppState>>) -> Reply {
+    let s = s.service.clone();
     match blocking(move || s.reset()).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "reset" }))),
         Err(e) => failed(e),
@@ -126,7 +145,7 @@ fn escape(s: &str) -> String {
 /// What an end user's browser sees when it opens a stream URL: one use is spent and a
 /// session starts, exactly as through StartStreamSession; or a page saying why not.
 async fn open_stream_url(
-    State(s): State<Arc<Service>>,
+    State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(q): Query<UrlQuery>,
     headers: axum::http::HeaderMap,
@@ -136,16 +155,8 @@ async fn open_stream_url(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_string();
-    let result = blocking(move || {
-        let located = s.store.read(|tx| urls::locate(tx, &id))?;
-        match located {
-            Some((scope, token)) if token == q.token => s
-                .write_as(&scope, &host, |ctx, tx| urls::activate(ctx, tx, &id))
-                .map(Some),
-            _ => Ok(None),
-        }
-    })
-    .await;
+    let s = s.service.clone();
+    let result = blocking(move || s.open_stream_url(&id, &q.token, &host)).await;
     match result {
         Ok(Some(Activation::Started(doc))) => {
             let arn = escape(&doc.arn.unwrap_or_default());
@@ -188,14 +199,33 @@ fn session_json(doc: &gls_model::GetStreamSessionOutput) -> Value {
     })
 }
 
+/// The signed caller's partition in strict mode: the admin API reaches only its resources.
+fn owner(extensions: &axum::http::Extensions) -> Option<Scope> {
+    extensions
+        .get::<Caller>()
+        .map(|c| Scope::new(c.account.clone(), c.region.clone()))
+}
+
+fn outcome_reply(
+    result: Result<Outcome, crate::domain::ApiError>,
+    ok: impl FnOnce(&gls_model::GetStreamSessionOutput) -> Reply,
+) -> Reply {
+    match result {
+        Ok(Outcome::Applied(doc)) => ok(&doc),
+        Ok(Outcome::Refused(refusal)) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
+        Ok(Outcome::NotFound) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+        Err(e) => failed(e),
+    }
+}
+
 /// `POST /_local/sessions/{session}/events`: what a WebRTC client or the game process would do.
 async fn session_event(
-    State(s): State<Arc<Service>>,
+    State(s): State<Arc<AppState>>,
     Path(ident): Path<String>,
     extensions: axum::http::Extensions,
     body: axum::body::Bytes,
 ) -> Reply {
-    let caller = extensions.get::<Caller>().cloned();
+    let owner = owner(&extensions);
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => return bad_request(format!("expected a JSON object: {e}")),
@@ -212,49 +242,22 @@ async fn session_event(
             return bad_request("\"event\" must be clientConnected, clientDisconnected, userInput or applicationExited")
         }
     };
-    let result = blocking(move || {
-        s.write_engine(
-            |tx, settings, now| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
-                None => Ok(None),
-                Some((part, id)) => engine::session_event(tx, settings, part, &id, event, now).map(Some),
-            },
-        )
-    })
-    .await;
-    match result {
-        Ok(Some(Ok(doc))) => reply(StatusCode::OK, session_json(&doc)),
-        Ok(Some(Err(refusal))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
-        Ok(None) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
-        Err(e) if e.code == gls_model::ErrorCode::ResourceNotFoundException => {
-            reply(StatusCode::NOT_FOUND, json!({ "error": e.message }))
-        }
-        Err(e) => failed(e),
-    }
-}
-
-/// In strict mode a signed caller reaches only its own account and region's resources.
-fn owned(
-    tx: &rusqlite::Transaction<'_>,
-    caller: Option<&Caller>,
-    found: Option<(i64, String)>,
-) -> Result<Option<(i64, String)>, crate::domain::ApiError> {
-    match (caller, found) {
-        (Some(c), Some((part, id))) => {
-            let mine = crate::store::part_in(tx, &c.account, &c.region)?;
-            Ok((mine == part).then_some((part, id)))
-        }
-        (_, found) => Ok(found),
-    }
+    let s = s.service.clone();
+    let result = blocking(move || s.session_event(owner.as_ref(), &ident, event)).await;
+    outcome_reply(result, |doc| reply(StatusCode::OK, session_json(doc)))
 }
 
 fn fault_id() -> String {
-    let b: [u8; 8] = rand::random();
-    format!("fault-{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!("fault-{}", random_hex(16))
+}
+
+fn not_found(what: &str) -> Reply {
+    reply(StatusCode::NOT_FOUND, json!({ "error": format!("no such {what}") }))
 }
 
 /// `POST /_local/faults`: inject one failure (body shapes in DESIGN.md and the README).
 async fn fault(
-    State(s): State<Arc<Service>>,
+    State(s): State<Arc<AppState>>,
     headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
     body: axum::body::Bytes,
@@ -263,7 +266,7 @@ async fn fault(
         Ok(v) => v,
         Err(e) => return bad_request(format!("expected a JSON object: {e}")),
     };
-    let caller = extensions.get::<Caller>().cloned();
+    let owner = owner(&extensions);
     let text = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let count = req
         .get("count")
@@ -272,9 +275,10 @@ async fn fault(
         .unwrap_or(1);
     let id = fault_id();
     let ok = |id: String| reply(StatusCode::OK, json!({ "faultId": id }));
+    let s = s.service.clone();
     match text("target").as_deref() {
         Some("operation") => {
-            let Some(op) = text("operation").filter(|o| Op::ALL.iter().any(|x| x.name() == o)) else {
+            let Some(op) = text("operation").and_then(|o| Op::ALL.into_iter().find(|x| x.name() == o)) else {
                 return bad_request("\"operation\" must name an operation of the API");
             };
             let code = match text("error").as_deref() {
@@ -286,9 +290,7 @@ async fn fault(
                 return bad_request("\"count\" must be at least 1");
             }
             let scope = crate::server::caller_scope(&extensions, &headers, &[]);
-            s.settings
-                .faults
-                .fail_operation(&scope.account, &scope.region, &op, code, count);
+            s.fail_operation(&scope, op, code, count);
             ok(id)
         }
         Some("session") => {
@@ -304,40 +306,16 @@ async fn fault(
                     )
                 }
             };
-            let result = blocking(move || {
-                s.write_engine(|tx, settings, now| {
-                    match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
-                        None => Ok(None),
-                        Some((part, sid)) => {
-                            engine::session_event(tx, settings, part, &sid, Event::Fault(reason), now).map(Some)
-                        }
-                    }
-                })
-            })
-            .await;
-            match result {
-                Ok(Some(Ok(_))) => ok(id),
-                Ok(Some(Err(refusal))) => reply(StatusCode::CONFLICT, json!({ "error": refusal.message() })),
-                Ok(None) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
-                Err(e) => failed(e),
-            }
+            let result = blocking(move || s.fault_session(owner.as_ref(), &ident, reason)).await;
+            outcome_reply(result, |_| ok(id))
         }
         Some("export") => {
             let (Some(ident), Some(reason)) = (text("session"), text("reason")) else {
                 return bad_request("\"session\" and \"reason\" are required");
             };
-            let result = blocking(move || {
-                s.write_engine(
-                    |tx, _, _| match owned(tx, caller.as_ref(), engine::locate_session(tx, &ident)?)? {
-                        None => Ok(false),
-                        Some((part, sid)) => engine::fail_export(tx, part, &sid, &reason),
-                    },
-                )
-            })
-            .await;
-            match result {
+            match blocking(move || s.fail_export(owner.as_ref(), &ident, &reason)).await {
                 Ok(true) => ok(id),
-                Ok(false) => reply(StatusCode::NOT_FOUND, json!({ "error": "no such stream session" })),
+                Ok(false) => not_found("stream session"),
                 Err(e) => failed(e),
             }
         }
@@ -350,25 +328,16 @@ async fn fault(
                 return bad_request("\"count\" must be at least 1");
             }
             let result = blocking(move || {
-                s.write_engine(|tx, settings, now| {
-                    let Some((part, gid)) = owned(tx, caller.as_ref(), engine::locate_group(tx, &group)?)? else {
-                        return Ok(false);
-                    };
-                    if placement {
-                        settings.faults.fail_placements(part, &gid, &location, count);
-                        Ok(true)
-                    } else {
-                        engine::fail_location(tx, part, &gid, &location, now)
-                    }
-                })
+                if placement {
+                    s.fail_placements(owner.as_ref(), &group, &location, count)
+                } else {
+                    s.fail_location(owner.as_ref(), &group, &location)
+                }
             })
             .await;
             match result {
                 Ok(true) => ok(id),
-                Ok(false) => reply(
-                    StatusCode::NOT_FOUND,
-                    json!({ "error": "no such stream group or location" }),
-                ),
+                Ok(false) => not_found("stream group or location"),
                 Err(e) => failed(e),
             }
         }

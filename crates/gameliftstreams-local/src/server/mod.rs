@@ -17,22 +17,81 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// What the HTTP layer holds: the service, and in strict mode the signature verifier, and
+/// the request throttle when it is on. Built by [`AppState::builder`].
+pub struct AppState {
+    service: Arc<Service>,
+    verifier: Option<sigv4::Verifier>,
+    throttle: Option<throttle::Throttle>,
+}
+
+/// Builds an [`AppState`].
+pub struct AppStateBuilder {
+    service: Arc<Service>,
+    verifier: Option<sigv4::Verifier>,
+    throttle: bool,
+}
+
+impl AppStateBuilder {
+    /// Strict mode: verify SigV4 signatures with this verifier.
+    pub fn verifier(mut self, verifier: Option<sigv4::Verifier>) -> Self {
+        self.verifier = verifier;
+        self
+    }
+
+    /// Enforce AWS's per-operation request rates.
+    pub fn throttle(mut self, on: bool) -> Self {
+        self.throttle = on;
+        self
+    }
+
+    /// The state.
+    pub fn build(self) -> Arc<AppState> {
+        Arc::new(AppState {
+            service: self.service,
+            verifier: self.verifier,
+            throttle: self.throttle.then(Default::default),
+        })
+    }
+}
+
+impl AppState {
+    /// A builder over `service` (default mode, no throttle).
+    pub fn builder(service: Arc<Service>) -> AppStateBuilder {
+        AppStateBuilder {
+            service,
+            verifier: None,
+            throttle: false,
+        }
+    }
+
+    /// The service.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+}
+
 /// The router: admin API under `/_local/`, everything else is the AWS API. With a verifier
 /// (strict mode) every request but the health check and the stream URL pages must be signed.
-pub fn app(service: Arc<Service>, verifier: Option<Arc<sigv4::Verifier>>) -> Router {
-    let router = admin::routes().fallback(aws).with_state(service.clone());
-    match verifier {
-        Some(v) => router.layer(axum::middleware::from_fn_with_state((service, v), strict)),
-        None => router,
+pub fn app(state: Arc<AppState>) -> Router {
+    let strict_mode = state.verifier.is_some();
+    let router = admin::routes().fallback(aws).with_state(state.clone());
+    if strict_mode {
+        router.layer(axum::middleware::from_fn_with_state(state, strict))
+    } else {
+        router
     }
 }
 
 /// Strict mode: verify the signature, then hand the verified caller to the handlers.
 async fn strict(
-    State((service, verifier)): State<(Arc<Service>, Arc<sigv4::Verifier>)>,
+    State(state): State<Arc<AppState>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response<Body> {
+    let Some(verifier) = state.verifier.as_ref() else {
+        return next.run(request).await;
+    };
     let path = request.uri().path();
     let open = (request.method() == Method::GET && path == "/_local/health") || path.starts_with("/_local/streamurls/");
     if open {
@@ -54,7 +113,7 @@ async fn strict(
         target,
         &parts.headers,
         &bytes,
-        service.clock.wall_now(),
+        crate::clock::wall_now(),
     ) {
         Ok(caller) => {
             parts.extensions.insert(caller);
@@ -82,8 +141,7 @@ pub fn caller_scope(
 }
 
 fn request_id() -> String {
-    let b: [u8; 16] = rand::random();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = crate::domain::ids::random_hex(32);
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
@@ -95,7 +153,7 @@ fn request_id() -> String {
 }
 
 async fn aws(
-    State(service): State<Arc<Service>>,
+    State(state): State<Arc<AppState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -120,17 +178,14 @@ async fn aws(
     };
     let scope = caller_scope(&extensions, &headers, &query);
     let op = matched.op;
-    if let Some(t) = service.throttle.as_ref() {
-        if !t.admit(&scope.account, &scope.region, op, service.clock.wall_now()) {
+    let service = &state.service;
+    if let Some(t) = state.throttle.as_ref() {
+        if !t.admit(&scope.account, &scope.region, op, crate::clock::wall_now()) {
             let e = crate::domain::ApiError::new(gls_model::ErrorCode::ThrottlingException, "Rate exceeded");
             return protocol::error(&e, &rid);
         }
     }
-    if let Some(code) = service
-        .settings
-        .faults
-        .take_operation(&scope.account, &scope.region, op.name())
-    {
+    if let Some(code) = service.take_operation_fault(&scope, op) {
         let e = crate::domain::ApiError::new(
             code,
             format!("Injected fault: {} answers {}.", op.name(), code.as_str()),
@@ -166,14 +221,14 @@ pub async fn run_scheduler(service: Arc<Service>) {
     loop {
         let svc = service.clone();
         let next = tokio::task::spawn_blocking(move || svc.tick()).await;
-        let now = service.clock.now().millis();
+        let now = service.now().millis();
         let wait_ms = match next {
             Ok(Ok(Some(due))) => (due - now).clamp(0, 1000),
             _ => 1000,
         };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
-            _ = service.wake.notified() => {}
+            _ = service.woken() => {}
         }
     }
 }
@@ -181,14 +236,11 @@ pub async fn run_scheduler(service: Arc<Service>) {
 /// Serve on `listener` until `shutdown` resolves, with the scheduler running beside it.
 pub async fn serve(
     listener: TcpListener,
-    service: Arc<Service>,
-    verifier: Option<Arc<sigv4::Verifier>>,
+    state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let scheduler = tokio::spawn(run_scheduler(service.clone()));
-    let result = axum::serve(listener, app(service, verifier))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let scheduler = tokio::spawn(run_scheduler(state.service.clone()));
+    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     result
 }

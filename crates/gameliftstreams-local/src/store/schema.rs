@@ -64,6 +64,22 @@ const MIGRATIONS: &[&str] = &[
     // 3: the admin API names sessions and groups by id alone.
     "CREATE INDEX sessions_id ON sessions (id);
      CREATE INDEX stream_groups_id ON stream_groups (id);",
+    // 4: ClientTokens remember the response; dead letters; the export outbox.
+    "DROP TABLE client_tokens;
+     CREATE TABLE idempotency (
+         part INTEGER NOT NULL, operation TEXT NOT NULL, token TEXT NOT NULL,
+         fingerprint TEXT NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL,
+         PRIMARY KEY (part, operation, token)
+     );
+     CREATE TABLE dead_timers (
+         seq INTEGER PRIMARY KEY, due_at INTEGER NOT NULL, part INTEGER NOT NULL, kind TEXT NOT NULL,
+         resource TEXT NOT NULL, error TEXT NOT NULL, failed_at INTEGER NOT NULL
+     );
+     CREATE TABLE export_jobs (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT, part INTEGER NOT NULL, session TEXT NOT NULL,
+         uri TEXT NOT NULL, ended_at INTEGER NOT NULL
+     );
+     CREATE INDEX applications_id ON applications (id);",
 ];
 
 /// Bring the database up to the latest schema version.

@@ -2,12 +2,42 @@
 //! Every listing is one keyset query over the index whose leading columns are exactly the
 //! equality filters, so a page costs O(page + log N) whatever the filter combination.
 
-use super::{from_json, to_json, StoreError};
+use super::sqlite::{from_json, to_json, SqliteTx};
+use super::StoreError;
 use crate::domain::cursor::Position;
 pub use crate::domain::session::SessionInternal;
 use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
+
+/// The stream session table.
+pub trait Sessions {
+    /// Insert a new session.
+    fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError>;
+    /// Save a changed session (status and export columns follow the document).
+    fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError>;
+    /// Remove a session for good.
+    fn delete(&self, part: i64, id: &str) -> Result<(), StoreError>;
+    /// One session by id.
+    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    /// Up to `limit` sessions after `after` that pass `filter`, in (CreatedAt, Id) order.
+    fn page(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError>;
+    /// The sessions of an application or group in any of `statuses`, oldest first.
+    fn in_statuses(
+        &self,
+        part: i64,
+        by: LiveBy<'_>,
+        statuses: &[StreamSessionStatus],
+    ) -> Result<Vec<SessionRow>, StoreError>;
+    /// The partition of a session named by id alone (ids are unique across partitions).
+    fn locate(&self, id: &str) -> Result<Option<i64>, StoreError>;
+}
 
 /// A stream session as stored.
 #[derive(Debug, Clone)]
@@ -57,109 +87,6 @@ fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
     )
 }
 
-/// Insert a new session.
-pub fn insert(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-    let (status, export) = columns(&row.doc);
-    tx.prepare_cached(
-        "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        part,
-        row.id,
-        row.group_id,
-        row.app_id,
-        row.created_at,
-        status,
-        export,
-        to_json(&row.doc)?,
-        to_json(&row.internal)?
-    ])?;
-    Ok(())
-}
-
-/// Save a changed session document (status and export columns follow the document).
-pub fn update(tx: &Connection, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-    let (status, export) = columns(&row.doc);
-    tx.prepare_cached(
-        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6 WHERE part = ?1 AND id = ?2",
-    )?
-    .execute(params![
-        part,
-        row.id,
-        status,
-        export,
-        to_json(&row.doc)?,
-        to_json(&row.internal)?
-    ])?;
-    Ok(())
-}
-
-/// Remove a session for good.
-pub fn delete(tx: &Connection, part: i64, id: &str) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM sessions WHERE part = ?1 AND id = ?2", params![part, id])?;
-    Ok(())
-}
-
-/// One session by id.
-pub fn get(conn: &Connection, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2",
-        )?
-        .query_row(params![part, id], |r| {
-            Ok(SessionRow {
-                id: r.get(0)?,
-                group_id: r.get(1)?,
-                app_id: r.get(2)?,
-                created_at: r.get(3)?,
-                doc: from_json(&r.get::<_, String>(4)?)?,
-                internal: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-            })
-        })
-        .optional()?)
-}
-
-/// The live sessions (not ending or ended) of an application or of a group, with their rows.
-pub fn live(conn: &Connection, part: i64, by: LiveBy<'_>) -> Result<Vec<SessionRow>, StoreError> {
-    use StreamSessionStatus::*;
-    in_statuses(
-        conn,
-        part,
-        by,
-        &[Activating, Active, Connected, PendingClientReconnection, Reconnecting],
-    )
-}
-
-/// The sessions of an application or group in any of `statuses`, oldest first.
-pub fn in_statuses(
-    conn: &Connection,
-    part: i64,
-    by: LiveBy<'_>,
-    statuses: &[StreamSessionStatus],
-) -> Result<Vec<SessionRow>, StoreError> {
-    let codes: Vec<String> = statuses.iter().map(|s| status_code(*s).to_string()).collect();
-    let (column, value) = match by {
-        LiveBy::App(a) => ("app_id", a),
-        LiveBy::Group(g) => ("group_id", g),
-    };
-    let sql = format!(
-        "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, id",
-        codes.join(", ")
-    );
-    let ids: Vec<String> = conn
-        .prepare_cached(&sql)?
-        .query_map(params![part, value], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(row) = get(conn, part, &id)? {
-            rows.push(row);
-        }
-    }
-    Ok(rows)
-}
-
 /// Which live sessions to find.
 #[derive(Debug, Clone, Copy)]
 pub enum LiveBy<'a> {
@@ -170,7 +97,7 @@ pub enum LiveBy<'a> {
 }
 
 /// The SQL of a keyset page for a filter combination.
-pub fn page_sql(filter: &SessionFilter) -> String {
+fn page_sql(filter: &SessionFilter) -> String {
     let mut sql = String::from("SELECT created_at, id, doc FROM sessions WHERE part = ?");
     if filter.group.is_some() {
         sql.push_str(" AND group_id = ?");
@@ -186,7 +113,7 @@ pub fn page_sql(filter: &SessionFilter) -> String {
 }
 
 /// The bound parameters of `page_sql`.
-pub fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, limit: usize) -> Vec<SqlValue> {
+fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, limit: usize) -> Vec<SqlValue> {
     let mut p = vec![SqlValue::Integer(part)];
     if let Some(g) = &filter.group {
         p.push(SqlValue::Text(g.clone()));
@@ -206,45 +133,153 @@ pub fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, 
     p
 }
 
-/// Up to `limit` sessions after `after`, in (CreatedAt, Id) order.
-pub fn page(
-    conn: &Connection,
-    part: i64,
-    filter: &SessionFilter,
-    after: Option<&Position>,
-    limit: usize,
-) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
-    let mut stmt = conn.prepare_cached(&page_sql(filter))?;
-    let rows = stmt.query_map(
-        rusqlite::params_from_iter(page_params(part, filter, after, limit)),
-        |r| {
-            Ok((
-                Position {
-                    created_at: r.get(0)?,
-                    id: r.get(1)?,
-                },
-                from_json(&r.get::<_, String>(2)?)?,
-            ))
-        },
-    )?;
-    Ok(rows.collect::<Result<_, _>>()?)
+impl Sessions for SqliteTx<'_> {
+    /// Insert a new session.
+    fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        let (status, export) = columns(&row.doc);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                part,
+                row.id,
+                row.group_id,
+                row.app_id,
+                row.created_at,
+                status,
+                export,
+                to_json(&row.doc)?,
+                to_json(&row.internal)?
+            ])?;
+        Ok(())
+    }
+
+    /// Save a changed session document (status and export columns follow the document).
+    fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        let (status, export) = columns(&row.doc);
+        self.conn.prepare_cached(
+        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6 WHERE part = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        part,
+        row.id,
+        status,
+        export,
+        to_json(&row.doc)?,
+        to_json(&row.internal)?
+    ])?;
+        Ok(())
+    }
+
+    /// Remove a session for good.
+    fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM sessions WHERE part = ?1 AND id = ?2", params![part, id])?;
+        Ok(())
+    }
+
+    /// One session by id.
+    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2",
+            )?
+            .query_row(params![part, id], |r| {
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    group_id: r.get(1)?,
+                    app_id: r.get(2)?,
+                    created_at: r.get(3)?,
+                    doc: from_json(&r.get::<_, String>(4)?)?,
+                    internal: from_json(&r.get::<_, String>(5)?)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// The sessions of an application or group in any of `statuses`, oldest first.
+    fn in_statuses(
+        &self,
+        part: i64,
+        by: LiveBy<'_>,
+        statuses: &[StreamSessionStatus],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let codes: Vec<String> = statuses.iter().map(|s| status_code(*s).to_string()).collect();
+        let (column, value) = match by {
+            LiveBy::App(a) => ("app_id", a),
+            LiveBy::Group(g) => ("group_id", g),
+        };
+        let sql = format!(
+            "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, id",
+            codes.join(", ")
+        );
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_map(params![part, value], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(row) = self.get(part, &id)? {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Up to `limit` sessions after `after`, in (CreatedAt, Id) order.
+    fn page(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&page_sql(filter))?;
+        let rows = stmt.query_map(
+            rusqlite::params_from_iter(page_params(part, filter, after, limit)),
+            |r| {
+                Ok((
+                    Position {
+                        created_at: r.get(0)?,
+                        id: r.get(1)?,
+                    },
+                    from_json(&r.get::<_, String>(2)?)?,
+                ))
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The partition of a session named by id alone.
+    fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT part FROM sessions WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
 
     /// Every filter combination is answered by an index range scan in key order: no full
     /// scan, no sort. This is what keeps a page at O(page + log N).
     #[test]
     fn every_listing_is_an_index_range_scan() {
-        let store = Store::in_memory().unwrap();
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
         let groups = [None, Some("sg-1".to_string())];
         let statuses = [None, Some(StreamSessionStatus::Active)];
         let exports = [None, Some(ExportFilesStatus::Pending)];
-        store
-            .write(|tx| {
+        let tx = &conn;
+        {
+            {
                 for group in &groups {
                     for status in statuses {
                         for export in exports {
@@ -253,12 +288,14 @@ mod tests {
                                 status,
                                 export,
                             };
-                            let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f)))?;
+                            let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f))).unwrap();
                             let plan: Vec<String> = stmt
                                 .query_map(rusqlite::params_from_iter(page_params(1, &f, None, 10)), |r| {
                                     r.get::<_, String>(3)
-                                })?
-                                .collect::<Result<_, _>>()?;
+                                })
+                                .unwrap()
+                                .collect::<Result<_, _>>()
+                                .unwrap();
                             let plan = plan.join(" | ");
                             assert!(
                                 plan.contains("USING INDEX sessions_") || plan.contains("USING COVERING INDEX"),
@@ -273,8 +310,7 @@ mod tests {
                         }
                     }
                 }
-                Ok::<_, StoreError>(())
-            })
-            .unwrap();
+            }
+        }
     }
 }

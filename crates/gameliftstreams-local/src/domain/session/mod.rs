@@ -9,7 +9,7 @@
 use gls_model::{GetStreamSessionOutput, StreamSessionStatus, StreamSessionStatusReason, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::lifecycle::TimerKind;
+use super::timer::TimerKind;
 
 /// Sixty minutes without user input end a connected session.
 pub const IDLE_TIMEOUT_MS: i64 = 60 * 60 * 1000;
@@ -92,6 +92,23 @@ pub enum Event {
     Fault(StreamSessionStatusReason),
 }
 
+impl Event {
+    /// The event a session timer of `kind`, due at `due`, stands for. `None` for timers that
+    /// are not a state-machine event (placement attempts and expunging are engine work) and
+    /// for timers of other resources.
+    pub fn from_timer(kind: TimerKind, due: i64) -> Option<Event> {
+        match kind {
+            TimerKind::PlacementTimeout => Some(Event::PlacementTimeout(due)),
+            TimerKind::ConnectionTimeout => Some(Event::ConnectionTimeout(due)),
+            TimerKind::IdleTimeout => Some(Event::IdleTimeout(due)),
+            TimerKind::MaxLength => Some(Event::MaxLength(due)),
+            TimerKind::SessionTerminated => Some(Event::Terminated),
+            TimerKind::SessionReconnected => Some(Event::Reconnected),
+            _ => None,
+        }
+    }
+}
+
 /// What the engine must do after a transition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -145,12 +162,20 @@ fn status(s: &Session<'_>) -> StreamSessionStatus {
     s.doc.status.unwrap_or_default()
 }
 
+/// The statuses of a session that is running or starting (not ending, not ended).
+pub const LIVE: [StreamSessionStatus; 5] = [Activating, Active, Connected, PendingClientReconnection, Reconnecting];
+
+/// The statuses of a session that is placed and running: what exports and admin shells need.
+pub const RUNNING: [StreamSessionStatus; 4] = [Active, Connected, PendingClientReconnection, Reconnecting];
+
 /// Whether a session in this status is running or starting (not ending, not ended).
 pub fn is_live(status: StreamSessionStatus) -> bool {
-    matches!(
-        status,
-        Activating | Active | Connected | PendingClientReconnection | Reconnecting
-    )
+    LIVE.contains(&status)
+}
+
+/// Whether a session in this status is placed and running.
+pub fn is_running(status: StreamSessionStatus) -> bool {
+    RUNNING.contains(&status)
 }
 
 fn connection_ms(s: &Session<'_>) -> i64 {

@@ -1,0 +1,108 @@
+//! What the `/_local/` admin API does, as [`Service`] methods: client and application events,
+//! injected faults, and the stream URL page that stands in for an end user's browser.
+//! Resources are named by ID or ARN in any partition; with `owner` (strict mode's signed
+//! caller) only in the caller's own.
+
+use crate::domain::ids::Scope;
+use crate::domain::session::{Event, Refusal};
+use crate::domain::ApiError;
+use crate::ops::engine::resources::{self, Kind};
+use crate::ops::engine::urls::{self, Activation};
+use crate::ops::engine::{self, faults, Env};
+use crate::ops::Service;
+use gls_model::{GetStreamSessionOutput, StreamSessionStatusReason};
+
+/// What happened to an event sent to a session.
+pub enum Outcome {
+    /// Applied: the session as it is now.
+    Applied(Box<GetStreamSessionOutput>),
+    /// The session's status does not allow it; nothing changed.
+    Refused(Refusal),
+    /// No such session (for this caller).
+    NotFound,
+}
+
+impl Service {
+    fn env_in<'a>(&'a self, tx: &'a dyn crate::store::Tx, part: i64, now: gls_model::Timestamp) -> Env<'a> {
+        Env {
+            tx,
+            settings: &self.settings,
+            faults: &self.faults,
+            exports: &self.exports,
+            part,
+            now,
+        }
+    }
+
+    /// Drive a session with what a WebRTC client or the game process would cause.
+    pub fn session_event(&self, owner: Option<&Scope>, ident: &str, event: Event) -> Result<Outcome, ApiError> {
+        self.write_engine(|tx, now| {
+            let Some((part, id)) = resources::locate(tx, Kind::Session, ident, owner)? else {
+                return Ok(Outcome::NotFound);
+            };
+            let Some(mut row) = tx.sessions().get(part, &id)? else {
+                return Ok(Outcome::NotFound);
+            };
+            Ok(match engine::drive(self.env_in(tx, part, now), &mut row, event)? {
+                Ok(()) => Outcome::Applied(Box::new(row.doc)),
+                Err(r) => Outcome::Refused(r),
+            })
+        })
+    }
+
+    /// Injected: the session goes to ERROR with `reason`.
+    pub fn fault_session(
+        &self,
+        owner: Option<&Scope>,
+        ident: &str,
+        reason: StreamSessionStatusReason,
+    ) -> Result<Outcome, ApiError> {
+        self.session_event(owner, ident, Event::Fault(reason))
+    }
+
+    /// Injected: the session's pending (or next) export ends FAILED. False: no such session.
+    pub fn fail_export(&self, owner: Option<&Scope>, ident: &str, reason: &str) -> Result<bool, ApiError> {
+        self.write_engine(|tx, now| match resources::locate(tx, Kind::Session, ident, owner)? {
+            None => Ok(false),
+            Some((part, id)) => faults::fail_export(self.env_in(tx, part, now), &id, reason),
+        })
+    }
+
+    /// Injected: a location of a group goes to ERROR. False: no such group or location.
+    pub fn fail_location(&self, owner: Option<&Scope>, group: &str, location: &str) -> Result<bool, ApiError> {
+        self.write_engine(|tx, now| match resources::locate(tx, Kind::Group, group, owner)? {
+            None => Ok(false),
+            Some((part, id)) => faults::fail_location(self.env_in(tx, part, now), &id, location),
+        })
+    }
+
+    /// Injected: the next `count` placements in a group's location find no capacity. False:
+    /// no such group.
+    pub fn fail_placements(
+        &self,
+        owner: Option<&Scope>,
+        group: &str,
+        location: &str,
+        count: u32,
+    ) -> Result<bool, ApiError> {
+        self.write_engine(|tx, _| match resources::locate(tx, Kind::Group, group, owner)? {
+            None => Ok(false),
+            Some((part, id)) => {
+                self.faults.fail_placements(part, &id, location, count);
+                Ok(true)
+            }
+        })
+    }
+
+    /// An end user opened a stream URL with `token`: spend a use and start a session, or say
+    /// why not. `None`: no such URL, or the wrong token.
+    pub fn open_stream_url(&self, id: &str, token: &str, host: &str) -> Result<Option<Activation>, ApiError> {
+        let located = self.store.read(|tx| urls::locate(tx, id))?;
+        match located {
+            Some((scope, secret)) if secret == token => self
+                .write_as(&scope, host, |ctx, tx| urls::activate(ctx, tx, id))
+                .map(Some),
+            _ => Ok(None),
+        }
+    }
+}

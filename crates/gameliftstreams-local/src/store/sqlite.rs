@@ -1,0 +1,289 @@
+//! The embedded SQLite backend: one writer connection (WAL, synchronous=FULL: a committed
+//! write survives kill -9), a small pool of reader connections, savepoints, and the JSON
+//! column codec shared by the table modules.
+
+use super::{schema, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
+use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
+use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(Box::new(e))
+    }
+}
+
+impl From<rusqlite::Error> for crate::domain::ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::from(e).into()
+    }
+}
+
+/// A value as the JSON text a row stores.
+pub(super) fn to_json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
+    serde_json::to_string(t).map_err(|e| StoreError(Box::new(e)))
+}
+
+/// A stored JSON column read back (inside a row mapping).
+pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+/// One open transaction (write, read or bulk) of the SQLite backend.
+pub(super) struct SqliteTx<'c> {
+    pub(super) conn: &'c Connection,
+    depth: Cell<u32>,
+}
+
+impl<'c> SqliteTx<'c> {
+    fn new(conn: &'c Connection) -> Self {
+        SqliteTx {
+            conn,
+            depth: Cell::new(0),
+        }
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn meta(&self) -> &dyn Meta {
+        self
+    }
+    fn partitions(&self) -> &dyn Partitions {
+        self
+    }
+    fn applications(&self) -> &dyn Documents<GetApplicationOutput> {
+        self
+    }
+    fn groups(&self) -> &dyn Documents<GetStreamGroupOutput> {
+        self
+    }
+    fn sessions(&self) -> &dyn Sessions {
+        self
+    }
+    fn urls(&self) -> &dyn Urls {
+        self
+    }
+    fn timers(&self) -> &dyn Timers {
+        self
+    }
+    fn tokens(&self) -> &dyn Tokens {
+        self
+    }
+    fn exports(&self) -> &dyn ExportJobs {
+        self
+    }
+
+    fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError> {
+        let depth = self.depth.get();
+        let name = format!("sp{depth}");
+        self.conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+        self.depth.set(depth + 1);
+        let keep = f(self);
+        self.depth.set(depth);
+        if keep {
+            self.conn.execute_batch(&format!("RELEASE {name}"))?;
+        } else {
+            self.conn
+                .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        }
+        Ok(keep)
+    }
+}
+
+/// The SQLite store: one writer, pooled readers.
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: Option<PathBuf>,
+    parts: Mutex<HashMap<(String, String), i64>>,
+}
+
+const READERS: usize = 4;
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Open (creating and migrating) the store in `dir/state.db`.
+    pub fn open_dir(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError(Box::new(e)))?;
+        let path = dir.join("state.db");
+        let mut writer = open(&path)?;
+        schema::migrate(&mut writer)?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            path: Some(path),
+            parts: Mutex::default(),
+        })
+    }
+
+    /// A store that lives in memory only (one connection serves reads and writes).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        let mut writer = Connection::open_in_memory()?;
+        schema::migrate(&mut writer)?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            path: None,
+            parts: Mutex::default(),
+        })
+    }
+
+    fn write_on(
+        conn: &mut Connection,
+        f: &mut dyn FnMut(&dyn Tx) -> bool,
+        after: &mut dyn FnMut(),
+    ) -> Result<(), StoreError> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !f(&SqliteTx::new(&tx)) {
+            tx.rollback()?;
+            return Ok(());
+        }
+        tx.commit()?;
+        after();
+        Ok(())
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut()) -> Result<(), StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        Self::write_on(&mut conn, f, after)
+    }
+
+    fn read_tx(&self, f: &mut dyn FnMut(&dyn Tx)) -> Result<(), StoreError> {
+        let Some(path) = &self.path else {
+            return self.write_tx(
+                &mut |tx| {
+                    f(tx);
+                    false
+                },
+                &mut || (),
+            );
+        };
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open(path)?,
+        };
+        {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            f(&SqliteTx::new(&tx));
+            tx.finish()?;
+        }
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        Ok(())
+    }
+
+    fn bulk_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        let out = Self::write_on(&mut conn, f, &mut || ());
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        out
+    }
+
+    fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
+        let key = (account.to_string(), region.to_string());
+        if let Some(p) = self.parts.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(*p);
+        }
+        let p = (self as &dyn Store).write(|tx| tx.partitions().part(account, region))?;
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).insert(key, p);
+        Ok(p)
+    }
+
+    fn reset(&self) -> Result<(), StoreError> {
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             DELETE FROM sessions; DELETE FROM applications; DELETE FROM stream_groups;
+             DELETE FROM timers; DELETE FROM idempotency; DELETE FROM partitions;
+             DELETE FROM stream_urls; DELETE FROM dead_timers; DELETE FROM export_jobs;
+             COMMIT;",
+        )?;
+        Ok(())
+    }
+}
+
+impl Partitions for SqliteTx<'_> {
+    fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
+        self.conn
+            .prepare_cached("INSERT OR IGNORE INTO partitions(account, region) VALUES (?1, ?2)")?
+            .execute(params![account, region])?;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT part FROM partitions WHERE account = ?1 AND region = ?2")?
+            .query_row(params![account, region], |r| r.get(0))?)
+    }
+
+    fn scope(&self, part: i64) -> Result<Option<(String, String)>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT account, region FROM partitions WHERE part = ?1", [part], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_savepoint_undoes_only_its_own_changes() {
+        let store: Box<dyn Store> = Box::new(SqliteStore::in_memory().unwrap());
+        store
+            .write(|tx| {
+                tx.meta().set("kept", b"1")?;
+                let r = tx.isolated(|tx| {
+                    tx.meta().set("undone", b"1")?;
+                    Err::<(), _>(StoreError::msg("boom"))
+                })?;
+                assert!(r.is_err());
+                let r = tx.isolated(|tx| tx.meta().set("also kept", b"1"))?;
+                assert!(r.is_ok());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        store
+            .read(|tx| {
+                assert!(tx.meta().get("kept")?.is_some());
+                assert!(tx.meta().get("also kept")?.is_some());
+                assert!(tx.meta().get("undone")?.is_none());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_commits_nothing() {
+        let store: Box<dyn Store> = Box::new(SqliteStore::in_memory().unwrap());
+        let r = store.write(|tx| {
+            tx.meta().set("x", b"1")?;
+            Err::<(), _>(StoreError::msg("no"))
+        });
+        assert!(r.is_err());
+        assert!(store.read(|tx| tx.meta().get("x")).unwrap().is_none());
+    }
+}
