@@ -19,8 +19,10 @@ PROTON = {"Type": "PROTON", "Version": "20241007"}
 
 @pytest.fixture()
 def fresh():
+    # A frozen clock: the transient statuses these tests assert (ACTIVATING right after a
+    # start, RECONNECTING right after a new connection) hold until the test advances time.
     with tempfile.TemporaryDirectory() as d:
-        s = Server(d)
+        s = Server(d, "--clock", "frozen")
         yield s
         s.stop()
 

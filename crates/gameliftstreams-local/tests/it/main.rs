@@ -3,6 +3,7 @@
 
 mod common;
 mod errors;
+mod layering;
 mod lifecycle;
 mod operations;
 mod paginate;
