@@ -45,6 +45,10 @@ pub trait Clock: Send + Sync {
     fn state(&self) -> ClockState;
     /// The kind of clock, as `serve --clock` names it.
     fn kind(&self) -> &'static str;
+    /// How far service time is ahead of wall time, in milliseconds.
+    fn offset_ms(&self) -> i64 {
+        self.now().millis().saturating_sub(wall_ms())
+    }
 }
 
 /// The real wall-clock time, for what must never move with the service clock (the SigV4 skew

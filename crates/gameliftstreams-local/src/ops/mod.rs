@@ -219,9 +219,9 @@ impl Service {
         self.clock.kind()
     }
 
-    /// The store (for seeding a demo account before serving).
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// How far service time is ahead of wall time, in milliseconds.
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock.offset_ms()
     }
 
     /// Resolves when a write may have scheduled a timer.
@@ -355,7 +355,7 @@ impl Service {
 
     /// Fire every timer due by now, in due order, then write queued export archives.
     /// Returns the next due time.
-    pub fn fire_due(&self) -> Result<Option<i64>, ApiError> {
+    fn fire_due(&self) -> Result<Option<i64>, ApiError> {
         let now = self.clock.now();
         let next = self.store.write_then(
             |tx| {

@@ -78,7 +78,11 @@ async fn clock(State(s): State<Arc<AppState>>) -> Reply {
     let svc = &s.service;
     (
         StatusCode::OK,
-        Json(json!({ "now": secs(svc.now().millis()), "clock": svc.clock_kind() })),
+        Json(json!({
+            "now": secs(svc.now().millis()),
+            "offsetSeconds": secs(svc.clock_offset_ms()),
+            "clock": svc.clock_kind(),
+        })),
     )
 }
 

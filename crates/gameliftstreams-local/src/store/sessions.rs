@@ -28,7 +28,8 @@ pub trait Sessions {
         after: Option<&Position>,
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError>;
-    /// The sessions of an application or group in any of `statuses`, oldest first.
+    /// The sessions of an application or group in any of `statuses`, oldest first (sessions
+    /// created at the same millisecond in the order they were created: a placement queue).
     fn in_statuses(
         &self,
         part: i64,
@@ -200,7 +201,8 @@ impl Sessions for SqliteTx<'_> {
             .optional()?)
     }
 
-    /// The sessions of an application or group in any of `statuses`, oldest first.
+    /// The sessions of an application or group in any of `statuses`, oldest first (sessions
+    /// created at the same millisecond in the order they were created: a placement queue).
     fn in_statuses(
         &self,
         part: i64,
@@ -213,7 +215,7 @@ impl Sessions for SqliteTx<'_> {
             LiveBy::Group(g) => ("group_id", g),
         };
         let sql = format!(
-            "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, id",
+            "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, rowid",
             codes.join(", ")
         );
         let ids: Vec<String> = self

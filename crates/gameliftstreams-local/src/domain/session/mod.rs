@@ -190,7 +190,7 @@ fn set(s: &mut Session<'_>, status: StreamSessionStatus, reason: Option<StreamSe
 
 /// The deadlines a session gets when it is created; returns the timers to schedule.
 pub fn start(s: &mut Session<'_>, now: Timestamp, placement_timeout_ms: i64) -> Vec<Effect> {
-    let placement = now.millis() + placement_timeout_ms;
+    let placement = now.millis().saturating_add(placement_timeout_ms);
     let max_len = now.millis() + i64::from(s.doc.session_length_seconds.unwrap_or(43_200)) * 1000;
     s.internal.placement_deadline = Some(placement);
     s.internal.max_length_deadline = Some(max_len);
@@ -342,7 +342,7 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
             fx = finish(s, Terminating, StreamSessionStatusReason::ApiTerminated, now);
             fx.push(Effect::Timer(
                 TimerKind::SessionTerminated,
-                now.millis() + timing.terminate_ms,
+                now.millis().saturating_add(timing.terminate_ms),
             ));
         }
         Event::Terminated => {
@@ -358,7 +358,7 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
                 s.internal.connection_deadline = None;
                 fx.push(Effect::Timer(
                     TimerKind::SessionReconnected,
-                    now.millis() + timing.reconnect_ms,
+                    now.millis().saturating_add(timing.reconnect_ms),
                 ));
             }
             Active => {
