@@ -50,25 +50,23 @@ class Server:
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read() or b"{}")
 
-    def event(self, session, event, **extra):
-        """A client or application event through the admin API: (status, body)."""
-        path = "/_local/sessions/%s/events" % urllib.request.quote(session, safe="")
-        req = urllib.request.Request(self.url + path, data=json.dumps({"event": event, **extra}).encode(),
-                                     method="POST", headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req) as r:
-                return r.status, json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"{}")
-
-    def fault(self, **body):
-        req = urllib.request.Request(self.url + "/_local/faults", data=json.dumps(body).encode(), method="POST",
+    def post(self, path, body):
+        """A POST to the admin API: (status, body), errors included."""
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read() or b"{}")
+
+    def event(self, session, event, **extra):
+        """A client or application event through the admin API: (status, body)."""
+        return self.post("/_local/sessions/%s/events" % urllib.request.quote(session, safe=""),
+                         {"event": event, **extra})
+
+    def fault(self, **body):
+        return self.post("/_local/faults", body)
 
     def advance(self, seconds):
         return self.admin("POST", "/_local/clock", {"advanceSeconds": seconds})

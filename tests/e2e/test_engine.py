@@ -2,15 +2,12 @@
 anything else; an export survives a crash between its job and its archive; the frozen clock
 holds still; clock advances are bounded; an out-of-range clock on disk is refused."""
 
-import json
 import os
 import signal
 import sqlite3
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -28,13 +25,7 @@ def db(data_dir):
 
 
 def post_clock(server, body):
-    req = urllib.request.Request(server.url + "/_local/clock", data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
+    return server.post("/_local/clock", body)
 
 
 def new_app(c, name):
