@@ -329,7 +329,6 @@ fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
     let now_ms = clock::resume(ClockKind::System, offset, frozen)
         .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?
         .now()
-        .max(gls_model::Timestamp(frozen.unwrap_or(0)))
         .millis();
     let started = Instant::now();
     let report = seed::seed(

@@ -216,7 +216,7 @@ fn record(row: &mut SessionRow, outcome: Result<(), String>, uri: &str) {
     }
 }
 
-/// Where a test asks the worker to stop the process (test builds of the crash tests only):
+/// Where the crash tests ask the worker to stop the process (the hidden `serve --failpoint`):
 /// right before writing an archive, or right after writing it and before recording it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failpoint {
