@@ -103,20 +103,17 @@ impl Clock for SystemClock {
     fn advance(&self, seconds: i64) -> Result<ClockState, ClockError> {
         let ms = advance_ms(seconds)?;
         let wall = wall_ms();
-        let mut current = self.offset_ms.load(Ordering::SeqCst);
-        loop {
-            let next = current.checked_add(ms).ok_or(ClockError::PastTheEnd(seconds))?;
-            if wall.checked_add(next).is_none_or(|n| n > MAX_MS) {
-                return Err(ClockError::PastTheEnd(seconds));
-            }
-            match self
-                .offset_ms
-                .compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return Ok(ClockState::Offset(next)),
-                Err(seen) => current = seen,
-            }
-        }
+        let next = |offset: i64| {
+            offset
+                .checked_add(ms)
+                .filter(|o| wall.checked_add(*o).is_some_and(|n| n <= MAX_MS))
+        };
+        self.offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, next)
+            .ok()
+            .and_then(next)
+            .map(ClockState::Offset)
+            .ok_or(ClockError::PastTheEnd(seconds))
     }
 
     fn state(&self) -> ClockState {
@@ -155,20 +152,13 @@ impl Clock for FrozenClock {
 
     fn advance(&self, seconds: i64) -> Result<ClockState, ClockError> {
         let ms = advance_ms(seconds)?;
-        let mut current = self.now_ms.load(Ordering::SeqCst);
-        loop {
-            let next = current
-                .checked_add(ms)
-                .filter(|n| *n <= MAX_MS)
-                .ok_or(ClockError::PastTheEnd(seconds))?;
-            match self
-                .now_ms
-                .compare_exchange(current, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return Ok(ClockState::Frozen(next)),
-                Err(seen) => current = seen,
-            }
-        }
+        let next = |now: i64| now.checked_add(ms).filter(|n| *n <= MAX_MS);
+        self.now_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, next)
+            .ok()
+            .and_then(next)
+            .map(ClockState::Frozen)
+            .ok_or(ClockError::PastTheEnd(seconds))
     }
 
     fn state(&self) -> ClockState {

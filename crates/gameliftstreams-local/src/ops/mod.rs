@@ -8,7 +8,7 @@ pub mod api;
 pub mod engine;
 
 use crate::clock::{self, Clock, ClockError, ClockKind};
-use crate::domain::cursor::{Binding, Position, TokenCodec, TOKEN_LIFETIME_MS};
+use crate::domain::cursor::{Binding, Position, TokenCodec};
 use crate::domain::ids::Scope;
 use crate::domain::lifecycle::Delays;
 use crate::domain::ApiError;
@@ -22,6 +22,9 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
+
+/// How long a ClientToken is remembered, in milliseconds of service time (SPEC: 24 hours).
+const CLIENT_TOKEN_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// Settings of the service that tests and users may change.
 #[derive(Clone, Debug, Default)]
@@ -320,7 +323,7 @@ impl Service {
         let input: I = decode(r.input)?;
         self.write_as(r.scope, r.host, |ctx, tx| {
             if let (Some((_, token)), Some(fp)) = (&token, &fingerprint) {
-                let since = ctx.now.millis().saturating_sub(TOKEN_LIFETIME_MS);
+                let since = ctx.now.millis().saturating_sub(CLIENT_TOKEN_TTL_MS);
                 if let Some((seen, response)) = tx.tokens().get(ctx.part, r.op.name(), token, since)? {
                     if seen != *fp {
                         return Err(ApiError::conflict(format!(
