@@ -214,3 +214,23 @@ def test_an_out_of_range_clock_on_disk_is_refused_with_the_fix():
         assert out.returncode != 0
         assert "listening on" not in out.stdout
         assert "clock" in out.stderr and "DELETE FROM meta" in out.stderr, out.stderr
+
+
+def test_a_client_token_replays_the_original_response_for_24_hours():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d, "--clock", "frozen")
+        try:
+            c = s.client()
+            args = dict(Description="Idem", RuntimeEnvironment=PROTON, ExecutablePath="Game.exe",
+                        ApplicationSourceUri="s3://bucket/game/", ClientToken="token-" + "7" * 32)
+            first = c.create_application(**args)
+            s.advance(2)
+            assert c.get_application(Identifier=first["Id"])["Status"] == "READY"
+            again = c.create_application(**args)
+            assert again["Id"] == first["Id"] and again["Status"] == "INITIALIZED"
+            assert again["ResponseMetadata"]["HTTPStatusCode"] == 201
+            s.advance(24 * 3600)
+            later = c.create_application(**args)
+            assert later["Id"] != first["Id"]
+        finally:
+            s.stop()
