@@ -8,7 +8,8 @@ use aws_sdk_gameliftstreams::types::{
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_activate_terminate_and_export() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    // A frozen clock: the transient statuses asserted here hold until the test advances.
+    let server = Server::start_with(dir.path(), &["--clock", "frozen"]);
     let client = server.client();
     let (app, group) = app_and_group(&server, &client).await;
     let g = client.get_stream_group().identifier(&group).send().await.unwrap();

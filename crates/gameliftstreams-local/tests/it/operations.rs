@@ -95,7 +95,8 @@ async fn applications_update_and_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stream_groups_update_locations_associations_delete() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
+    // A frozen clock: the transient statuses asserted here hold until the test advances.
+    let server = Server::start_with(dir.path(), &["--clock", "frozen"]);
     let client = server.client();
     let (app, group) = app_and_group(&server, &client).await;
     let other = ready_app(&server, &client, "Other").await;
