@@ -9,6 +9,8 @@
 //!   SQLite backend (the only place that knows SQL);
 //! - `ops`: the `Service`, its dispatcher, `engine` (what happens over time and across
 //!   resources) and `api` (one module per resource, which never use each other);
+//! - `stream`: real streams: a WebRTC peer per session (str0m), the H.264 test card, the
+//!   protocol script, the connection driving the session (implements `ops`' `Streams`);
 //! - `server`: HTTP (restJson1 and the `/_local/` admin API), SigV4, the throttle and the
 //!   scheduler task;
 //! - `seed`: bulk data for benchmarks and demos;
@@ -21,3 +23,4 @@ pub mod ops;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod stream;

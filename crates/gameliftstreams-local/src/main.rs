@@ -7,11 +7,13 @@ use gameliftstreams_local::clock::{self, ClockKind};
 use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
+use gameliftstreams_local::domain::signal::SignalMode;
 use gameliftstreams_local::ops::engine::exports::{Failpoint, S3Sink};
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
 use gameliftstreams_local::server::{self, sigv4::Verifier, AppState};
 use gameliftstreams_local::store::{SqliteStore, Store};
+use gameliftstreams_local::stream::StreamHub;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +129,16 @@ struct ServeArgs {
     /// only through POST /_local/clock).
     #[arg(long, value_enum, default_value_t = ClockArg::System)]
     clock: ClockArg,
+    /// The address of the one ICE host candidate of every WebRTC answer (and of the UDP socket).
+    #[arg(long, default_value = "127.0.0.1")]
+    stream_address: std::net::IpAddr,
+    /// The UDP port of the streams; 0 takes a free port (printed as `streaming on udp://...`).
+    #[arg(long, default_value_t = 0)]
+    stream_port: u16,
+    /// A SignalRequest that is not a usable WebRTC offer: `lenient` gives the session a
+    /// placeholder answer (no media); `strict` ends it ERROR/invalidSignalRequest, as in AWS.
+    #[arg(long, value_enum, default_value_t = SignalArg::Lenient)]
+    signal: SignalArg,
     /// Crash tests only: abort the process in the export worker at this point.
     #[arg(long, value_enum, hide = true)]
     failpoint: Option<FailpointArg>,
@@ -136,6 +148,12 @@ struct ServeArgs {
 enum ClockArg {
     System,
     Frozen,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SignalArg {
+    Lenient,
+    Strict,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -244,6 +262,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             }
             d
         },
+        signal: match a.signal {
+            SignalArg::Lenient => SignalMode::Lenient,
+            SignalArg::Strict => SignalMode::Strict,
+        },
         session_retention_days: (a.session_retention_days > 0).then_some(a.session_retention_days),
         export_root: export_root.clone(),
         s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
@@ -261,34 +283,42 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             q
         },
     };
-    let service = Service::builder(store.clone())
-        .settings(settings)
-        .clock(match a.clock {
-            ClockArg::System => ClockKind::System,
-            ClockArg::Frozen => ClockKind::Frozen,
-        })
-        .failpoint(a.failpoint.map(|f| match f {
-            FailpointArg::ExportBeforeArchive => Failpoint::BeforeArchive,
-            FailpointArg::ExportAfterArchive => Failpoint::AfterArchive,
-        }))
-        .build()
-        .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?;
-    let service = Arc::new(service);
-    if a.demo {
-        seed::demo(store.as_ref(), service.now().millis())?;
-    }
-    let state = AppState::builder(service)
-        .verifier(verifier)
-        .throttle(a.throttle)
-        .build();
+    let clock_kind = match a.clock {
+        ClockArg::System => ClockKind::System,
+        ClockArg::Frozen => ClockKind::Frozen,
+    };
+    let failpoint = a.failpoint.map(|f| match f {
+        FailpointArg::ExportBeforeArchive => Failpoint::BeforeArchive,
+        FailpointArg::ExportAfterArchive => Failpoint::AfterArchive,
+    });
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
             .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
+        let stream_addr = std::net::SocketAddr::new(a.stream_address, a.stream_port);
+        let hub = StreamHub::start(stream_addr).with_context(|| format!("binding udp://{stream_addr}"))?;
+        let service = Service::builder(store.clone())
+            .settings(settings)
+            .clock(clock_kind)
+            .failpoint(failpoint)
+            .streams(hub.clone())
+            .build()
+            .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?;
+        let service = Arc::new(service);
+        hub.attach(&service);
+        if a.demo {
+            seed::demo(store.as_ref(), service.now().millis())?;
+        }
+        let state = AppState::builder(service)
+            .verifier(verifier)
+            .throttle(a.throttle)
+            .streams(hub.clone())
+            .build();
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on http://{addr}")?;
+            writeln!(out, "streaming on udp://{}", hub.addr())?;
             out.flush()?;
         }
         let shutdown = async {

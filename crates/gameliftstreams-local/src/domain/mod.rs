@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod locations;
 pub mod requests;
 pub mod session;
+pub mod signal;
 pub mod tags;
 pub mod timer;
 pub mod views;

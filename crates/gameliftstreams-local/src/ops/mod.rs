@@ -15,6 +15,7 @@ use crate::domain::ApiError;
 use crate::store::{Store, StoreError, Tx};
 use engine::exports::{ExportWorker, Failpoint, S3Sink};
 use engine::faults::Faults;
+use engine::signal::Streams;
 use gls_model::{ErrorCode, Op, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub s3: Option<S3Sink>,
     /// Days an ended session stays listable (`None`: forever).
     pub session_retention_days: Option<i64>,
+    /// What a SignalRequest that is not an offer gets.
+    pub signal: crate::domain::signal::SignalMode,
 }
 
 /// What every operation sees of the request: who, where, when.
@@ -55,6 +58,8 @@ pub struct Ctx<'a> {
     pub faults: &'a Faults,
     /// The export worker.
     pub exports: &'a ExportWorker,
+    /// The streaming layer, when it runs.
+    pub streams: Option<&'a dyn Streams>,
     /// The pagination token codec.
     pub codec: &'a TokenCodec,
     /// The `Host` the request was sent to, for URLs that point back at this server.
@@ -123,6 +128,7 @@ pub struct Service {
     next_due: AtomicI64,
     wake: Notify,
     exports: ExportWorker,
+    streams: Option<Arc<dyn Streams>>,
 }
 
 /// Builds a [`Service`] over a store: settings and the clock kind are optional.
@@ -131,6 +137,7 @@ pub struct ServiceBuilder {
     settings: Settings,
     clock: ClockKind,
     failpoint: Option<Failpoint>,
+    streams: Option<Arc<dyn Streams>>,
 }
 
 impl ServiceBuilder {
@@ -143,6 +150,12 @@ impl ServiceBuilder {
     /// The kind of clock.
     pub fn clock(mut self, kind: ClockKind) -> Self {
         self.clock = kind;
+        self
+    }
+
+    /// The streaming layer that answers WebRTC offers.
+    pub fn streams(mut self, streams: Arc<dyn Streams>) -> Self {
+        self.streams = Some(streams);
         self
     }
 
@@ -181,6 +194,7 @@ impl ServiceBuilder {
             next_due: AtomicI64::new(next.unwrap_or(i64::MAX)),
             wake: Notify::new(),
             exports: ExportWorker::new(self.failpoint),
+            streams: self.streams,
         })
     }
 }
@@ -209,6 +223,7 @@ impl Service {
             settings: Settings::default(),
             clock: ClockKind::System,
             failpoint: None,
+            streams: None,
         }
     }
 
@@ -277,7 +292,14 @@ impl Service {
         let now = self.clock.now();
         let (out, _) = self.store.write_then(
             |tx| {
-                engine::timers::fire_due(tx, &self.settings, &self.faults, &self.exports, now)?;
+                engine::timers::fire_due(
+                    tx,
+                    &self.settings,
+                    &self.faults,
+                    &self.exports,
+                    self.streams.as_deref(),
+                    now,
+                )?;
                 let out = f(tx, now)?;
                 Ok::<_, ApiError>((out, tx.timers().next()?))
             },
@@ -309,6 +331,7 @@ impl Service {
             settings: &self.settings,
             faults: &self.faults,
             exports: &self.exports,
+            streams: self.streams.as_deref(),
             codec: &self.codec,
             host,
         }
@@ -362,7 +385,14 @@ impl Service {
         let now = self.clock.now();
         let next = self.store.write_then(
             |tx| {
-                engine::timers::fire_due(tx, &self.settings, &self.faults, &self.exports, now)?;
+                engine::timers::fire_due(
+                    tx,
+                    &self.settings,
+                    &self.faults,
+                    &self.exports,
+                    self.streams.as_deref(),
+                    now,
+                )?;
                 Ok::<_, ApiError>(tx.timers().next()?)
             },
             |next| self.publish_next_due(*next),

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-type Reply = (StatusCode, Json<Value>);
+pub(super) type Reply = (StatusCode, Json<Value>);
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -28,10 +28,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/_local/streamurls/{id}", get(open_stream_url))
         .route("/_local/sessions/{session}/events", post(session_event))
         .route("/_local/faults", post(fault))
+        .merge(super::streams::routes())
 }
 
 /// Run store work off the runtime; a panicked task is an internal error like any other.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, crate::domain::ApiError> + Send + 'static,
 ) -> Result<T, crate::domain::ApiError> {
     tokio::task::spawn_blocking(f)
@@ -43,14 +44,14 @@ fn secs(ms: i64) -> f64 {
     ms as f64 / 1000.0
 }
 
-fn failed(e: impl std::fmt::Display) -> Reply {
+pub(super) fn failed(e: impl std::fmt::Display) -> Reply {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({ "error": e.to_string() })),
     )
 }
 
-fn bad_request(msg: impl Into<String>) -> Reply {
+pub(super) fn bad_request(msg: impl Into<String>) -> Reply {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() })))
 }
 
@@ -139,7 +140,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> (StatusCode, Html<String
     )
 }
 
-fn escape(s: &str) -> String {
+pub(super) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -191,7 +192,7 @@ async fn open_stream_url(
     }
 }
 
-fn reply(status: StatusCode, body: Value) -> Reply {
+pub(super) fn reply(status: StatusCode, body: Value) -> Reply {
     (status, Json(body))
 }
 
@@ -204,7 +205,7 @@ fn session_json(doc: &gls_model::GetStreamSessionOutput) -> Value {
 }
 
 /// The signed caller's partition in strict mode: the admin API reaches only its resources.
-fn owner(extensions: &axum::http::Extensions) -> Option<Scope> {
+pub(super) fn owner(extensions: &axum::http::Extensions) -> Option<Scope> {
     extensions
         .get::<Caller>()
         .map(|c| Scope::new(c.account.clone(), c.region.clone()))
@@ -255,7 +256,7 @@ fn fault_id() -> String {
     format!("fault-{}", random_hex(16))
 }
 
-fn not_found(what: &str) -> Reply {
+pub(super) fn not_found(what: &str) -> Reply {
     reply(StatusCode::NOT_FOUND, json!({ "error": format!("no such {what}") }))
 }
 

@@ -4,9 +4,11 @@
 mod admin;
 pub mod protocol;
 pub mod sigv4;
+mod streams;
 pub mod throttle;
 
 use crate::ops::Service;
+use crate::stream::StreamHub;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
@@ -23,6 +25,7 @@ pub struct AppState {
     service: Arc<Service>,
     verifier: Option<sigv4::Verifier>,
     throttle: Option<throttle::Throttle>,
+    streams: Option<Arc<StreamHub>>,
 }
 
 /// Builds an [`AppState`].
@@ -30,6 +33,7 @@ pub struct AppStateBuilder {
     service: Arc<Service>,
     verifier: Option<sigv4::Verifier>,
     throttle: bool,
+    streams: Option<Arc<StreamHub>>,
 }
 
 impl AppStateBuilder {
@@ -45,12 +49,19 @@ impl AppStateBuilder {
         self
     }
 
+    /// The streaming layer (application messages, stream state).
+    pub fn streams(mut self, hub: Arc<StreamHub>) -> Self {
+        self.streams = Some(hub);
+        self
+    }
+
     /// The state.
     pub fn build(self) -> Arc<AppState> {
         Arc::new(AppState {
             service: self.service,
             verifier: self.verifier,
             throttle: self.throttle.then(Default::default),
+            streams: self.streams,
         })
     }
 }
@@ -62,6 +73,7 @@ impl AppState {
             service,
             verifier: None,
             throttle: false,
+            streams: None,
         }
     }
 
@@ -93,7 +105,11 @@ async fn strict(
         return next.run(request).await;
     };
     let path = request.uri().path();
-    let open = (request.method() == Method::GET && path == "/_local/health") || path.starts_with("/_local/streamurls/");
+    // Open like AWS's stream URLs: what a browser loads without credentials.
+    let open = (request.method() == Method::GET && path == "/_local/health")
+        || path.starts_with("/_local/streamurls/")
+        || path.starts_with("/_local/webrtc/")
+        || path.starts_with("/_local/play/");
     if open {
         return next.run(request).await;
     }

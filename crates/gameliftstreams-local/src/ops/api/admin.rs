@@ -8,9 +8,9 @@ use crate::domain::session::{Event, Refusal};
 use crate::domain::ApiError;
 use crate::ops::engine::resources::{self, Kind};
 use crate::ops::engine::urls::{self, Activation};
-use crate::ops::engine::{self, faults, Env};
+use crate::ops::engine::{self, faults, signal, Env};
 use crate::ops::Service;
-use gls_model::{GetStreamSessionOutput, StreamSessionStatusReason};
+use gls_model::{GetStreamSessionOutput, StreamSessionStatus, StreamSessionStatusReason};
 
 /// What happened to an event sent to a session.
 pub enum Outcome {
@@ -29,6 +29,7 @@ impl Service {
             settings: &self.settings,
             faults: &self.faults,
             exports: &self.exports,
+            streams: self.streams.as_deref(),
             part,
             now,
         }
@@ -90,6 +91,69 @@ impl Service {
             Some((part, id)) => {
                 self.faults.fail_placements(part, &id, location, count);
                 Ok(true)
+            }
+        })
+    }
+
+    /// The id of a session named by ID or ARN (for this caller), if it exists.
+    pub fn locate_session(&self, owner: Option<&Scope>, ident: &str) -> Result<Option<String>, ApiError> {
+        self.store
+            .write(|tx| Ok(resources::locate(tx, Kind::Session, ident, owner)?.map(|(_, id)| id)))
+    }
+
+    /// A session's status and reason, by id (what its stream shows and follows).
+    pub fn stream_view(
+        &self,
+        id: &str,
+    ) -> Result<Option<(StreamSessionStatus, Option<StreamSessionStatusReason>)>, ApiError> {
+        self.store.read(|tx| {
+            let Some(part) = tx.sessions().locate(id)? else {
+                return Ok(None);
+            };
+            Ok(tx
+                .sessions()
+                .get(part, id)?
+                .map(|row| (row.doc.status.unwrap_or_default(), row.doc.status_reason)))
+        })
+    }
+
+    /// A browser attaches to a session (the play page): the same path as
+    /// CreateStreamSessionConnection. `Err(status)` when the session's status does not take a
+    /// connection now; `Ok(None)` when the offer is not usable (the session then ends
+    /// ERROR/invalidSignalRequest); `Ok(Some(answer))` otherwise.
+    pub fn connect_client(
+        &self,
+        owner: Option<&Scope>,
+        ident: &str,
+        request: &str,
+    ) -> Result<Option<Result<Option<String>, StreamSessionStatus>>, ApiError> {
+        self.write_engine(|tx, now| {
+            let Some((part, id)) = resources::locate(tx, Kind::Session, ident, owner)? else {
+                return Ok(None);
+            };
+            let Some(mut row) = tx.sessions().get(part, &id)? else {
+                return Ok(None);
+            };
+            let status = row.doc.status.unwrap_or_default();
+            if !matches!(
+                status,
+                StreamSessionStatus::Active | StreamSessionStatus::PendingClientReconnection
+            ) {
+                return Ok(Some(Err(status)));
+            }
+            let env = self.env_in(tx, part, now);
+            let location = row.doc.location.clone().unwrap_or_default();
+            let Some(answer) = signal::answer(env, &row, request, &location) else {
+                engine::drive_quiet(
+                    env,
+                    &mut row,
+                    Event::Fault(StreamSessionStatusReason::InvalidSignalRequest),
+                )?;
+                return Ok(Some(Ok(None)));
+            };
+            match engine::drive(env, &mut row, Event::Reconnect(answer.clone()))? {
+                Ok(()) => Ok(Some(Ok(Some(answer)))),
+                Err(_) => Ok(Some(Err(status))),
             }
         })
     }

@@ -2,17 +2,18 @@
 //! CreateStreamSessionConnection, ListStreamSessions and ListStreamSessionsByAccount.
 
 use crate::domain::session::{self, Event, Refusal};
+use crate::domain::signal as domain_signal;
 use crate::domain::views;
 use crate::domain::ApiError;
-use crate::ops::engine::{self, launch, placement, resources};
+use crate::ops::engine::{self, launch, resources, signal};
 use crate::ops::{Ctx, Listing};
 use crate::store::{SessionFilter, Tx};
 use gls_model::{
     CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput, ExportFilesMetadata, ExportFilesStatus,
     ExportStreamSessionFilesInput, ExportStreamSessionFilesOutput, GetStreamSessionInput, GetStreamSessionOutput,
     ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput, ListStreamSessionsInput,
-    ListStreamSessionsOutput, Op, StartStreamSessionInput, StreamGroupStatus, StreamSessionSummary,
-    TerminateStreamSessionInput,
+    ListStreamSessionsOutput, Op, StartStreamSessionInput, StreamGroupStatus, StreamSessionStatus,
+    StreamSessionStatusReason, StreamSessionSummary, TerminateStreamSessionInput,
 };
 
 pub(crate) fn start(
@@ -169,8 +170,29 @@ pub(crate) fn create_connection(
         ));
     }
     let location = row.doc.location.clone().unwrap_or_else(|| ctx.scope.region.clone());
-    let answer = placement::signal_response(&format!("{}-{}", row.id, ctx.now.millis()), &location);
-    if let Err(Refusal::WrongState(why)) = engine::drive(ctx.env(tx), &mut row, Event::Reconnect(answer.clone()))? {
+    let status = row.doc.status.unwrap_or_default();
+    if !matches!(
+        status,
+        StreamSessionStatus::Active | StreamSessionStatus::PendingClientReconnection
+    ) {
+        return Err(ApiError::conflict(format!(
+            "A new connection is not possible while the stream session is {}.",
+            status.as_str()
+        )));
+    }
+    let env = ctx.env(tx);
+    let Some(answer) = signal::answer(env, &row, &input.signal_request, &location) else {
+        // As in AWS, an unusable offer ends the session: ERROR/invalidSignalRequest.
+        engine::drive_quiet(
+            env,
+            &mut row,
+            Event::Fault(StreamSessionStatusReason::InvalidSignalRequest),
+        )?;
+        return Ok(CreateStreamSessionConnectionOutput {
+            signal_response: Some(domain_signal::placeholder(&row.id, &location)),
+        });
+    };
+    if let Err(Refusal::WrongState(why)) = engine::drive(env, &mut row, Event::Reconnect(answer.clone()))? {
         return Err(ApiError::conflict(why));
     }
     Ok(CreateStreamSessionConnectionOutput {

@@ -18,10 +18,12 @@ use gls_model::{
 };
 use sha2::{Digest, Sha256};
 
-fn web_sdk_url(group_id: &str) -> String {
+/// The protocol script of a group's sessions, served by this server under `/_local/webrtc/`
+/// (at the address the caller reached it by).
+fn web_sdk_url(host: &str, group_id: &str) -> String {
     let digest = Sha256::digest(group_id.as_bytes());
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("https://gameliftstreams-local.localhost/webrtc/{hex}.js")
+    format!("http://{host}/_local/webrtc/{hex}.js")
 }
 
 /// What a checked StartStreamSession request resolved to.
@@ -129,7 +131,7 @@ pub fn launch(ctx: &Ctx<'_>, tx: &dyn Tx, input: StartStreamSessionInput) -> Res
                 shared_with_client: Some(false),
             },
         )),
-        web_sdk_protocol_url: Some(web_sdk_url(&group_id)),
+        web_sdk_protocol_url: Some(web_sdk_url(ctx.host, &group_id)),
         created_at: Some(ctx.now),
         last_updated_at: Some(ctx.now),
         application_arn: Some(app_arn),

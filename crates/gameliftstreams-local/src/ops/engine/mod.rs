@@ -12,6 +12,7 @@ pub mod launch;
 pub mod placement;
 pub mod quotas;
 pub mod resources;
+pub mod signal;
 pub mod timers;
 pub mod urls;
 
@@ -23,6 +24,7 @@ use crate::store::{SessionRow, Tx};
 use exports::ExportWorker;
 use faults::Faults;
 use gls_model::Timestamp;
+use signal::Streams;
 
 /// What engine work sees: the transaction, settings, injected faults, the partition of the
 /// resources at hand and the time the work happens at.
@@ -36,6 +38,8 @@ pub struct Env<'a> {
     pub faults: &'a Faults,
     /// The export worker, told when a job is queued.
     pub exports: &'a ExportWorker,
+    /// The streaming layer, when it runs.
+    pub streams: Option<&'a dyn Streams>,
     /// The partition.
     pub part: i64,
     /// When this happens (a timer's due time, or the request's time).
@@ -68,6 +72,7 @@ impl Ctx<'_> {
             settings: self.settings,
             faults: self.faults,
             exports: self.exports,
+            streams: self.streams,
             part: self.part,
             now: self.now,
         }

@@ -2,19 +2,14 @@
 //! location that can serve it, or waits; a freed slot or new capacity goes to waiting
 //! sessions first; locations that can grow are asked to scale up for those who wait.
 
-use super::{drive_quiet, Env};
+use super::{drive_quiet, signal, Env};
 use crate::domain::capacity;
 use crate::domain::locations;
 use crate::domain::session::Event;
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
 use crate::store::{LiveBy, SessionRow};
-use gls_model::{ReplicationStatusType, StreamGroupLocationStatus, StreamSessionStatus};
-
-/// A stand-in for the WebRTC answer the real service returns.
-pub fn signal_response(session_id: &str, location: &str) -> String {
-    format!("{{\"type\":\"answer\",\"sdp\":\"v=0\\r\\no=gameliftstreams-local {session_id} 2 IN IP4 127.0.0.1\\r\\ns={location}\\r\\n\"}}")
-}
+use gls_model::{ReplicationStatusType, StreamGroupLocationStatus, StreamSessionStatus, StreamSessionStatusReason};
 
 fn replicated(env: Env<'_>, app_id: &str, location: &str) -> Result<bool, ApiError> {
     let Some(app) = env.tx.applications().get(env.part, app_id)? else {
@@ -49,8 +44,13 @@ pub fn try_place(env: Env<'_>, row: &mut SessionRow) -> Result<bool, ApiError> {
             continue;
         }
         if capacity::take_slot(loc) {
+            let request = row.doc.signal_request.clone().unwrap_or_default();
+            let Some(answer) = signal::answer(env, row, &request, &name) else {
+                // The slot stays free: the group document with it taken is not saved.
+                drive_quiet(env, row, Event::Fault(StreamSessionStatusReason::InvalidSignalRequest))?;
+                return Ok(false);
+            };
             env.tx.groups().update(env.part, &row.group_id, &g)?;
-            let answer = signal_response(&row.id, &name);
             drive_quiet(env, row, Event::Placed { location: name, answer })?;
             return Ok(true);
         }

@@ -5,6 +5,7 @@
 
 use super::exports::ExportWorker;
 use super::faults::Faults;
+use super::signal::Streams;
 use super::{drive_quiet, placement, urls, Env};
 use crate::domain::associations;
 use crate::domain::lifecycle;
@@ -22,6 +23,7 @@ pub fn fire_due(
     settings: &Settings,
     faults: &Faults,
     exports: &ExportWorker,
+    streams: Option<&dyn Streams>,
     now: Timestamp,
 ) -> Result<usize, ApiError> {
     let mut fired = 0;
@@ -36,6 +38,7 @@ pub fn fire_due(
                         settings,
                         faults,
                         exports,
+                        streams,
                         part: t.part,
                         now: Timestamp(t.due_at),
                     };

@@ -1,0 +1,182 @@
+//! What a SignalRequest is: no client (`NO_CLIENT_CONNECTION`), a WebRTC offer (the Web SDK's
+//! JSON, or a complete SDP text), or anything else; the SDP normalization the SDK's offers
+//! need before a parser sees them; and the SignalResponse JSON. No I/O, no WebRTC stack.
+
+use serde::{Deserialize, Serialize};
+
+/// How a SignalRequest that is not a usable offer is treated (`serve --signal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignalMode {
+    /// A placeholder answer; the session runs without media.
+    #[default]
+    Lenient,
+    /// The session ends ERROR/invalidSignalRequest, as in AWS.
+    Strict,
+}
+
+/// A classified SignalRequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// `NO_CLIENT_CONNECTION`: no browser now; one attaches later.
+    NoClient,
+    /// A WebRTC offer: its SDP, normalized (CRLF line endings, `b=` lines where SDP wants them).
+    Offer(String),
+    /// Anything else (dummy strings, truncated text).
+    Other,
+}
+
+/// The Web SDK's JSON offer (`{"type":"offer","sdp":...,"webSdkVersion":...,"extras":...}`).
+#[derive(Deserialize)]
+struct JsonOffer {
+    #[serde(rename = "type")]
+    kind: String,
+    sdp: String,
+}
+
+/// The SignalResponse the Web SDK requires: exactly these typed members.
+#[derive(Serialize)]
+struct JsonAnswer<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    sdp: &'a str,
+    #[serde(rename = "webSdkProtocolUrl")]
+    web_sdk_protocol_url: &'a str,
+}
+
+/// Classify a SignalRequest.
+pub fn classify(request: &str) -> Signal {
+    if request == "NO_CLIENT_CONNECTION" {
+        return Signal::NoClient;
+    }
+    if let Ok(offer) = serde_json::from_str::<JsonOffer>(request) {
+        // The SDK's JSON: an offer even if its SDP turns out unusable (then the peer refuses
+        // it and the request is invalid in every mode).
+        return if offer.kind == "offer" {
+            Signal::Offer(normalize(&offer.sdp))
+        } else {
+            Signal::Other
+        };
+    }
+    if is_complete_sdp(request) {
+        return Signal::Offer(normalize(request));
+    }
+    Signal::Other
+}
+
+/// A text that has an SDP session section (`v=0`, `o=`, `s=`, `t=`) and at least one media
+/// section.
+fn is_complete_sdp(text: &str) -> bool {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.first() == Some(&"v=0")
+        && ["o=", "s=", "t="]
+            .iter()
+            .all(|p| lines.iter().any(|l| l.starts_with(p)))
+        && lines.iter().any(|l| l.starts_with("m="))
+}
+
+/// CRLF line endings, and each media section's `b=` lines moved up to where SDP wants them
+/// (after `m=`, `i=` and `c=`, before any `a=`): the Web SDK joins lines with `\n` and appends
+/// `b=TIAS`/`b=AS` after the video section's attributes, which makes strict parsers reject the
+/// offer or silently drop the sections after it.
+pub fn normalize(sdp: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut section: Vec<String> = Vec::new();
+    let flush = |section: &mut Vec<String>, out: &mut Vec<String>| {
+        let (bw, rest): (Vec<String>, Vec<String>) = section.drain(..).partition(|l| l.starts_with("b="));
+        let at = rest
+            .iter()
+            .position(|l| !(l.starts_with("m=") || l.starts_with("i=") || l.starts_with("c=")))
+            .unwrap_or(rest.len());
+        let (head, tail) = rest.split_at(at);
+        out.extend(head.iter().cloned());
+        out.extend(bw);
+        out.extend(tail.iter().cloned());
+    };
+    let mut in_media = false;
+    for line in sdp.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        if line.starts_with("m=") {
+            if in_media {
+                flush(&mut section, &mut out);
+            }
+            in_media = true;
+        }
+        if in_media {
+            section.push(line.to_string());
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    if in_media {
+        flush(&mut section, &mut out);
+    }
+    let mut text = out.join("\r\n");
+    text.push_str("\r\n");
+    text
+}
+
+/// The SignalResponse for an SDP answer.
+pub fn answer_json(sdp: &str, protocol_url: &str) -> String {
+    serde_json::to_string(&JsonAnswer {
+        kind: "answer",
+        sdp,
+        web_sdk_protocol_url: protocol_url,
+    })
+    .unwrap_or_default()
+}
+
+/// The stand-in answer of a session that runs without media (`NO_CLIENT_CONNECTION`, or a
+/// SignalRequest that is not an offer in lenient mode).
+pub fn placeholder(session_id: &str, location: &str) -> String {
+    format!(
+        "{{\"type\":\"answer\",\"sdp\":\"v=0\\r\\no=gameliftstreams-local {session_id} 2 IN IP4 127.0.0.1\\r\\ns={location}\\r\\n\"}}"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDK_OFFER_SDP: &str = "v=0\no=- 1 2 IN IP4 127.0.0.1\ns=-\nt=0 0\na=group:BUNDLE 0 1 2\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\nc=IN IP4 0.0.0.0\na=mid:0\na=rtpmap:111 opus/48000/2\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 102\nc=IN IP4 0.0.0.0\na=mid:1\na=rtpmap:102 H264/90000\n\
+        b=TIAS:19000000\nb=AS:19000\n\
+        m=application 9 UDP/DTLS/SCTP webrtc-datachannel\nc=IN IP4 0.0.0.0\na=mid:2\n";
+
+    #[test]
+    fn requests_are_classified() {
+        assert_eq!(classify("NO_CLIENT_CONNECTION"), Signal::NoClient);
+        assert_eq!(classify("v=0 offer"), Signal::Other);
+        assert_eq!(classify("offer"), Signal::Other);
+        assert_eq!(classify("{\"type\":\"answer\",\"sdp\":\"v=0\"}"), Signal::Other);
+        let json = serde_json::json!({"type": "offer", "sdp": SDK_OFFER_SDP, "webSdkVersion": "1.1.0"}).to_string();
+        assert!(matches!(classify(&json), Signal::Offer(_)));
+        assert!(matches!(classify(SDK_OFFER_SDP), Signal::Offer(_)));
+        // JSON that says offer is an offer, even when its SDP is unusable.
+        assert_eq!(
+            classify("{\"type\":\"offer\",\"sdp\":\"junk\"}"),
+            Signal::Offer("junk\r\n".into())
+        );
+    }
+
+    #[test]
+    fn the_sdk_offer_is_normalized() {
+        let n = normalize(SDK_OFFER_SDP);
+        assert!(n.ends_with("\r\n") && !n.replace("\r\n", "").contains('\n'));
+        let lines: Vec<&str> = n.split("\r\n").collect();
+        let video = lines.iter().position(|l| l.starts_with("m=video")).unwrap();
+        assert_eq!(lines[video + 1], "c=IN IP4 0.0.0.0");
+        assert_eq!(lines[video + 2], "b=TIAS:19000000");
+        assert_eq!(lines[video + 3], "b=AS:19000");
+        assert_eq!(lines[video + 4], "a=mid:1");
+        assert!(lines.iter().any(|l| l.starts_with("m=application")));
+    }
+
+    #[test]
+    fn answers_have_exactly_the_members_the_sdk_reads() {
+        let a: serde_json::Value = serde_json::from_str(&answer_json("v=0\r\n", "http://h/x.js")).unwrap();
+        assert_eq!(
+            a,
+            serde_json::json!({"type": "answer", "sdp": "v=0\r\n", "webSdkProtocolUrl": "http://h/x.js"})
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! The `/_local/` routes of real streams: the protocol script at every session's
+//! `webSdkProtocolUrl`, the play page that streams a session in any browser, and the
+//! application messages between the game and the page.
+
+use super::admin::{bad_request, blocking, failed, not_found, owner, reply, Reply};
+use super::AppState;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/_local/webrtc/{name}", get(protocol_script))
+        .route("/_local/play/{session}", get(play_page))
+        .route("/_local/play/{session}/connect", post(connect))
+        .route("/_local/sessions/{session}/messages", get(messages).post(send_message))
+        .route("/_local/sessions/{session}/stream", get(stream_info))
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// The protocol script: any name under `/_local/webrtc/` (sessions name theirs by group), with
+/// CORS, since the Web SDK loads it with `crossorigin` from the game's own origin.
+async fn protocol_script(Path(_name): Path<String>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        crate::stream::PROTOCOL_SCRIPT,
+    )
+        .into_response()
+}
+
+/// A page that streams the session (named by ID or ARN) in the browser that opens it.
+async fn play_page(Path(session): Path<String>) -> Response {
+    let path = percent_encoding::utf8_percent_encode(&session, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let html = crate::stream::PLAY_PAGE
+        .replace("{{SESSION_PATH}}", &path)
+        .replace("{{SESSION}}", &super::admin::escape(&session));
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Connect {
+    signal_request: String,
+}
+
+/// The play page's offer: the same path as CreateStreamSessionConnection.
+async fn connect(State(s): State<Arc<AppState>>, Path(session): Path<String>, body: axum::body::Bytes) -> Reply {
+    let Ok(req) = serde_json::from_slice::<Connect>(&body) else {
+        return bad_request("expected {\"signalRequest\": \"...\"}");
+    };
+    let svc = s.service.clone();
+    match blocking(move || svc.connect_client(None, &session, &req.signal_request)).await {
+        Ok(None) => not_found("stream session"),
+        Ok(Some(Ok(Some(answer)))) => reply(StatusCode::OK, json!({ "signalResponse": answer })),
+        Ok(Some(Ok(None))) => bad_request("the offer is not usable: the session ended ERROR/invalidSignalRequest"),
+        Ok(Some(Err(status))) => reply(
+            StatusCode::CONFLICT,
+            json!({ "error": format!("the session is {}; waiting until it takes a connection", status.as_str()), "status": status.as_str() }),
+        ),
+        Err(e) => failed(e),
+    }
+}
+
+/// The session id behind an ID or ARN, for this caller; `Err` is the reply to give.
+async fn session_id(s: &Arc<AppState>, extensions: &axum::http::Extensions, ident: String) -> Result<String, Reply> {
+    let owner = owner(extensions);
+    let svc = s.service.clone();
+    match blocking(move || svc.locate_session(owner.as_ref(), &ident)).await {
+        Ok(Some(id)) => Ok(id),
+        Ok(None) => Err(not_found("stream session")),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// `GET /_local/sessions/{session}/messages`: what the page sent to the application.
+async fn messages(
+    State(s): State<Arc<AppState>>,
+    Path(ident): Path<String>,
+    extensions: axum::http::Extensions,
+) -> Reply {
+    let id = match session_id(&s, &extensions, ident).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let received = s.streams.as_ref().map(|h| h.received(&id)).unwrap_or_default();
+    let messages: Vec<Value> = received
+        .iter()
+        .map(|m| json!({ "data": b64().encode(&m.data), "receivedAt": m.at as f64 / 1000.0 }))
+        .collect();
+    reply(StatusCode::OK, json!({ "messages": messages }))
+}
+
+#[derive(Deserialize)]
+struct Outgoing {
+    data: String,
+}
+
+/// `POST /_local/sessions/{session}/messages {"data": "<base64>"}`: a message from the
+/// application to the page; 409 when no client is connected.
+async fn send_message(
+    State(s): State<Arc<AppState>>,
+    Path(ident): Path<String>,
+    extensions: axum::http::Extensions,
+    body: axum::body::Bytes,
+) -> Reply {
+    let Some(data) = serde_json::from_slice::<Outgoing>(&body)
+        .ok()
+        .and_then(|o| b64().decode(o.data).ok())
+    else {
+        return bad_request("expected {\"data\": \"<base64>\"}");
+    };
+    let id = match session_id(&s, &extensions, ident).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    match s.streams.as_ref().map(|h| h.deliver(&id, data)) {
+        Some(Ok(())) => reply(StatusCode::OK, json!({ "delivered": true })),
+        _ => reply(
+            StatusCode::CONFLICT,
+            json!({ "error": "no client is connected to this stream session" }),
+        ),
+    }
+}
+
+/// `GET /_local/sessions/{session}/stream`: the stream as the server sees it.
+async fn stream_info(
+    State(s): State<Arc<AppState>>,
+    Path(ident): Path<String>,
+    extensions: axum::http::Extensions,
+) -> Reply {
+    let id = match session_id(&s, &extensions, ident).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let info = s.streams.as_ref().map(|h| h.info(&id)).unwrap_or_default();
+    (StatusCode::OK, Json(serde_json::to_value(info).unwrap_or_default()))
+}

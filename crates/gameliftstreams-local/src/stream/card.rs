@@ -1,0 +1,150 @@
+//! The test card a session streams instead of a game: an I420 picture with the session id,
+//! its status, the service time, a moving bar, and the last input and application message,
+//! encoded to H.264 (Annex B) with OpenH264 built from its bundled source.
+
+use font8x8::{UnicodeFonts, BASIC_FONTS};
+use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType};
+use openh264::formats::YUVSlices;
+use openh264::OpenH264API;
+
+/// Frames per second of every stream.
+pub const FPS: u32 = 15;
+
+/// What the card shows.
+#[derive(Debug, Clone, Default)]
+pub struct CardText {
+    /// One line each, top to bottom.
+    pub lines: Vec<String>,
+}
+
+/// A test card and its encoder.
+pub struct Card {
+    width: usize,
+    height: usize,
+    yuv: Vec<u8>,
+    encoder: Encoder,
+    frames: u64,
+}
+
+impl Card {
+    /// A card of `width` x `height` (even numbers) and an encoder for it.
+    pub fn new(width: u32, height: u32) -> Result<Card, String> {
+        let (width, height) = ((width as usize) & !1, (height as usize) & !1);
+        let pixels = (width * height) as u32;
+        // Roughly 2 bits per pixel per second: a clean 720p card at 1.8 Mbit/s.
+        let bitrate = (pixels * 2).clamp(300_000, 4_000_000);
+        let config = EncoderConfig::new()
+            .bitrate(BitRate::from_bps(bitrate))
+            .max_frame_rate(FrameRate::from_hz(FPS as f32))
+            .rate_control_mode(RateControlMode::Bitrate)
+            .usage_type(UsageType::ScreenContentRealTime)
+            .intra_frame_period(IntraFramePeriod::from_num_frames(FPS * 2))
+            .skip_frames(false);
+        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| e.to_string())?;
+        Ok(Card {
+            width,
+            height,
+            yuv: vec![0; width * height * 3 / 2],
+            encoder,
+            frames: 0,
+        })
+    }
+
+    /// Draw the card for time `t` (seconds since the stream started).
+    pub fn render(&mut self, text: &CardText, t: f64) {
+        let (w, h) = (self.width, self.height);
+        let (y, uv) = self.yuv.split_at_mut(w * h);
+        y.fill(48);
+        // A tinted background (blue-ish) so the picture is clearly not black.
+        let (u, v) = uv.split_at_mut(w * h / 4);
+        u.fill(150);
+        v.fill(118);
+        // The moving bar: a full-height white stripe sweeping across every 4 seconds.
+        let bar = (w / 24).max(4);
+        let x0 = (((t / 4.0).fract()) * (w - bar) as f64) as usize;
+        for row in y.chunks_exact_mut(w).skip(h * 7 / 8) {
+            row[x0..x0 + bar].fill(235);
+        }
+        let scale = (h / 180).max(1);
+        let line_h = 8 * scale + 4 * scale;
+        for (i, line) in text.lines.iter().enumerate() {
+            let top = 2 * scale + i * line_h;
+            if top + 8 * scale > h * 7 / 8 {
+                break;
+            }
+            draw_text(y, w, 2 * scale * 4, top, scale, line);
+        }
+    }
+
+    /// Encode the current picture; `keyframe` forces an IDR frame. Annex B bytes.
+    pub fn encode(&mut self, keyframe: bool) -> Result<Vec<u8>, String> {
+        if keyframe || self.frames == 0 {
+            self.encoder.force_intra_frame();
+        }
+        self.frames += 1;
+        let (w, h) = (self.width, self.height);
+        let (y, uv) = self.yuv.split_at(w * h);
+        let (u, v) = uv.split_at(w * h / 4);
+        let slices = YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
+        self.encoder
+            .encode(&slices)
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    /// The encoded size.
+    pub fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+}
+
+/// Draw `text` in white into the luma plane at (x, y), each font pixel `scale` pixels square.
+fn draw_text(luma: &mut [u8], stride: usize, x: usize, y: usize, scale: usize, text: &str) {
+    let rows = luma.len() / stride;
+    for (ci, ch) in text.chars().enumerate() {
+        let Some(glyph) = BASIC_FONTS.get(ch).or_else(|| BASIC_FONTS.get('?')) else {
+            continue;
+        };
+        let cx = x + ci * 8 * scale;
+        if cx + 8 * scale > stride {
+            break;
+        }
+        for (gy, bits) in glyph.iter().enumerate() {
+            for gx in 0..8 {
+                if bits & (1 << gx) == 0 {
+                    continue;
+                }
+                for sy in 0..scale {
+                    let py = y + gy * scale + sy;
+                    if py >= rows {
+                        continue;
+                    }
+                    let start = py * stride + cx + gx * scale;
+                    luma[start..start + scale].fill(235);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_encodes_to_h264_with_a_keyframe_first() {
+        let mut card = Card::new(320, 240).unwrap();
+        let text = CardText {
+            lines: vec!["session ABC".into(), "status CONNECTED".into()],
+        };
+        card.render(&text, 0.5);
+        let first = card.encode(false).unwrap();
+        assert!(first.starts_with(&[0, 0, 0, 1]), "Annex B start code");
+        // An SPS (NAL type 7) comes with the first frame.
+        assert!(first.windows(5).any(|w| w[..4] == [0, 0, 0, 1] && w[4] & 0x1f == 7));
+        card.render(&text, 0.6);
+        let second = card.encode(false).unwrap();
+        assert!(!second.is_empty() && second.len() < first.len());
+        assert_eq!(card.size(), (320, 240));
+    }
+}

@@ -1,0 +1,192 @@
+//! Real streams: a WebRTC peer per session (str0m, sans-IO, pure-Rust crypto) on one UDP
+//! socket for all sessions, demultiplexed by ICE credentials; a live H.264 test card and
+//! silent Opus audio; the two data channels of the Web SDK (input, application messages);
+//! and the connection driving the session's lifecycle through the same domain events as the
+//! admin API. One thread runs the socket, the peers and the encoders. Uses `ops`; nothing
+//! below it uses this layer (the engine reaches it through `ops::engine::signal::Streams`).
+
+pub mod card;
+mod peer;
+
+use crate::ops::engine::signal::{PeerSpec, Streams};
+use crate::ops::Service;
+use peer::Peer;
+use std::collections::{HashMap, VecDeque};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+use str0m::change::SdpOffer;
+use str0m::{Candidate, Rtc};
+
+/// The protocol script served at every session's `webSdkProtocolUrl`.
+pub const PROTOCOL_SCRIPT: &str = include_str!("protocol.js");
+
+/// The page of `GET /_local/play/{session}`, with `{{SESSION}}` and `{{SESSION_PATH}}`.
+pub const PLAY_PAGE: &str = include_str!("play.html");
+
+/// At most this many messages from the page are kept per session.
+const MESSAGES_KEPT: usize = 1000;
+
+/// A message the page sent to the application.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// Service time it arrived, epoch millis.
+    pub at: i64,
+}
+
+/// What the stream of a session looks like from outside.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamInfo {
+    /// A peer exists for the session.
+    pub peer: bool,
+    /// ICE and DTLS are up.
+    pub connected: bool,
+    /// Both data channels are open.
+    pub channels_open: bool,
+    /// Video frames sent.
+    pub frames_sent: u64,
+    /// The last input received, as the card shows it.
+    pub last_input: Option<String>,
+    /// The last application message received, as text.
+    pub last_message: Option<String>,
+    /// The encoded size.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+}
+
+/// Per-session state shared between the peer thread and the HTTP handlers.
+#[derive(Default)]
+struct Mailbox {
+    received: VecDeque<Received>,
+    outbox: Vec<Vec<u8>>,
+    info: StreamInfo,
+}
+
+/// Why a message cannot be delivered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Undeliverable {
+    /// No client is connected to the session.
+    NoClient,
+}
+
+/// The streaming layer: answers offers, owns the UDP socket and the peer thread.
+pub struct StreamHub {
+    addr: SocketAddr,
+    incoming: Mutex<Vec<Peer>>,
+    mail: Mutex<HashMap<String, Mailbox>>,
+    service: OnceLock<Weak<Service>>,
+}
+
+impl StreamHub {
+    /// Bind the UDP socket at `addr` (port 0: a free port) and start the peer thread. The
+    /// hub answers offers at once; it drives sessions once [`StreamHub::attach`] has been called.
+    pub fn start(addr: SocketAddr) -> std::io::Result<Arc<StreamHub>> {
+        str0m::crypto::from_feature_flags().install_process_default();
+        let socket = UdpSocket::bind(addr)?;
+        let addr = socket.local_addr()?;
+        let hub = Arc::new(StreamHub {
+            addr,
+            incoming: Mutex::default(),
+            mail: Mutex::default(),
+            service: OnceLock::new(),
+        });
+        let weak = Arc::downgrade(&hub);
+        std::thread::Builder::new()
+            .name("gls-streams".into())
+            .spawn(move || peer::run(socket, weak))?;
+        Ok(hub)
+    }
+
+    /// The address of the one host candidate of every answer.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The service whose sessions the peers drive.
+    pub fn attach(&self, service: &Arc<Service>) {
+        let _ = self.service.set(Arc::downgrade(service));
+    }
+
+    fn service(&self) -> Option<Arc<Service>> {
+        self.service.get().and_then(Weak::upgrade)
+    }
+
+    fn mail<T>(&self, session: &str, f: impl FnOnce(&mut Mailbox) -> T) -> T {
+        let mut mail = self.mail.lock().unwrap_or_else(|p| p.into_inner());
+        f(mail.entry(session.to_string()).or_default())
+    }
+
+    /// The messages the page sent to the application (the last 1,000).
+    pub fn received(&self, session: &str) -> Vec<Received> {
+        self.mail(session, |m| m.received.iter().cloned().collect())
+    }
+
+    /// Deliver a message to the page of a connected client.
+    pub fn deliver(&self, session: &str, data: Vec<u8>) -> Result<(), Undeliverable> {
+        self.mail(session, |m| {
+            if !(m.info.connected && m.info.channels_open) {
+                return Err(Undeliverable::NoClient);
+            }
+            m.outbox.push(data);
+            Ok(())
+        })
+    }
+
+    /// What the session's stream looks like now.
+    pub fn info(&self, session: &str) -> StreamInfo {
+        self.mail(session, |m| m.info.clone())
+    }
+}
+
+impl Streams for StreamHub {
+    fn answer(&self, spec: &PeerSpec, offer: &str) -> Result<String, String> {
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("the offer does not parse: {e}"))?;
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_h264(true)
+            .enable_opus(true, false)
+            .build(Instant::now());
+        let candidate = Candidate::host(self.addr, "udp").map_err(|e| e.to_string())?;
+        rtc.add_local_candidate(candidate);
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| format!("the offer cannot be accepted: {e}"))?
+            .to_sdp_string();
+        check_answer(&answer)?;
+        let peer = Peer::new(spec.clone(), rtc);
+        self.incoming.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
+        Ok(answer)
+    }
+}
+
+/// The answer must stream H.264 video and carry the data channels.
+fn check_answer(sdp: &str) -> Result<(), String> {
+    let mut video = false;
+    let mut h264 = false;
+    let mut data = false;
+    let mut in_video = false;
+    for line in sdp.lines() {
+        if let Some(m) = line.strip_prefix("m=") {
+            let accepted = m.split(' ').nth(1).is_some_and(|port| port != "0");
+            in_video = m.starts_with("video") && accepted;
+            video |= in_video;
+            data |= m.starts_with("application") && accepted;
+        } else if in_video && line.starts_with("a=rtpmap:") && line.contains("H264/90000") {
+            h264 = true;
+        }
+    }
+    match (video && h264, data) {
+        (false, _) => Err("the offer receives no H.264 video".into()),
+        (_, false) => Err("the offer has no data channel".into()),
+        _ => Ok(()),
+    }
+}
+
+/// How often peers look at their session's status.
+const RECONCILE: Duration = Duration::from_millis(250);

@@ -1,0 +1,501 @@
+//! The peer thread: every session's str0m peer on the one UDP socket, its test card and
+//! silent audio, its data channels, and the reconciliation that turns what the connection
+//! does into the session's domain events (connected, input, gone) and the session's end into
+//! a message to the page and a closed peer.
+
+use super::card::{Card, CardText, FPS};
+use super::{Received, StreamHub, MESSAGES_KEPT, RECONCILE};
+use crate::domain::lifecycle::export_stamp;
+use crate::domain::session::Event;
+use crate::ops::api::admin::Outcome;
+use crate::ops::engine::signal::PeerSpec;
+use base64::Engine as _;
+use gls_model::{StreamSessionStatus, StreamSessionStatusReason};
+use serde_json::{json, Value};
+use std::io::ErrorKind;
+use std::net::UdpSocket;
+use std::sync::Weak;
+use std::time::{Duration, Instant};
+use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::{Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
+
+/// A connected peer that hears nothing for this long is gone (the browser sends consent
+/// checks every ~5 s and RTCP reports every second).
+const SILENCE: Duration = Duration::from_secs(8);
+
+/// A peer that never connects is dropped after this long.
+const NEVER_CONNECTED: Duration = Duration::from_secs(300);
+
+/// How often, at most, input restarts the session's idle timer.
+const INPUT_EVENT_EVERY: Duration = Duration::from_secs(1);
+
+/// Opus's 20 ms silence frame (TOC 0xF8: CELT full-band 20 ms, no data).
+const OPUS_SILENCE: [u8; 3] = [0xF8, 0xFF, 0xFE];
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+/// One session's peer.
+pub(super) struct Peer {
+    spec: PeerSpec,
+    rtc: Rtc,
+    created: Instant,
+    last_rx: Instant,
+    video: Option<(Mid, Pt)>,
+    audio: Option<(Mid, Pt)>,
+    input: Option<ChannelId>,
+    messages: Option<ChannelId>,
+    /// ICE and DTLS are up.
+    connected: bool,
+    /// The client went away (channels closed, ICE lost, silence).
+    gone: bool,
+    /// ClientConnected was applied for this peer.
+    reported: bool,
+    card: Option<Card>,
+    started: Instant,
+    next_frame: Instant,
+    next_audio: Instant,
+    next_stats: Instant,
+    audio_time: u64,
+    frames: u64,
+    keyframe: bool,
+    input_seen: Option<Instant>,
+    input_reported: Option<Instant>,
+    last_input: Option<String>,
+    last_message: Option<String>,
+    status: String,
+    /// The page was told the session ended; the peer closes at this time.
+    closing: Option<Instant>,
+}
+
+impl Peer {
+    pub(super) fn new(spec: PeerSpec, rtc: Rtc) -> Peer {
+        let now = Instant::now();
+        Peer {
+            spec,
+            rtc,
+            created: now,
+            last_rx: now,
+            video: None,
+            audio: None,
+            input: None,
+            messages: None,
+            connected: false,
+            gone: false,
+            reported: false,
+            card: None,
+            started: now,
+            next_frame: now,
+            next_audio: now,
+            next_stats: now,
+            audio_time: 0,
+            frames: 0,
+            keyframe: true,
+            input_seen: None,
+            input_reported: None,
+            last_input: None,
+            last_message: None,
+            status: "ACTIVE".into(),
+            closing: None,
+        }
+    }
+
+    fn input(&mut self, input: Input<'_>) {
+        if let Input::Receive(at, _) = &input {
+            self.last_rx = *at;
+        }
+        if let Err(e) = self.rtc.handle_input(input) {
+            tracing::debug!(session = %self.spec.session_id, error = %e, "peer input failed; closing");
+            self.rtc.disconnect();
+        }
+    }
+
+    /// Poll the peer until it wants time to pass; returns when.
+    fn drive(&mut self, socket: &UdpSocket, hub: &StreamHub) -> Instant {
+        loop {
+            if !self.rtc.is_alive() {
+                return Instant::now() + Duration::from_millis(20);
+            }
+            match self.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    if let Err(e) = socket.send_to(&t.contents, t.destination) {
+                        tracing::debug!(error = %e, "udp send failed");
+                    }
+                }
+                Ok(Output::Timeout(t)) => return t,
+                Ok(Output::Event(e)) => self.event(e, hub),
+                Err(e) => {
+                    tracing::debug!(session = %self.spec.session_id, error = %e, "peer failed; closing");
+                    self.rtc.disconnect();
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, e: RtcEvent, hub: &StreamHub) {
+        match e {
+            RtcEvent::Connected => {
+                let now = Instant::now();
+                self.connected = true;
+                self.started = now;
+                self.next_frame = now;
+                self.next_audio = now;
+                self.next_stats = now;
+                self.keyframe = true;
+                tracing::info!(session = %self.spec.session_id, "client connected");
+            }
+            RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => self.gone = true,
+            RtcEvent::MediaAdded(m) => {
+                let Some(writer) = self.rtc.writer(m.mid) else { return };
+                let pick = |codec: Codec, mode: Option<u8>| {
+                    writer
+                        .payload_params()
+                        .find(|p| {
+                            p.spec().codec == codec && (mode.is_none() || p.spec().format.packetization_mode == mode)
+                        })
+                        .map(|p| p.pt())
+                };
+                match m.kind {
+                    MediaKind::Video => {
+                        self.video = pick(Codec::H264, Some(1))
+                            .or_else(|| pick(Codec::H264, None))
+                            .map(|pt| (m.mid, pt))
+                    }
+                    MediaKind::Audio => self.audio = pick(Codec::Opus, None).map(|pt| (m.mid, pt)),
+                }
+            }
+            RtcEvent::ChannelOpen(id, label) => match label.as_str() {
+                "clientMessageChannel" => self.messages = Some(id),
+                _ if self.input.is_none() => self.input = Some(id),
+                _ => {}
+            },
+            RtcEvent::ChannelData(d) => {
+                if Some(d.id) == self.input {
+                    self.on_input(&d.data);
+                } else if Some(d.id) == self.messages {
+                    self.on_message(&d.data, hub);
+                }
+            }
+            RtcEvent::ChannelClose(id) if Some(id) == self.input || Some(id) == self.messages => self.gone = true,
+            RtcEvent::KeyframeRequest(_) => self.keyframe = true,
+            _ => {}
+        }
+    }
+
+    fn on_input(&mut self, data: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let n = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+        let text = match v.get("t").and_then(Value::as_str) {
+            Some("key") => format!("key {} {} ({})", s("type"), s("key"), s("code")),
+            Some("mouse") => format!(
+                "mouse {} {},{} buttons={} wheel={}",
+                s("type"),
+                n("x"),
+                n("y"),
+                n("buttons"),
+                n("dy")
+            ),
+            Some("gamepad") => {
+                let axes = v.get("axes").map(Value::to_string).unwrap_or_default();
+                format!("gamepad {} #{} axes={axes}", s("type"), n("index"))
+            }
+            _ => return,
+        };
+        self.last_input = Some(text);
+        self.input_seen = Some(Instant::now());
+    }
+
+    fn on_message(&mut self, data: &[u8], hub: &StreamHub) {
+        let Ok(v) = serde_json::from_slice::<Value>(data) else {
+            return;
+        };
+        if v.get("t").and_then(Value::as_str) != Some("app") {
+            return;
+        }
+        let Some(bytes) = v.get("data").and_then(Value::as_str).and_then(|d| b64().decode(d).ok()) else {
+            return;
+        };
+        let at = hub.service().map(|s| s.now().millis()).unwrap_or(0);
+        self.last_message = Some(String::from_utf8_lossy(&bytes).chars().take(48).collect());
+        hub.mail(&self.spec.session_id, |m| {
+            m.received.push_back(Received { data: bytes, at });
+            while m.received.len() > MESSAGES_KEPT {
+                m.received.pop_front();
+            }
+        });
+    }
+
+    fn send_message(&mut self, message: &Value) {
+        let Some(id) = self.messages else { return };
+        if let Some(mut ch) = self.rtc.channel(id) {
+            let _ = ch.write(false, message.to_string().as_bytes());
+        }
+    }
+
+    /// Frames, audio, stats and queued application messages that are due now.
+    fn media(&mut self, now: Instant, hub: &StreamHub) {
+        if !self.connected || self.gone || !self.rtc.is_alive() {
+            return;
+        }
+        let outbox = hub.mail(&self.spec.session_id, |m| std::mem::take(&mut m.outbox));
+        for data in outbox {
+            self.send_message(&json!({"t": "app", "data": b64().encode(data)}));
+        }
+        let frame = Duration::from_secs(1) / FPS;
+        if now >= self.next_frame {
+            self.next_frame = if now - self.next_frame > frame {
+                now + frame
+            } else {
+                self.next_frame + frame
+            };
+            self.frame(now, hub);
+        }
+        if let Some((mid, pt)) = self.audio {
+            while now >= self.next_audio {
+                self.next_audio += Duration::from_millis(20);
+                let at = MediaTime::new(self.audio_time, Frequency::FORTY_EIGHT_KHZ);
+                self.audio_time += 960;
+                if let Some(w) = self.rtc.writer(mid) {
+                    let _ = w.write(pt, now, at, OPUS_SILENCE.to_vec());
+                }
+            }
+        }
+        if self.spec.shared_stats && now >= self.next_stats {
+            self.next_stats = now + Duration::from_secs(1);
+            let t = self.frames as f64;
+            let wave = |base: f64, span: f64| base + span * ((t / 40.0).sin() * 0.5 + 0.5);
+            let timestamp = hub.service().map(|s| s.now().millis()).unwrap_or(0);
+            self.send_message(&json!({
+                "t": "stats",
+                "timestamp": timestamp,
+                "application": {
+                    "cpuUtilizationNormalized": wave(0.20, 0.15),
+                    "memoryUtilizationNormalized": wave(0.30, 0.05),
+                    "memoryUtilizationMb": wave(2400.0, 300.0).round(),
+                },
+                "system": {
+                    "cpuUtilization": wave(0.25, 0.15),
+                    "memoryUtilization": wave(0.40, 0.05),
+                    "memoryUtilizationMb": wave(6500.0, 400.0).round(),
+                    "gpuUtilization": wave(0.55, 0.25),
+                    "vramUtilization": wave(0.35, 0.05),
+                    "vramUtilizationMb": wave(5200.0, 400.0).round(),
+                }
+            }));
+        }
+    }
+
+    fn frame(&mut self, now: Instant, hub: &StreamHub) {
+        let Some((mid, pt)) = self.video else { return };
+        if self.card.is_none() {
+            match Card::new(self.spec.width, self.spec.height) {
+                Ok(c) => self.card = Some(c),
+                Err(e) => {
+                    tracing::error!(error = %e, "the H.264 encoder could not start; no video");
+                    self.video = None;
+                    return;
+                }
+            }
+        }
+        let service_time = hub.service().map(|s| export_stamp(s.now())).unwrap_or_default();
+        let text = CardText {
+            lines: vec![
+                "gameliftstreams-local".into(),
+                format!("session {}", self.spec.session_id),
+                format!("status  {}", self.status),
+                format!("time    {service_time}"),
+                format!("frame   {}", self.frames),
+                format!("input   {}", self.last_input.as_deref().unwrap_or("-")),
+                format!("message {}", self.last_message.as_deref().unwrap_or("-")),
+            ],
+        };
+        let t = self.frames as f64 / f64::from(FPS);
+        let keyframe = std::mem::take(&mut self.keyframe);
+        let Some(card) = self.card.as_mut() else { return };
+        card.render(&text, t);
+        let data = match card.encode(keyframe) {
+            Ok(d) if !d.is_empty() => d,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "encoding a frame failed");
+                return;
+            }
+        };
+        let at = MediaTime::new(self.frames * 90_000 / u64::from(FPS), Frequency::NINETY_KHZ);
+        if let Some(w) = self.rtc.writer(mid) {
+            if w.write(pt, now, at, data).is_ok() {
+                self.frames += 1;
+            }
+        }
+    }
+
+    /// Bring the session in line with the connection, and the connection with the session.
+    fn reconcile(&mut self, hub: &StreamHub, now: Instant) {
+        let Some(service) = hub.service() else { return };
+        let id = self.spec.session_id.clone();
+        let view = match service.stream_view(&id) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "session status unreadable");
+                return;
+            }
+        };
+        let Some((status, reason)) = view else {
+            self.rtc.disconnect();
+            return;
+        };
+        self.status = match reason {
+            Some(r) => format!("{} ({})", status.as_str(), r.as_str()),
+            None => status.as_str().to_string(),
+        };
+        if self.connected && now.duration_since(self.last_rx) > SILENCE {
+            self.gone = true;
+        }
+        let event = |e: Event| match service.session_event(None, &id, e) {
+            Ok(Outcome::Applied(_)) => true,
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stream event could not be applied");
+                false
+            }
+        };
+        use StreamSessionStatus::*;
+        if self.gone {
+            if self.reported && status == Connected {
+                event(Event::ClientDisconnected);
+            }
+            self.rtc.disconnect();
+        } else if matches!(status, Terminating | Terminated | Error) {
+            match self.closing {
+                None => {
+                    let reason = if reason == Some(StreamSessionStatusReason::IdleTimeout) {
+                        "idle"
+                    } else {
+                        "terminated"
+                    };
+                    self.send_message(&json!({"t": "disconnect", "reason": reason}));
+                    self.closing = Some(now + Duration::from_millis(300));
+                }
+                Some(at) if now >= at => self.rtc.disconnect(),
+                Some(_) => {}
+            }
+        } else if self.reported && matches!(status, PendingClientReconnection | Reconnecting) {
+            // The session let this client go (or another one is connecting).
+            self.rtc.disconnect();
+        } else if self.connected && !self.reported {
+            if status == Active {
+                self.reported = event(Event::ClientConnected);
+            } else if status == Connected {
+                self.reported = true;
+            }
+        } else if !self.connected && now.duration_since(self.created) > NEVER_CONNECTED {
+            self.rtc.disconnect();
+        }
+        let input_due = match (self.input_seen, self.input_reported) {
+            (Some(seen), Some(sent)) => seen > sent && now.duration_since(sent) >= INPUT_EVENT_EVERY,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if self.reported && status == Connected && input_due && event(Event::UserInput) {
+            self.input_reported = Some(now);
+        }
+        let info = super::StreamInfo {
+            peer: self.rtc.is_alive(),
+            connected: self.connected && !self.gone && self.rtc.is_alive(),
+            channels_open: self.input.is_some() && self.messages.is_some(),
+            frames_sent: self.frames,
+            last_input: self.last_input.clone(),
+            last_message: self.last_message.clone(),
+            width: self.card.as_ref().map_or(self.spec.width, |c| c.size().0 as u32),
+            height: self.card.as_ref().map_or(self.spec.height, |c| c.size().1 as u32),
+        };
+        hub.mail(&id, |m| m.info = info);
+    }
+}
+
+/// The peer thread's loop: adopt new peers, reconcile, send media, poll, read the socket.
+pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
+    let Ok(local) = socket.local_addr() else { return };
+    let mut peers: Vec<Peer> = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    let mut next_reconcile = Instant::now();
+    loop {
+        let Some(hub) = hub.upgrade() else { return };
+        let incoming = std::mem::take(&mut *hub.incoming.lock().unwrap_or_else(|p| p.into_inner()));
+        for p in incoming {
+            // A new peer for a session replaces the old one.
+            for old in peers.iter_mut().filter(|o| o.spec.session_id == p.spec.session_id) {
+                old.rtc.disconnect();
+            }
+            peers.push(p);
+        }
+        let now = Instant::now();
+        if now >= next_reconcile {
+            next_reconcile = now + RECONCILE;
+            for p in &mut peers {
+                p.reconcile(&hub, now);
+            }
+        }
+        for p in &mut peers {
+            p.media(now, &hub);
+        }
+        let mut wake = now + Duration::from_millis(20);
+        for p in &mut peers {
+            wake = wake.min(p.drive(&socket, &hub));
+            if p.connected && !p.gone {
+                wake = wake.min(p.next_frame);
+            }
+        }
+        peers.retain(|p| {
+            let alive = p.rtc.is_alive();
+            if !alive {
+                hub.mail(&p.spec.session_id, |m| {
+                    m.info.peer = false;
+                    m.info.connected = false;
+                });
+            }
+            alive
+        });
+        drop(hub);
+        let wait = wake
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        if socket.set_read_timeout(Some(wait)).is_err() {
+            std::thread::sleep(wait);
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((n, source)) => {
+                if let Ok(contents) = buf[..n].try_into() {
+                    let input = Input::Receive(
+                        Instant::now(),
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination: local,
+                            contents,
+                        },
+                    );
+                    if let Some(p) = peers.iter_mut().find(|p| p.rtc.accepts(&input)) {
+                        p.input(input);
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "udp receive failed");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let now = Instant::now();
+        for p in &mut peers {
+            p.input(Input::Timeout(now));
+        }
+    }
+}
