@@ -316,9 +316,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .streams(hub.clone())
             .build();
         {
+            // One write: a reader that takes the first line and closes the pipe still gets both.
             let mut out = std::io::stdout().lock();
-            writeln!(out, "listening on http://{addr}")?;
-            writeln!(out, "streaming on udp://{}", hub.addr())?;
+            out.write_all(format!("listening on http://{addr}\nstreaming on udp://{}\n", hub.addr()).as_bytes())?;
             out.flush()?;
         }
         let shutdown = async {

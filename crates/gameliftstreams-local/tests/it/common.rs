@@ -12,6 +12,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     child: Child,
     pub addr: String,
+    /// The server's stdout, kept open for as long as it runs.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Server {
@@ -32,13 +34,18 @@ impl Server {
             .expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("readiness line");
+        let mut stdout = BufReader::new(stdout);
+        stdout.read_line(&mut line).expect("readiness line");
         let addr = line
             .trim()
             .strip_prefix("listening on http://")
             .unwrap_or_else(|| panic!("unexpected line {line:?}"))
             .to_string();
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            _stdout: stdout,
+        }
     }
 
     pub fn url(&self) -> String {
