@@ -289,8 +289,16 @@ impl Service {
     /// Run `f` in a write transaction once due timers have fired; then write the export
     /// archives that the transaction (or the timers) queued, outside of it.
     fn write_engine<T>(&self, f: impl FnOnce(&dyn Tx, Timestamp) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        self.write_engine_next(f).map(|(out, _)| out)
+    }
+
+    /// `write_engine`, also answering when the next timer falls due.
+    fn write_engine_next<T>(
+        &self,
+        f: impl FnOnce(&dyn Tx, Timestamp) -> Result<T, ApiError>,
+    ) -> Result<(T, Option<i64>), ApiError> {
         let now = self.clock.now();
-        let (out, _) = self.store.write_then(
+        let out = self.store.write_then(
             |tx| {
                 engine::timers::fire_due(
                     tx,
@@ -382,23 +390,7 @@ impl Service {
     /// Fire every timer due by now, in due order, then write queued export archives.
     /// Returns the next due time.
     fn fire_due(&self) -> Result<Option<i64>, ApiError> {
-        let now = self.clock.now();
-        let next = self.store.write_then(
-            |tx| {
-                engine::timers::fire_due(
-                    tx,
-                    &self.settings,
-                    &self.faults,
-                    &self.exports,
-                    self.streams.as_deref(),
-                    now,
-                )?;
-                Ok::<_, ApiError>(tx.timers().next()?)
-            },
-            |next| self.publish_next_due(*next),
-        )?;
-        self.exports.run(self.store.as_ref(), &self.settings);
-        Ok(next)
+        self.write_engine_next(|_, _| Ok(())).map(|(_, next)| next)
     }
 
     /// Readers skip firing timers when the next one is not due yet, so this is published
