@@ -43,9 +43,11 @@ async function startServer(...extra) {
   const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir, ...extra],
     { stdio: ["ignore", "pipe", "inherit"] });
   servers.push(proc);
-  const lines = createInterface({ input: proc.stdout });
-  const first = await new Promise((resolve) => lines.once("line", resolve));
-  const second = await new Promise((resolve) => lines.once("line", resolve));
+  // Both ready lines come in one write: read them from one iterator, not two `once`s (the
+  // second line's event fires before a second listener could be added).
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  const first = (await lines.next()).value;
+  const second = (await lines.next()).value;
   assert.match(first, /^listening on http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(second, /^streaming on udp:\/\/127\.0\.0\.1:\d+$/);
   const url = first.trim().replace("listening on ", "");
@@ -145,7 +147,11 @@ test("a Web SDK-shaped page streams a session, drives its lifecycle and exchange
     const got = await getSession(s, group, session.Arn);
     return got.Status === "CONNECTED" && got;
   });
-  assert.ok(connected.StreamingStartedAt instanceof Date);
+  assert.equal(connected.StatusReason, undefined);
+  await until("the stream's info", async () => {
+    const info = (await s.admin("GET", `/_local/sessions/${id}/stream`)).body;
+    return info.peer && info.connected && info.channelsOpen && info.framesSent > 5 && info;
+  });
   console.log(`start to first decoded frames: ${firstFrameMs} ms`);
 
   // Input reaches the server: the last input is recorded and the idle timer restarts.

@@ -190,3 +190,64 @@ fn check_answer(sdp: &str) -> Result<(), String> {
 
 /// How often peers look at their session's status.
 const RECONCILE: Duration = Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::signal::{classify, Signal};
+
+    /// What Chromium 156 offers through the Web SDK (LF line endings, `b=` lines at the end of
+    /// the video section), as the test client makes it.
+    const CHROMIUM_OFFER: &str = include_str!("testdata/chromium-156-offer.sdp");
+
+    fn spec() -> PeerSpec {
+        PeerSpec {
+            session_id: "abc123".into(),
+            width: 1280,
+            height: 720,
+            shared_stats: false,
+        }
+    }
+
+    #[test]
+    fn a_chromium_offer_is_answered_with_h264_audio_and_the_data_channels() {
+        let hub = StreamHub::start("127.0.0.1:0".parse().expect("address")).expect("hub");
+        let json = serde_json::json!({"type": "offer", "sdp": CHROMIUM_OFFER, "webSdkVersion": "1.1.0"});
+        let Signal::Offer(sdp) = classify(&json.to_string()) else {
+            panic!("not an offer")
+        };
+        let answer = hub.answer(&spec(), &sdp).expect("answered");
+        let media: Vec<&str> = answer.lines().filter(|l| l.starts_with("m=")).collect();
+        assert_eq!(media.len(), 3, "{answer}");
+        assert!(media[0].starts_with("m=audio 9 "), "{answer}");
+        assert!(media[1].starts_with("m=video 9 "), "{answer}");
+        assert!(media[2].starts_with("m=application 9 "), "{answer}");
+        let video: Vec<&str> = answer
+            .split("m=video")
+            .nth(1)
+            .and_then(|v| v.split("m=application").next())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("a=rtpmap:"))
+            .collect();
+        assert!(
+            !video.is_empty()
+                && video
+                    .iter()
+                    .all(|l| l.contains("H264/90000") || l.contains("rtx/90000")),
+            "{video:?}"
+        );
+        assert!(answer.contains("a=candidate:"), "{answer}");
+        assert!(answer.contains(&format!(" {} typ host", hub.addr().port())), "{answer}");
+        assert!(answer.contains("a=ice-lite"), "{answer}");
+    }
+
+    #[test]
+    fn the_raw_offer_is_answered_too() {
+        let hub = StreamHub::start("127.0.0.1:0".parse().expect("address")).expect("hub");
+        let Signal::Offer(sdp) = classify(CHROMIUM_OFFER) else {
+            panic!("not an offer")
+        };
+        assert!(hub.answer(&spec(), &sdp).is_ok());
+    }
+}

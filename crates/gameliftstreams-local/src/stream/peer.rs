@@ -432,6 +432,8 @@ pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
         for p in incoming {
             // A new peer for a session replaces the old one.
             for old in peers.iter_mut().filter(|o| o.spec.session_id == p.spec.session_id) {
+                // Its end is the new client's start, not a disconnection to report.
+                old.reported = false;
                 old.rtc.disconnect();
             }
             peers.push(p);
@@ -452,6 +454,12 @@ pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
             if p.connected && !p.gone {
                 wake = wake.min(p.next_frame);
             }
+        }
+        // A peer that ended (the browser closed it, DTLS or SCTP ended) reports its client
+        // gone before it is dropped.
+        for p in peers.iter_mut().filter(|p| !p.rtc.is_alive()) {
+            p.gone = true;
+            p.reconcile(&hub, now);
         }
         peers.retain(|p| {
             let alive = p.rtc.is_alive();

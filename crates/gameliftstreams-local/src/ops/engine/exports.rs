@@ -260,12 +260,14 @@ impl ExportWorker {
     }
 
     /// Write every queued archive. Cheap when nothing was queued; a failure to reach the
-    /// store leaves the jobs for the next run.
+    /// store leaves the jobs for the next run. The lock is taken first: a caller whose job
+    /// another thread already took waits for that thread to write it, so a request that
+    /// queued a job answers only once its archive is written.
     pub fn run(&self, store: &dyn Store, settings: &Settings) {
+        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if !self.maybe_pending.load(Ordering::SeqCst) {
             return;
         }
-        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             self.maybe_pending.store(false, Ordering::SeqCst);
             let jobs = match store.read(|tx| tx.exports().pending(16)) {
