@@ -114,6 +114,14 @@ impl Peer {
         }
     }
 
+    /// End the peer politely: RTCP BYE, SCTP shutdown and DTLS close_notify, so the browser
+    /// knows at once (`disconnect` would leave it to find out by ICE consent, seconds later).
+    fn close(&mut self) {
+        if self.rtc.close().is_err() {
+            self.rtc.disconnect();
+        }
+    }
+
     /// Poll the peer until it wants time to pass; returns when.
     fn drive(&mut self, socket: &UdpSocket, hub: &StreamHub) -> Instant {
         loop {
@@ -148,7 +156,7 @@ impl Peer {
                 self.keyframe = true;
                 tracing::info!(session = %self.spec.session_id, "client connected");
             }
-            RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => self.gone = true,
+            RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) | RtcEvent::Closed => self.gone = true,
             RtcEvent::MediaAdded(m) => {
                 let Some(writer) = self.rtc.writer(m.mid) else { return };
                 let pick = |codec: Codec, mode: Option<u8>| {
@@ -348,7 +356,7 @@ impl Peer {
             }
         };
         let Some((status, reason)) = view else {
-            self.rtc.disconnect();
+            self.close();
             return;
         };
         self.status = match reason {
@@ -371,7 +379,7 @@ impl Peer {
             if self.reported && status == Connected {
                 event(Event::ClientDisconnected);
             }
-            self.rtc.disconnect();
+            self.close();
         } else if matches!(status, Terminating | Terminated | Error) {
             match self.closing {
                 None => {
@@ -383,12 +391,12 @@ impl Peer {
                     self.send_message(&json!({"t": "disconnect", "reason": reason}));
                     self.closing = Some(now + Duration::from_millis(300));
                 }
-                Some(at) if now >= at => self.rtc.disconnect(),
+                Some(at) if now >= at => self.close(),
                 Some(_) => {}
             }
         } else if self.reported && matches!(status, PendingClientReconnection | Reconnecting) {
             // The session let this client go (or another one is connecting).
-            self.rtc.disconnect();
+            self.close();
         } else if self.connected && !self.reported {
             if status == Active {
                 self.reported = event(Event::ClientConnected);
@@ -396,7 +404,7 @@ impl Peer {
                 self.reported = true;
             }
         } else if !self.connected && now.duration_since(self.created) > NEVER_CONNECTED {
-            self.rtc.disconnect();
+            self.close();
         }
         let input_due = match (self.input_seen, self.input_reported) {
             (Some(seen), Some(sent)) => seen > sent && now.duration_since(sent) >= INPUT_EVENT_EVERY,
@@ -434,7 +442,7 @@ pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
             for old in peers.iter_mut().filter(|o| o.spec.session_id == p.spec.session_id) {
                 // Its end is the new client's start, not a disconnection to report.
                 old.reported = false;
-                old.rtc.disconnect();
+                old.close();
             }
             peers.push(p);
         }

@@ -8,4 +8,5 @@ mod lifecycle;
 mod operations;
 mod paginate;
 mod pagination;
+mod streams;
 mod strict;
