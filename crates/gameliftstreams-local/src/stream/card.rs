@@ -3,7 +3,9 @@
 //! encoded to H.264 (Annex B) with OpenH264 built from its bundled source.
 
 use font8x8::{UnicodeFonts, BASIC_FONTS};
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType};
+use openh264::encoder::{
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType,
+};
 use openh264::formats::YUVSlices;
 use openh264::OpenH264API;
 
@@ -36,8 +38,12 @@ impl Card {
         let config = EncoderConfig::new()
             .bitrate(BitRate::from_bps(bitrate))
             .max_frame_rate(FrameRate::from_hz(FPS as f32))
+            // The cheapest settings that keep the card sharp: camera mode at low complexity
+            // costs ~1.5 ms a 720p frame here, screen-content mode ~7.5 ms.
             .rate_control_mode(RateControlMode::Bufferbased)
-            .usage_type(UsageType::ScreenContentRealTime)
+            .usage_type(UsageType::CameraVideoRealTime)
+            .complexity(Complexity::Low)
+            .scene_change_detect(false)
             .adaptive_quantization(false)
             .background_detection(false)
             .intra_frame_period(IntraFramePeriod::from_num_frames(FPS * 2))

@@ -428,24 +428,28 @@ impl Peer {
     }
 }
 
+/// Take the peers answered since the last look; a new peer for a session replaces the old one.
+fn adopt(peers: &mut Vec<Peer>, hub: &StreamHub) {
+    let incoming = std::mem::take(&mut *hub.incoming.lock().unwrap_or_else(|p| p.into_inner()));
+    for p in incoming {
+        for old in peers.iter_mut().filter(|o| o.spec.session_id == p.spec.session_id) {
+            // Its end is the new client's start, not a disconnection to report.
+            old.reported = false;
+            old.close();
+        }
+        peers.push(p);
+    }
+}
+
 /// The peer thread's loop: adopt new peers, reconcile, send media, poll, read the socket.
-pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
+pub(super) fn run(socket: UdpSocket, weak: Weak<StreamHub>) {
     let Ok(local) = socket.local_addr() else { return };
     let mut peers: Vec<Peer> = Vec::new();
     let mut buf = vec![0u8; 2048];
     let mut next_reconcile = Instant::now();
     loop {
-        let Some(hub) = hub.upgrade() else { return };
-        let incoming = std::mem::take(&mut *hub.incoming.lock().unwrap_or_else(|p| p.into_inner()));
-        for p in incoming {
-            // A new peer for a session replaces the old one.
-            for old in peers.iter_mut().filter(|o| o.spec.session_id == p.spec.session_id) {
-                // Its end is the new client's start, not a disconnection to report.
-                old.reported = false;
-                old.close();
-            }
-            peers.push(p);
-        }
+        let Some(hub) = weak.upgrade() else { return };
+        adopt(&mut peers, &hub);
         let now = Instant::now();
         if now >= next_reconcile {
             next_reconcile = now + RECONCILE;
@@ -498,8 +502,17 @@ pub(super) fn run(socket: UdpSocket, hub: Weak<StreamHub>) {
                             contents,
                         },
                     );
-                    if let Some(p) = peers.iter_mut().find(|p| p.rtc.accepts(&input)) {
-                        p.input(input);
+                    let mut at = peers.iter().position(|p| p.rtc.accepts(&input));
+                    if at.is_none() {
+                        // A client can be faster than the loop: its first check may come for
+                        // a peer answered since the loop last looked.
+                        if let Some(hub) = weak.upgrade() {
+                            adopt(&mut peers, &hub);
+                        }
+                        at = peers.iter().position(|p| p.rtc.accepts(&input));
+                    }
+                    if let Some(i) = at {
+                        peers[i].input(input);
                     }
                 }
             }

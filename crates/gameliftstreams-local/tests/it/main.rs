@@ -10,3 +10,4 @@ mod paginate;
 mod pagination;
 mod streams;
 mod strict;
+mod webrtc;
