@@ -181,3 +181,52 @@ def test_presigned_urls(strict, monkeypatch):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(wrong.replace("nope", ""))
     assert e.value.code == 403
+
+
+def unsigned(server, method, path, body=None):
+    r = urllib.request.Request(server.url + path, data=body, method=method)
+    try:
+        with urllib.request.urlopen(r) as resp:
+            return resp.status, resp.read().decode(), resp.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+def test_the_play_page_is_for_signed_requests_and_its_token_connects(strict):
+    c = client(strict)
+    app = c.create_application(Description="Played", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                               ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    g = c.create_stream_group(Description="Played", StreamClass="gen5n_ultra", DefaultApplicationIdentifier=app["Id"],
+                              LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 1}])
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 1}).encode())[0] == 200
+    s = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC",
+                               SignalRequest="NO_CLIENT_CONNECTION")
+    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    session = s["Arn"].rsplit("/", 1)[1]
+    play = "/_local/play/" + session
+
+    # The page: not unsigned, not for another account; a presigned URL (what a browser can open) works.
+    assert unsigned(strict, "GET", play)[0] == 403
+    assert signed_request(strict, "GET", play, key=KEYS[1][0], secret=KEYS[1][1])[0] == 404
+    req = AWSRequest(method="GET", url=strict.url + play)
+    botocore.auth.SigV4QueryAuth(Credentials(*KEYS[0][:2]), "gameliftstreams", "us-west-2", expires=300).add_auth(req)
+    status, html, _ = unsigned(strict, "GET", req.prepare().url[len(strict.url):])
+    assert status == 200
+    token = html.split("/connect?token=", 1)[1].split('"', 1)[0]
+    assert len(token) >= 32
+
+    # Its connect request: the page's token or a signature; nothing else.
+    body = json.dumps({"signalRequest": "NO_CLIENT_CONNECTION"}).encode()
+    assert unsigned(strict, "POST", play + "/connect", body)[0] == 403
+    assert unsigned(strict, "POST", play + "/connect?token=" + "0" * len(token), body)[0] == 403
+    status, text, _ = unsigned(strict, "POST", play + "/connect?token=" + token, body)
+    assert status == 200, text
+    assert "signalResponse" in json.loads(text)
+
+    # The protocol script stays open, as AWS's is, with CORS for the game's own origin.
+    url = c.get_stream_session(Identifier=g["Id"], StreamSessionIdentifier=s["Arn"]).get("WebSdkProtocolUrl")
+    path = url[len(strict.url):] if url else "/_local/webrtc/x.js"
+    status, script, headers = unsigned(strict, "GET", path)
+    assert status == 200 and "GameCastInputModule" in script
+    assert headers["Access-Control-Allow-Origin"] == "*"

@@ -83,6 +83,22 @@ impl TokenCodec {
         out
     }
 
+    /// A keyed digest of `subject` for `purpose` (hex): a capability that only this data dir
+    /// issues, such as the play page's right to connect to one session.
+    pub fn capability(&self, purpose: &str, subject: &str) -> String {
+        let mut data = Vec::with_capacity(purpose.len() + 1 + subject.len());
+        data.extend_from_slice(purpose.as_bytes());
+        data.push(0);
+        data.extend_from_slice(subject.as_bytes());
+        self.mac(&data).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `token` is the capability for `subject` and `purpose` (constant time).
+    pub fn is_capability(&self, purpose: &str, subject: &str, token: &str) -> bool {
+        let want = self.capability(purpose, subject);
+        want.len() == token.len() && want.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+
     /// A token for the position after `pos`, issued at `now_ms`.
     pub fn encode(&self, binding: &Binding<'_>, pos: &Position, now_ms: i64) -> String {
         let mut data = Vec::with_capacity(HEADER_LEN + pos.id.len() + MAC_LEN);

@@ -105,11 +105,13 @@ async fn strict(
         return next.run(request).await;
     };
     let path = request.uri().path();
-    // Open like AWS's stream URLs: what a browser loads without credentials.
+    // Open like AWS's stream URLs: what a browser loads without credentials. The protocol
+    // script is static (AWS serves it from a CDN); a play page's connect carries the token
+    // that the signed request for the page was given (checked by its handler).
     let open = (request.method() == Method::GET && path == "/_local/health")
         || path.starts_with("/_local/streamurls/")
         || path.starts_with("/_local/webrtc/")
-        || path.starts_with("/_local/play/");
+        || (request.method() == Method::POST && path.starts_with("/_local/play/") && path.ends_with("/connect"));
     if open {
         return next.run(request).await;
     }

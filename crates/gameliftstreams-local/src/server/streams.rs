@@ -4,7 +4,7 @@
 
 use super::admin::{bad_request, blocking, failed, not_found, owner, reply, Reply};
 use super::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -41,11 +41,27 @@ async fn protocol_script(Path(_name): Path<String>) -> Response {
         .into_response()
 }
 
-/// A page that streams the session (named by ID or ARN) in the browser that opens it.
-async fn play_page(Path(session): Path<String>) -> Response {
+/// A page that streams the session (named by ID or ARN) in the browser that opens it. In
+/// strict mode the request for the page is signed (a presigned URL, in a browser) and the page
+/// gets the session's play token, with which its connect request needs no signature.
+async fn play_page(
+    State(s): State<Arc<AppState>>,
+    Path(session): Path<String>,
+    extensions: axum::http::Extensions,
+) -> Response {
+    let id = match session_id(&s, &extensions, session.clone()).await {
+        Ok(id) => id,
+        Err(reply) => return reply.into_response(),
+    };
+    let query = if s.verifier.is_some() {
+        format!("?token={}", s.service.play_token(&id))
+    } else {
+        String::new()
+    };
     let path = percent_encoding::utf8_percent_encode(&session, percent_encoding::NON_ALPHANUMERIC).to_string();
     let html = crate::stream::PLAY_PAGE
         .replace("{{SESSION_PATH}}", &path)
+        .replace("{{CONNECT_QUERY}}", &query)
         .replace("{{SESSION}}", &super::admin::escape(&session));
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
@@ -56,13 +72,36 @@ struct Connect {
     signal_request: String,
 }
 
-/// The play page's offer: the same path as CreateStreamSessionConnection.
-async fn connect(State(s): State<Arc<AppState>>, Path(session): Path<String>, body: axum::body::Bytes) -> Reply {
+#[derive(Deserialize)]
+struct PlayToken {
+    token: Option<String>,
+}
+
+/// The play page's offer: the same path as CreateStreamSessionConnection. In strict mode,
+/// signed by the owner or carrying the session's play token.
+async fn connect(
+    State(s): State<Arc<AppState>>,
+    Path(session): Path<String>,
+    Query(query): Query<PlayToken>,
+    extensions: axum::http::Extensions,
+    body: axum::body::Bytes,
+) -> Reply {
     let Ok(req) = serde_json::from_slice::<Connect>(&body) else {
         return bad_request("expected {\"signalRequest\": \"...\"}");
     };
+    let signed = extensions.get::<super::sigv4::Caller>().is_some();
+    let id = match session_id(&s, &extensions, session).await {
+        Ok(id) => id,
+        Err(reply) => return reply,
+    };
+    if s.verifier.is_some() && !signed && !query.token.is_some_and(|t| s.service.is_play_token(&id, &t)) {
+        return reply(
+            StatusCode::FORBIDDEN,
+            json!({ "error": "strict mode: sign this request or open the play page with a signed (presigned) URL" }),
+        );
+    }
     let svc = s.service.clone();
-    match blocking(move || svc.connect_client(None, &session, &req.signal_request)).await {
+    match blocking(move || svc.connect_client(None, &id, &req.signal_request)).await {
         Ok(None) => not_found("stream session"),
         Ok(Some(Ok(Some(answer)))) => reply(StatusCode::OK, json!({ "signalResponse": answer })),
         Ok(Some(Ok(None))) => bad_request("the offer is not usable: the session ended ERROR/invalidSignalRequest"),

@@ -101,6 +101,16 @@ impl Service {
             .write(|tx| Ok(resources::locate(tx, Kind::Session, ident, owner)?.map(|(_, id)| id)))
     }
 
+    /// The token with which a play page served to the session's owner connects (strict mode).
+    pub fn play_token(&self, session_id: &str) -> String {
+        self.codec.capability("play", session_id)
+    }
+
+    /// Whether `token` is the play token of this session.
+    pub fn is_play_token(&self, session_id: &str, token: &str) -> bool {
+        self.codec.is_capability("play", session_id, token)
+    }
+
     /// A session's status and reason, by id (what its stream shows and follows).
     pub fn stream_view(
         &self,
