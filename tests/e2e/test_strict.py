@@ -142,7 +142,8 @@ def test_admin_api_needs_a_signature_except_health(strict):
     assert code_of(client(strict, *KEYS[1][:2]).list_stream_groups) == ("ThrottlingException", 429)
 
 
-def test_admin_events_reach_only_the_signers_resources(strict):
+def owned_session(strict, signal_request):
+    """A placed session of the first key's account: (client, group, session)."""
     c = client(strict)
     app = c.create_application(Description="Owned", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
                                ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
@@ -150,8 +151,14 @@ def test_admin_events_reach_only_the_signers_resources(strict):
     g = c.create_stream_group(Description="Owned", StreamClass="gen5n_ultra", DefaultApplicationIdentifier=app["Id"],
                               LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 1}])
     assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 1}).encode())[0] == 200
-    s = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC", SignalRequest="o")
+    s = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC",
+                               SignalRequest=signal_request)
     assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    return c, g, s
+
+
+def test_admin_events_reach_only_the_signers_resources(strict):
+    c, g, s = owned_session(strict, "o")
     path = "/_local/sessions/%s/events" % urllib.request.quote(s["Arn"], safe="")
     body = json.dumps({"event": "clientConnected"}).encode()
     assert signed_request(strict, "POST", path, body, key=KEYS[1][0], secret=KEYS[1][1])[0] == 404
@@ -193,16 +200,7 @@ def unsigned(server, method, path, body=None):
 
 
 def test_the_play_page_is_for_signed_requests_and_its_token_connects(strict):
-    c = client(strict)
-    app = c.create_application(Description="Played", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
-                               ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
-    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
-    g = c.create_stream_group(Description="Played", StreamClass="gen5n_ultra", DefaultApplicationIdentifier=app["Id"],
-                              LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 1}])
-    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 1}).encode())[0] == 200
-    s = c.start_stream_session(Identifier=g["Id"], ApplicationIdentifier=app["Id"], Protocol="WebRTC",
-                               SignalRequest="NO_CLIENT_CONNECTION")
-    assert signed_request(strict, "POST", "/_local/clock", json.dumps({"advanceSeconds": 2}).encode())[0] == 200
+    c, g, s = owned_session(strict, "NO_CLIENT_CONNECTION")
     session = s["Arn"].rsplit("/", 1)[1]
     play = "/_local/play/" + session
 

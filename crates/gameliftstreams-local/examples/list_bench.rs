@@ -3,21 +3,11 @@
 //!
 //! Usage: list_bench <endpoint-url> [requests-per-case]
 
-use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_gameliftstreams::types::{ExportFilesStatus, StreamSessionStatus};
-use aws_sdk_gameliftstreams::Client;
-use std::time::{Duration, Instant};
+mod support;
 
-fn client(url: &str) -> Client {
-    let conf = aws_sdk_gameliftstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(conf)
-}
+use aws_sdk_gameliftstreams::types::{ExportFilesStatus, StreamSessionStatus};
+use std::time::{Duration, Instant};
+use support::client;
 
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();

@@ -11,29 +11,19 @@
 #[allow(dead_code)]
 mod webrtc;
 
-use aws_sdk_gameliftstreams::config::{BehaviorVersion, Credentials, Region};
+mod support;
+
 use aws_sdk_gameliftstreams::types::{
     LocationConfiguration, Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass, StreamSessionStatus,
 };
-use aws_sdk_gameliftstreams::Client;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::client;
 
 /// The card's frame rate (stream/card.rs).
 const FPS: f64 = 15.0;
-
-fn client(url: &str) -> Client {
-    let conf = aws_sdk_gameliftstreams::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-west-2"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench"))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    Client::from_conf(conf)
-}
 
 fn post(addr: &str, path: &str, body: &str) {
     let mut s = TcpStream::connect(addr).unwrap();
