@@ -55,6 +55,8 @@ pub(super) struct Peer {
     gone: bool,
     /// ClientConnected was applied for this peer.
     reported: bool,
+    /// `close` has begun the shutdown.
+    shut: bool,
     card: Option<Card>,
     started: Instant,
     next_frame: Instant,
@@ -86,6 +88,7 @@ impl Peer {
             messages: None,
             connected: false,
             gone: false,
+            shut: false,
             reported: false,
             card: None,
             started: now,
@@ -117,6 +120,10 @@ impl Peer {
     /// End the peer politely: RTCP BYE, SCTP shutdown and DTLS close_notify, so the browser
     /// knows at once (`disconnect` would leave it to find out by ICE consent, seconds later).
     fn close(&mut self) {
+        if self.shut {
+            return;
+        }
+        self.shut = true;
         if self.rtc.close().is_err() {
             self.rtc.disconnect();
         }
