@@ -135,6 +135,16 @@ struct ServeArgs {
     /// The UDP port of the streams; 0 takes a free port (printed as `streaming on udp://...`).
     #[arg(long, default_value_t = 0)]
     stream_port: u16,
+    /// Milliseconds a client has to send a request's headers (also how long a kept-alive
+    /// connection may sit idle).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    header_read_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's body once its headers are in.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    body_read_timeout_ms: u64,
+    /// Open connections at once; more are answered 503 ServiceUnavailableException.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
     /// A SignalRequest that is not a usable WebRTC offer: `lenient` gives the session a
     /// placeholder answer (no media); `strict` ends it ERROR/invalidSignalRequest, as in AWS.
     #[arg(long, value_enum, default_value_t = SignalArg::Lenient)]
@@ -310,10 +320,17 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         if a.demo {
             seed::demo(store.as_ref(), service.now().millis())?;
         }
+        let limits = server::conn::Limits {
+            header_read: std::time::Duration::from_millis(a.header_read_timeout_ms),
+            body_read: std::time::Duration::from_millis(a.body_read_timeout_ms),
+            max_connections: a.max_connections as usize,
+            ..Default::default()
+        };
         let state = AppState::builder(service)
             .verifier(verifier)
             .throttle(a.throttle)
             .streams(hub.clone())
+            .limits(limits)
             .build();
         {
             // One write: a reader that takes the first line and closes the pipe still gets both.
@@ -322,11 +339,33 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             out.flush()?;
         }
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let signal = stop_signal().await;
+            let _ = writeln!(
+                std::io::stdout(),
+                "shutting down ({signal}): finishing the requests in flight"
+            );
         };
         server::serve(listener, state, shutdown).await?;
+        let _ = writeln!(std::io::stdout(), "stopped");
         Ok(())
     })
+}
+
+/// The first of SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGINT
+/// (ctrl-c), by name.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
 }
 
 fn s3_sink(endpoint: &str, runtime: tokio::runtime::Handle) -> S3Sink {

@@ -2,6 +2,8 @@
 //! scheduler task that fires timed transitions. The caller binds the socket.
 
 mod admin;
+pub mod conn;
+mod guard;
 pub mod protocol;
 pub mod sigv4;
 mod streams;
@@ -26,6 +28,7 @@ pub struct AppState {
     verifier: Option<sigv4::Verifier>,
     throttle: Option<throttle::Throttle>,
     streams: Option<Arc<StreamHub>>,
+    limits: conn::Limits,
 }
 
 /// Builds an [`AppState`].
@@ -34,6 +37,7 @@ pub struct AppStateBuilder {
     verifier: Option<sigv4::Verifier>,
     throttle: bool,
     streams: Option<Arc<StreamHub>>,
+    limits: conn::Limits,
 }
 
 impl AppStateBuilder {
@@ -55,6 +59,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// Timeouts and bounds of connections and requests.
+    pub fn limits(mut self, limits: conn::Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// The state.
     pub fn build(self) -> Arc<AppState> {
         Arc::new(AppState {
@@ -62,6 +72,7 @@ impl AppStateBuilder {
             verifier: self.verifier,
             throttle: self.throttle.then(Default::default),
             streams: self.streams,
+            limits: self.limits,
         })
     }
 }
@@ -74,6 +85,7 @@ impl AppState {
             verifier: None,
             throttle: false,
             streams: None,
+            limits: conn::Limits::default(),
         }
     }
 
@@ -87,12 +99,28 @@ impl AppState {
 /// (strict mode) every request but the health check and the stream URL pages must be signed.
 pub fn app(state: Arc<AppState>) -> Router {
     let strict_mode = state.verifier.is_some();
-    let router = admin::routes().fallback(aws).with_state(state.clone());
-    if strict_mode {
-        router.layer(axum::middleware::from_fn_with_state(state, strict))
+    let router = admin::routes()
+        .fallback(aws)
+        .with_state(state.clone())
+        // The guard reads and bounds every body; nothing after it needs another limit.
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    let router = if strict_mode {
+        router.layer(axum::middleware::from_fn_with_state(state.clone(), strict))
     } else {
         router
-    }
+    };
+    router.layer(axum::middleware::from_fn_with_state(state, guard::guard))
+}
+
+/// What strict mode leaves unsigned, like AWS's stream URLs: what a browser loads without
+/// credentials. The protocol script is static (AWS serves it from a CDN); a play page's
+/// connect carries the token that the signed request for the page was given (checked by its
+/// handler).
+fn is_open(method: &Method, path: &str) -> bool {
+    (method == Method::GET && path == "/_local/health")
+        || path.starts_with("/_local/streamurls/")
+        || path.starts_with("/_local/webrtc/")
+        || (method == Method::POST && path.starts_with("/_local/play/") && path.ends_with("/connect"))
 }
 
 /// Strict mode: verify the signature, then hand the verified caller to the handlers.
@@ -104,20 +132,13 @@ async fn strict(
     let Some(verifier) = state.verifier.as_ref() else {
         return next.run(request).await;
     };
-    let path = request.uri().path();
-    // Open like AWS's stream URLs: what a browser loads without credentials. The protocol
-    // script is static (AWS serves it from a CDN); a play page's connect carries the token
-    // that the signed request for the page was given (checked by its handler).
-    let open = (request.method() == Method::GET && path == "/_local/health")
-        || path.starts_with("/_local/streamurls/")
-        || path.starts_with("/_local/webrtc/")
-        || (request.method() == Method::POST && path.starts_with("/_local/play/") && path.ends_with("/connect"));
-    if open {
+    if is_open(request.method(), request.uri().path()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
     let rid = request_id();
-    let Ok(bytes) = axum::body::to_bytes(body, 16 << 20).await else {
+    // The guard has read the body already (within its limits).
+    let Ok(bytes) = axum::body::to_bytes(body, guard::MAX_BODY).await else {
         let e = sigv4::AuthError {
             status: 400,
             code: "SerializationException",
@@ -234,9 +255,10 @@ async fn aws(
     }
 }
 
-/// Fire timers as they fall due (woken early by writes that may schedule one).
-pub async fn run_scheduler(service: Arc<Service>) {
-    loop {
+/// Fire timers as they fall due (woken early by writes that may schedule one), until `stop`
+/// says so; a tick that has begun always finishes.
+pub async fn run_scheduler(service: Arc<Service>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
         let svc = service.clone();
         let next = tokio::task::spawn_blocking(move || svc.tick()).await;
         let now = service.now().millis();
@@ -247,18 +269,23 @@ pub async fn run_scheduler(service: Arc<Service>) {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
             _ = service.woken() => {}
+            _ = stop.changed() => {}
         }
     }
 }
 
-/// Serve on `listener` until `shutdown` resolves, with the scheduler running beside it.
+/// Serve on `listener` until `shutdown` resolves, with the scheduler running beside it; then
+/// stop gracefully (see [`conn::serve`]) and let the scheduler finish its tick.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let scheduler = tokio::spawn(run_scheduler(state.service.clone()));
-    let result = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await;
-    scheduler.abort();
-    result
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(run_scheduler(state.service.clone(), stopped));
+    let limits = state.limits.clone();
+    conn::serve(listener, app(state), limits, shutdown).await;
+    let _ = stop.send(true);
+    let _ = scheduler.await;
+    Ok(())
 }

@@ -100,9 +100,61 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     path: Option<PathBuf>,
     parts: Mutex<HashMap<(String, String), i64>>,
+    /// The data dir's lock, held for as long as the store is open.
+    _lock: Option<std::fs::File>,
 }
 
 const READERS: usize = 4;
+
+/// A data dir in use by another process.
+#[derive(Debug)]
+pub struct DirInUse {
+    dir: PathBuf,
+    pid: Option<u32>,
+}
+
+impl std::fmt::Display for DirInUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pid {
+            Some(pid) => write!(f, "data dir {} is in use by process {pid}", self.dir.display()),
+            None => write!(f, "data dir {} is in use by another process", self.dir.display()),
+        }
+    }
+}
+
+impl std::error::Error for DirInUse {}
+
+/// Take the data dir's exclusive lock (`<dir>/lock`, holding the owner's process id): one
+/// process at a time serves or seeds a data dir. The operating system releases it when the
+/// process ends, however it ends.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read, Seek, Write};
+    let io = |e: std::io::Error| StoreError(Box::new(e));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join("lock"))
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(StoreError(Box::new(DirInUse {
+                dir: dir.to_path_buf(),
+                pid: text.trim().parse().ok(),
+            })));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(file)
+}
 
 fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
@@ -120,6 +172,7 @@ impl SqliteStore {
     /// Open (creating and migrating) the store in `dir/state.db`.
     pub fn open_dir(dir: &Path) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError(Box::new(e)))?;
+        let lock = lock_dir(dir)?;
         let path = dir.join("state.db");
         let mut writer = open(&path)?;
         schema::migrate(&mut writer)?;
@@ -128,6 +181,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             path: Some(path),
             parts: Mutex::default(),
+            _lock: Some(lock),
         })
     }
 
@@ -140,6 +194,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             path: None,
             parts: Mutex::default(),
+            _lock: None,
         })
     }
 

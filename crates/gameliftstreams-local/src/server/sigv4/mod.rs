@@ -16,6 +16,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const SERVICE: &str = "gameliftstreams";
 const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
+/// The refusal of a request that carries no signature at all.
+pub fn missing_signature() -> AuthError {
+    AuthError {
+        status: 403,
+        code: "MissingAuthenticationTokenException",
+        message: "Missing Authentication Token".into(),
+    }
+}
+
+/// Whether a request carries a signature to check (header or presigned query), judged from
+/// its head alone.
+pub fn is_signed(headers: &HeaderMap, query: Option<&str>) -> bool {
+    headers.contains_key(axum::http::header::AUTHORIZATION) || query.is_some_and(|q| q.contains("X-Amz-Signature="))
+}
+
 /// Who a verified request comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
@@ -206,11 +221,7 @@ impl Verifier {
             if path_and_query.contains("X-Amz-Signature=") {
                 return self.verify_presigned(method, path_and_query, headers, body, wall_now);
             }
-            return Err(AuthError {
-                status: 403,
-                code: "MissingAuthenticationTokenException",
-                message: "Missing Authentication Token".into(),
-            });
+            return Err(missing_signature());
         };
         let value = value
             .to_str()
