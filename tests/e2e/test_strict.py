@@ -50,10 +50,10 @@ def code_of(fn, *a, **kw):
         return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def signed_request(server, method, path, body=b"", key=KEYS[0][0], secret=KEYS[0][1]):
+def signed_request(server, method, path, body=b"", key=KEYS[0][0], secret=KEYS[0][1], region="us-west-2"):
     req = AWSRequest(method=method, url=server.url + path, data=body,
                      headers={"Content-Type": "application/json"} if body else {})
-    SigV4Auth(Credentials(key, secret), "gameliftstreams", "us-west-2").add_auth(req)
+    SigV4Auth(Credentials(key, secret), "gameliftstreams", region).add_auth(req)
     prepared = req.prepare()
     r = urllib.request.Request(prepared.url, data=prepared.body or None, method=method, headers=dict(prepared.headers))
     try:
@@ -228,3 +228,42 @@ def test_the_play_page_is_for_signed_requests_and_its_token_connects(strict):
     status, script, headers = unsigned(strict, "GET", path)
     assert status == 200 and "GameCastInputModule" in script
     assert headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_reset_empties_only_the_signers_account_and_region_unless_the_key_is_admin():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "credentials.toml")
+        with open(path, "w") as f:
+            for akid, secret, account in KEYS:
+                f.write('[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n\n'
+                        % (akid, secret, account))
+            f.write('[[credentials]]\naccess_key_id = "AKIAADMIN"\nsecret_access_key = "root"\n'
+                    'account_id = "999999999999"\nadmin = true\n')
+        s = Server(os.path.join(d, "data"), "--credentials", path)
+        try:
+            def app(key, secret, region):
+                c = client(s, key, secret, region)
+                c.create_application(Description="Kept or not", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                                     ExecutablePath="Game.exe", ApplicationSourceUri="s3://bucket/game/")
+                return c
+            one_west = app(KEYS[0][0], KEYS[0][1], "us-west-2")
+            one_east = app(KEYS[0][0], KEYS[0][1], "us-east-1")
+            two_west = app(KEYS[1][0], KEYS[1][1], "us-west-2")
+
+            status, body = signed_request(s, "POST", "/_local/reset", key=KEYS[1][0], secret=KEYS[1][1])
+            assert status == 200
+            assert json.loads(body) == {"status": "reset", "account": KEYS[1][2], "region": "us-west-2"}
+            assert two_west.list_applications()["Items"] == []
+            assert len(one_west.list_applications()["Items"]) == 1
+            assert len(one_east.list_applications()["Items"]) == 1
+
+            status, _ = signed_request(s, "POST", "/_local/reset", region="us-east-1")
+            assert status == 200
+            assert one_east.list_applications()["Items"] == []
+            assert len(one_west.list_applications()["Items"]) == 1
+
+            status, body = signed_request(s, "POST", "/_local/reset", key="AKIAADMIN", secret="root")
+            assert status == 200 and json.loads(body) == {"status": "reset"}
+            assert one_west.list_applications()["Items"] == []
+        finally:
+            s.stop()

@@ -430,6 +430,17 @@ impl Service {
         Ok(())
     }
 
+    /// Forget the resources and injected faults of one account in one region; the others
+    /// and the clock stay.
+    pub fn reset_scope(&self, scope: &Scope) -> Result<(), ApiError> {
+        let part = self.store.part(&scope.account, &scope.region)?;
+        self.store.reset_part(part)?;
+        self.faults.clear_scope(&scope.account, &scope.region, part);
+        let next = self.store.read(|tx| tx.timers().next())?;
+        self.publish_next_due(next);
+        Ok(())
+    }
+
     /// What the health check reports.
     pub fn health(&self) -> Result<Health, ApiError> {
         let dead_letters = self.store.read(|tx| tx.timers().dead_letters())?;

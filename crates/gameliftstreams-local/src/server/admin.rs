@@ -116,11 +116,26 @@ async fn advance(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Rep
     }
 }
 
-async fn reset(State(s): State<Arc<AppState>>) -> Reply {
-    let s = s.service.clone();
-    match blocking(move || s.reset()).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "reset" }))),
-        Err(e) => failed(e),
+/// `POST /_local/reset`: everything in default mode and for a strict-mode key marked
+/// `admin = true`; only the signer's account and region for any other key.
+async fn reset(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
+    let caller = extensions.get::<Caller>().cloned();
+    let svc = s.service.clone();
+    match caller {
+        Some(c) if !c.admin => {
+            let scope = Scope::new(c.account.clone(), c.region.clone());
+            match blocking(move || svc.reset_scope(&scope)).await {
+                Ok(()) => reply(
+                    StatusCode::OK,
+                    json!({ "status": "reset", "account": c.account, "region": c.region }),
+                ),
+                Err(e) => failed(e),
+            }
+        }
+        _ => match blocking(move || svc.reset()).await {
+            Ok(()) => reply(StatusCode::OK, json!({ "status": "reset" })),
+            Err(e) => failed(e),
+        },
     }
 }
 

@@ -86,6 +86,8 @@ pub trait Store: Send + Sync {
     /// Forget every resource, timer, token, dead letter and export job (keeps the metadata:
     /// token secret and clock).
     fn reset(&self) -> Result<(), StoreError>;
+    /// Forget what `reset` forgets, in one partition only.
+    fn reset_part(&self, part: i64) -> Result<(), StoreError>;
 }
 
 impl dyn Store + '_ {

@@ -277,7 +277,29 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
+
+    fn reset_part(&self, part: i64) -> Result<(), StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for table in PARTITIONED {
+            tx.execute(&format!("DELETE FROM {table} WHERE part = ?1"), [part])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
 }
+
+/// Every table that holds a partition's records.
+const PARTITIONED: [&str; 8] = [
+    "sessions",
+    "applications",
+    "stream_groups",
+    "timers",
+    "idempotency",
+    "stream_urls",
+    "dead_timers",
+    "export_jobs",
+];
 
 impl Partitions for SqliteTx<'_> {
     fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {

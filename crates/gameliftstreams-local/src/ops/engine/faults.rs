@@ -46,6 +46,18 @@ impl Faults {
         self.placements.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
+    /// Forget the injected failures of one (account, region), whose partition is `part`.
+    pub fn clear_scope(&self, account: &str, region: &str, part: i64) {
+        self.operations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(a, r, _), _| !(a == account && r == region));
+        self.placements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(p, _, _), _| *p != part);
+    }
+
     /// The next `count` placements in (group, location) find no capacity.
     pub fn fail_placements(&self, part: i64, group: &str, location: &str, count: u32) {
         let mut m = self.placements.lock().unwrap_or_else(|p| p.into_inner());

@@ -40,6 +40,8 @@ pub struct Caller {
     pub account: String,
     /// The region of the credential scope.
     pub region: String,
+    /// The key is marked `admin = true`: it may reset every account.
+    pub admin: bool,
 }
 
 /// A rejected request, as AWS answers it.
@@ -80,12 +82,16 @@ struct Entry {
     access_key_id: String,
     secret_access_key: String,
     account_id: String,
+    /// May act on every account through the admin API (`POST /_local/reset` of everything).
+    #[serde(default)]
+    admin: bool,
 }
 
 /// The configured keys.
 #[derive(Debug, Default)]
 pub struct Verifier {
     keys: HashMap<String, (String, String)>,
+    admins: std::collections::HashSet<String>,
 }
 
 /// The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header.
@@ -193,6 +199,7 @@ impl Verifier {
             return Err("no [[credentials]] entries".to_string());
         }
         let mut keys = HashMap::new();
+        let mut admins = std::collections::HashSet::new();
         for e in file.credentials {
             if e.account_id.len() != 12 || !e.account_id.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!(
@@ -203,9 +210,12 @@ impl Verifier {
             if e.access_key_id.is_empty() || e.secret_access_key.is_empty() {
                 return Err("access_key_id and secret_access_key must not be empty".to_string());
             }
+            if e.admin {
+                admins.insert(e.access_key_id.clone());
+            }
             keys.insert(e.access_key_id, (e.secret_access_key, e.account_id));
         }
-        Ok(Verifier { keys })
+        Ok(Verifier { keys, admins })
     }
 
     /// Check a request's signature. `path_and_query` is the raw request target.
@@ -268,7 +278,7 @@ impl Verifier {
         if !constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
             return Err(mismatch());
         }
-        Ok(Caller::of(&auth, account))
+        Ok(self.caller(&auth, account))
     }
 
     /// The query-string form: `X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`,
@@ -358,7 +368,7 @@ impl Verifier {
                 settings.clone(),
             )?;
             if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
-                return Ok(Caller::of(&auth, account));
+                return Ok(self.caller(&auth, account));
             }
         }
         Err(mismatch())
@@ -382,12 +392,13 @@ impl Verifier {
     }
 }
 
-impl Caller {
-    fn of(auth: &Authorization<'_>, account: &str) -> Caller {
+impl Verifier {
+    fn caller(&self, auth: &Authorization<'_>, account: &str) -> Caller {
         Caller {
             access_key: auth.access_key.to_string(),
             account: account.to_string(),
             region: auth.region.to_string(),
+            admin: self.admins.contains(auth.access_key),
         }
     }
 }

@@ -102,7 +102,8 @@ fn signed_requests_verify_and_every_single_byte_change_is_rejected() {
             Caller {
                 access_key: "AKIAEXAMPLE1".into(),
                 account: "123456789012".into(),
-                region: "us-west-2".into()
+                region: "us-west-2".into(),
+                admin: false,
             }
         );
 
