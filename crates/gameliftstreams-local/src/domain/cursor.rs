@@ -156,6 +156,60 @@ impl TokenCodec {
 }
 
 #[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const FILTERS: &[&str] = &["ACTIVE", ""];
+
+    fn binding() -> Binding<'static> {
+        Binding {
+            operation: "ListStreamSessionsByAccount",
+            account: "111122223333",
+            region: "us-west-2",
+            parent: "",
+            filters: FILTERS,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any text is a token or a ValidationException, never a panic.
+        #[test]
+        fn any_text_decodes_or_is_refused(token in "\\PC{0,600}") {
+            let c = TokenCodec::new(b"secret".to_vec());
+            if let Err(e) = c.decode(&binding(), &token, 0) {
+                prop_assert_eq!(e.code, gls_model::ErrorCode::ValidationException);
+            }
+        }
+
+        /// Hex of every length, the decoder's own alphabet.
+        #[test]
+        fn any_hex_decodes_or_is_refused(token in "[0-9a-fA-F]{0,520}") {
+            let c = TokenCodec::new(b"secret".to_vec());
+            let _ = c.decode(&binding(), &token, 0);
+        }
+
+        /// A token changed in one place is refused (or, if the change is a no-op, the same).
+        #[test]
+        fn a_changed_token_is_refused(created in any::<i64>(), id in "[A-Za-z0-9]{1,40}", at in any::<usize>(), to in "[0-9a-z]") {
+            let c = TokenCodec::new(b"secret".to_vec());
+            let pos = Position { created_at: created, id };
+            let token = c.encode(&binding(), &pos, 0);
+            let mut bytes = token.clone().into_bytes();
+            let i = at % bytes.len();
+            bytes[i] = to.as_bytes()[0];
+            let changed = String::from_utf8(bytes).unwrap_or_default();
+            match c.decode(&binding(), &changed, 1) {
+                Ok(p) => prop_assert!(changed.eq_ignore_ascii_case(&token) && p == pos),
+                Err(e) => prop_assert_eq!(e.code, gls_model::ErrorCode::ValidationException),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

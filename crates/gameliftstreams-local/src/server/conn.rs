@@ -132,6 +132,10 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         });
     }
     drop(listener);
+    // Tell every connection to finish the request it is on and close (no more keep-alive);
+    // idle ones close at once.
+    let closed = graceful.shutdown();
+    tokio::pin!(closed);
     // Requests in flight finish; connections waiting for a request do not count.
     let drained = async {
         loop {
@@ -142,12 +146,14 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             idle.await;
         }
     };
-    if tokio::time::timeout(limits.drain, drained).await.is_err() {
-        tracing::warn!(
+    tokio::select! {
+        () = &mut closed => return,
+        () = drained => {}
+        () = tokio::time::sleep(limits.drain) => tracing::warn!(
             requests = in_flight.count.load(Ordering::SeqCst),
             "requests still running after the drain time; stopping anyway"
-        );
+        ),
     }
-    // Flush the last answers and close what is idle; a connection stuck mid-request is dropped.
-    let _ = tokio::time::timeout(Duration::from_millis(500), graceful.shutdown()).await;
+    // Flush the last answers; a connection stuck mid-request is dropped with the process.
+    let _ = tokio::time::timeout(Duration::from_millis(500), closed).await;
 }

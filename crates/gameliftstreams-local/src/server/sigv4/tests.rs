@@ -238,3 +238,47 @@ fn credentials_files_are_checked() {
     .is_err());
     assert!(Verifier::from_toml(FILE).is_ok());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any Authorization text parses or is refused, never a panic.
+        #[test]
+        fn any_authorization_header_parses_or_is_refused(value in "\\PC{0,300}") {
+            let _ = parse_authorization(&value);
+        }
+
+        /// Texts close to a real header: every part present, any contents.
+        #[test]
+        fn near_valid_headers_never_panic(
+            key in "\\PC{0,20}", date in "\\PC{0,10}", region in "\\PC{0,12}", service in "\\PC{0,16}",
+            signed in "\\PC{0,40}", signature in "\\PC{0,70}", sep in "(, |,| |;)",
+        ) {
+            let value = format!(
+                "AWS4-HMAC-SHA256 Credential={key}/{date}/{region}/{service}/aws4_request{sep}SignedHeaders={signed}{sep}Signature={signature}"
+            );
+            let _ = parse_authorization(&value);
+        }
+
+        /// The whole verification with arbitrary headers and targets.
+        #[test]
+        fn verification_never_panics(
+            auth in "\\PC{0,200}", date in "\\PC{0,20}", target in "/\\PC{0,80}",
+            body in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let v = Verifier::from_toml(FILE).unwrap();
+            let mut headers = HeaderMap::new();
+            if let Ok(a) = HeaderValue::from_str(&auth) {
+                headers.insert(axum::http::header::AUTHORIZATION, a);
+            }
+            if let Ok(d) = HeaderValue::from_str(&date) {
+                headers.insert(HeaderName::from_static("x-amz-date"), d);
+            }
+            let _ = v.verify("POST", &target, &headers, &body, now());
+        }
+    }
+}
