@@ -259,14 +259,18 @@ def test_pagination_under_churn_has_no_duplicate_and_no_miss():
                 mine = []
                 while not stop.is_set():
                     try:
-                        if mine and r.random() < 0.5:
-                            cc.terminate_stream_session(Identifier=group, StreamSessionIdentifier=mine.pop(0))
+                        # A few live sessions at a time, ended once placed; paced so that the
+                        # account grows by a few sessions a second however long the run.
+                        if len(mine) >= 8 or (mine and r.random() < 0.5):
+                            cc.terminate_stream_session(Identifier=group, StreamSessionIdentifier=mine[0])
+                            mine.pop(0)
                         else:
                             mine.append(cc.start_stream_session(Identifier=group, ApplicationIdentifier=app,
                                                                 Protocol="WebRTC", SignalRequest="NO_CLIENT_CONNECTION")["Arn"])
                     except ClientError as e:
                         if e.response["ResponseMetadata"]["HTTPStatusCode"] >= 500:
                             errors.append(str(e))
+                    stop.wait(0.1)
 
             churners = [threading.Thread(target=churn, args=(rng.random(),)) for _ in range(2)]
             for t in churners:
