@@ -247,9 +247,18 @@ impl Service {
         self.wake.notified()
     }
 
+    /// Whether `op` can be answered on the caller's thread: a read (Get*, List*) while no
+    /// timer is due, so it neither writes nor waits for the writer. Others are blocking calls.
+    pub fn answers_inline(&self, op: Op) -> bool {
+        let name = op.name();
+        (name.starts_with("Get") || name.starts_with("List"))
+            && self.next_due.load(Ordering::SeqCst) > self.clock.now().millis()
+    }
+
     /// Run one operation with its input as assembled by the protocol layer (already checked
-    /// against the model). Blocking: call from a blocking thread.
-    pub fn call(&self, op: Op, scope: &Scope, host: &str, input: Value) -> Result<Value, ApiError> {
+    /// against the model); the output's JSON bytes. Blocking: call from a blocking thread
+    /// unless [`Service::answers_inline`] says otherwise.
+    pub fn call(&self, op: Op, scope: &Scope, host: &str, input: Value) -> Result<Vec<u8>, ApiError> {
         use api::*;
         let r = Request { op, scope, host, input };
         match op {
@@ -348,7 +357,7 @@ impl Service {
     /// A write operation. When the operation's input has an idempotency token (per the
     /// model) and the caller sent one, a retry with the same parameters within 24 hours gets
     /// the first response again, and one with other parameters a ConflictException.
-    fn write<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
+    fn write<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Vec<u8>, ApiError> {
         let token = idempotency_token(r.op, &r.input);
         let fingerprint = token.as_ref().map(|(member, _)| fingerprint(&r.input, member));
         let input: I = decode(r.input)?;
@@ -361,19 +370,20 @@ impl Service {
                             "ClientToken {token} was already used with different parameters."
                         )));
                     }
-                    return serde_json::from_str(&response).map_err(ApiError::internal);
+                    return Ok(response.into_bytes());
                 }
             }
-            let out = serde_json::to_value(f(ctx, tx, input)?).map_err(ApiError::internal)?;
+            let out = serde_json::to_vec(&f(ctx, tx, input)?).map_err(ApiError::internal)?;
             if let (Some((_, token)), Some(fp)) = (&token, &fingerprint) {
+                let text = std::str::from_utf8(&out).map_err(ApiError::internal)?;
                 tx.tokens()
-                    .put(ctx.part, r.op.name(), token, fp, &out.to_string(), ctx.now.millis())?;
+                    .put(ctx.part, r.op.name(), token, fp, text, ctx.now.millis())?;
             }
             Ok(out)
         })
     }
 
-    fn read<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Value, ApiError> {
+    fn read<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Vec<u8>, ApiError> {
         let input: I = decode(r.input)?;
         let now = self.clock.now();
         // Whatever fell due before this request is applied before it is answered.
@@ -384,7 +394,7 @@ impl Service {
         let out = self
             .store
             .read(|tx| f(&self.ctx(r.scope, r.host, part, now), tx, input))?;
-        serde_json::to_value(out).map_err(ApiError::internal)
+        serde_json::to_vec(&out).map_err(ApiError::internal)
     }
 
     /// Fire every timer due by now, in due order, then write queued export archives.

@@ -244,9 +244,14 @@ async fn aws(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost")
         .to_string();
-    let result = tokio::task::spawn_blocking(move || svc.call(op, &scope, &host, input)).await;
+    // A read with nothing due is answered here: no hand-off to a blocking thread.
+    let result = if svc.answers_inline(op) {
+        Ok(svc.call(op, &scope, &host, input))
+    } else {
+        tokio::task::spawn_blocking(move || svc.call(op, &scope, &host, input)).await
+    };
     match result {
-        Ok(Ok(out)) => protocol::success(op.spec().success, &out, &rid),
+        Ok(Ok(out)) => protocol::success(op.spec().success, out, &rid),
         Ok(Err(e)) => {
             tracing::debug!(op = op.name(), error = %e, "error");
             protocol::error(&e, &rid)

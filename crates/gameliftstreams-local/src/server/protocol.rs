@@ -191,14 +191,16 @@ fn base(status: u16, request_id: &str) -> axum::http::response::Builder {
 }
 
 /// A success response: JSON body, or nothing for 204.
-pub fn success(status: u16, body: &Value, request_id: &str) -> Response<Body> {
+pub fn success(status: u16, body: Vec<u8>, request_id: &str) -> Response<Body> {
     let b = base(status, request_id);
     let built = if status == 204 {
         b.body(Body::empty())
     } else {
-        let json = match body {
-            Value::Object(_) => body.to_string(),
-            _ => "{}".to_string(),
+        // An output without members serializes to something other than an object.
+        let json = if body.first() == Some(&b'{') {
+            body
+        } else {
+            b"{}".to_vec()
         };
         b.header(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(Body::from(json))
