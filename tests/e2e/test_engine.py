@@ -234,3 +234,31 @@ def test_a_client_token_replays_the_original_response_for_24_hours():
             assert later["Id"] != first["Id"]
         finally:
             s.stop()
+
+
+def test_sessions_stored_without_a_summary_list_the_same():
+    """Sessions written before the stored summaries (migration 5) list as the others do."""
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d, "--clock", "frozen")
+        try:
+            c, app, group = setup(s)
+            arns = [start(c, group, app) for _ in range(5)]
+            s.advance(2)
+            ok_event(s, arns[1], "clientConnected")
+            c.export_stream_session_files(Identifier=group, StreamSessionIdentifier=arns[1],
+                                          OutputUri="s3://exports-bucket/summary/")
+            before = c.list_stream_sessions_by_account()["Items"]
+            by_status = c.list_stream_sessions_by_account(Status="CONNECTED")["Items"]
+        finally:
+            s.stop()
+        with db(d) as conn:
+            conn.execute("UPDATE sessions SET summary = NULL WHERE id IN (SELECT id FROM sessions LIMIT 3)")
+        s = Server(d, "--clock", "frozen")
+        try:
+            c = s.client()
+            assert c.list_stream_sessions_by_account()["Items"] == before
+            assert c.list_stream_sessions_by_account(Status="CONNECTED")["Items"] == by_status
+            assert [i["Arn"] for i in by_status] == [arns[1]]
+            assert by_status[0]["ExportFilesMetadata"]["Status"] in ("PENDING", "SUCCEEDED")
+        finally:
+            s.stop()

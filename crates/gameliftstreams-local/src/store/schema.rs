@@ -80,6 +80,9 @@ const MIGRATIONS: &[&str] = &[
          uri TEXT NOT NULL, ended_at INTEGER NOT NULL
      );
      CREATE INDEX applications_id ON applications (id);",
+    // 5: each session's ListStreamSessionsByAccount item in its wire form (NULL: not yet
+    // written since this version; computed from the document when read).
+    "ALTER TABLE sessions ADD COLUMN summary TEXT;",
 ];
 
 /// Bring the database up to the latest schema version.

@@ -28,6 +28,15 @@ pub trait Sessions {
         after: Option<&Position>,
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError>;
+    /// Like `page`, the items as ListStreamSessionsByAccount answers them: each session's
+    /// summary (export status only) as JSON text, stored with the session.
+    fn page_summaries(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, String)>, StoreError>;
     /// The sessions of an application or group in any of `statuses`, oldest first (sessions
     /// created at the same millisecond in the order they were created: a placement queue).
     fn in_statuses(
@@ -97,9 +106,14 @@ pub enum LiveBy<'a> {
     Group(&'a str),
 }
 
-/// The SQL of a keyset page for a filter combination.
-fn page_sql(filter: &SessionFilter) -> String {
-    let mut sql = String::from("SELECT created_at, id, doc FROM sessions WHERE part = ?");
+/// The ListStreamSessionsByAccount item of a session, as stored with it.
+fn summary(doc: &GetStreamSessionOutput) -> Result<String, StoreError> {
+    to_json(&crate::domain::views::session_summary(doc.clone(), false))
+}
+
+/// The SQL of a keyset page for a filter combination, selecting `what` after the position.
+fn page_sql(filter: &SessionFilter, what: &str) -> String {
+    let mut sql = format!("SELECT created_at, id, {what} FROM sessions WHERE part = ?");
     if filter.group.is_some() {
         sql.push_str(" AND group_id = ?");
     }
@@ -140,8 +154,8 @@ impl Sessions for SqliteTx<'_> {
         let (status, export) = columns(&row.doc);
         self.conn
             .prepare_cached(
-                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal, summary)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 part,
@@ -152,7 +166,8 @@ impl Sessions for SqliteTx<'_> {
                 status,
                 export,
                 to_json(&row.doc)?,
-                to_json(&row.internal)?
+                to_json(&row.internal)?,
+                summary(&row.doc)?
             ])?;
         Ok(())
     }
@@ -161,7 +176,7 @@ impl Sessions for SqliteTx<'_> {
     fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
         let (status, export) = columns(&row.doc);
         self.conn.prepare_cached(
-        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6 WHERE part = ?1 AND id = ?2",
+        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6, summary = ?7 WHERE part = ?1 AND id = ?2",
     )?
     .execute(params![
         part,
@@ -169,7 +184,8 @@ impl Sessions for SqliteTx<'_> {
         status,
         export,
         to_json(&row.doc)?,
-        to_json(&row.internal)?
+        to_json(&row.internal)?,
+        summary(&row.doc)?
     ])?;
         Ok(())
     }
@@ -240,7 +256,7 @@ impl Sessions for SqliteTx<'_> {
         after: Option<&Position>,
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&page_sql(filter))?;
+        let mut stmt = self.conn.prepare_cached(&page_sql(filter, "doc"))?;
         let rows = stmt.query_map(
             rusqlite::params_from_iter(page_params(part, filter, after, limit)),
             |r| {
@@ -251,6 +267,36 @@ impl Sessions for SqliteTx<'_> {
                     },
                     from_json(&r.get::<_, String>(2)?)?,
                 ))
+            },
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn page_summaries(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&page_sql(filter, "summary, CASE WHEN summary IS NULL THEN doc END"))?;
+        let rows = stmt.query_map(
+            rusqlite::params_from_iter(page_params(part, filter, after, limit)),
+            |r| {
+                let pos = Position {
+                    created_at: r.get(0)?,
+                    id: r.get(1)?,
+                };
+                let text = match r.get::<_, Option<String>>(2)? {
+                    Some(text) => text,
+                    None => {
+                        let doc: GetStreamSessionOutput = from_json(&r.get::<_, String>(3)?)?;
+                        summary(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.0))?
+                    }
+                };
+                Ok((pos, text))
             },
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -290,7 +336,8 @@ mod tests {
                                 status,
                                 export,
                             };
-                            let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {}", page_sql(&f))).unwrap();
+                            let sql = page_sql(&f, "summary, CASE WHEN summary IS NULL THEN doc END");
+                            let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
                             let plan: Vec<String> = stmt
                                 .query_map(rusqlite::params_from_iter(page_params(1, &f, None, 10)), |r| {
                                     r.get::<_, String>(3)

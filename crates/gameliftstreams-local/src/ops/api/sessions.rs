@@ -11,9 +11,9 @@ use crate::store::{SessionFilter, Tx};
 use gls_model::{
     CreateStreamSessionConnectionInput, CreateStreamSessionConnectionOutput, ExportFilesMetadata, ExportFilesStatus,
     ExportStreamSessionFilesInput, ExportStreamSessionFilesOutput, GetStreamSessionInput, GetStreamSessionOutput,
-    ListStreamSessionsByAccountInput, ListStreamSessionsByAccountOutput, ListStreamSessionsInput,
-    ListStreamSessionsOutput, Op, StartStreamSessionInput, StreamGroupStatus, StreamSessionStatus,
-    StreamSessionStatusReason, StreamSessionSummary, TerminateStreamSessionInput,
+    ListStreamSessionsByAccountInput, ListStreamSessionsInput, ListStreamSessionsOutput, Op, StartStreamSessionInput,
+    StreamGroupStatus, StreamSessionStatus, StreamSessionStatusReason, StreamSessionSummary,
+    TerminateStreamSessionInput,
 };
 
 pub(crate) fn start(
@@ -122,28 +122,44 @@ pub(crate) fn list(
     })
 }
 
+/// A page of ListStreamSessionsByAccount: the items are the summaries stored with the
+/// sessions, written out as they are.
+#[derive(serde::Serialize)]
+pub(crate) struct AccountPage {
+    #[serde(rename = "Items")]
+    items: Vec<Box<serde_json::value::RawValue>>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
 pub(crate) fn list_by_account(
     ctx: &Ctx<'_>,
     tx: &dyn Tx,
     input: ListStreamSessionsByAccountInput,
-) -> Result<ListStreamSessionsByAccountOutput, ApiError> {
+) -> Result<AccountPage, ApiError> {
     let filter = SessionFilter {
         group: None,
         status: input.status,
         export: input.export_files_status,
     };
-    let (items, next_token) = page(
-        ctx,
-        tx,
-        Op::ListStreamSessionsByAccount,
-        filter,
-        input.next_token.as_deref(),
-        input.max_results,
-    )?;
-    Ok(ListStreamSessionsByAccountOutput {
-        items: Some(items),
-        next_token,
-    })
+    let status = filter.status.map(|s| s.as_str()).unwrap_or("");
+    let export = filter.export.map(|s| s.as_str()).unwrap_or("");
+    let listing = Listing {
+        op: Op::ListStreamSessionsByAccount,
+        parent: "",
+        filters: &[status, export],
+        next_token: input.next_token.as_deref(),
+        max_results: input.max_results,
+    };
+    let (texts, next_token) = ctx.page(&listing, |after, limit| {
+        tx.sessions().page_summaries(ctx.part, &filter, after, limit)
+    })?;
+    let items = texts
+        .into_iter()
+        .map(serde_json::value::RawValue::from_string)
+        .collect::<Result<_, _>>()
+        .map_err(ApiError::internal)?;
+    Ok(AccountPage { items, next_token })
 }
 
 pub(crate) fn create_connection(
