@@ -85,11 +85,12 @@ impl<D: Doc> Documents<D> for SqliteTx<'_> {
     fn page(&self, part: i64, after: Option<&Position>, limit: usize) -> Result<Vec<(Position, D)>, StoreError> {
         let (ca, id) = after.map(|p| (p.created_at, p.id.as_str())).unwrap_or((i64::MIN, ""));
         let mut stmt = self.conn.prepare_cached(&format!(
+            // No bound LIMIT (it makes SQLite re-prepare the statement); the walk is lazy.
             "SELECT created_at, id, doc FROM {} WHERE part = ?1 AND (created_at, id) > (?2, ?3)
-             ORDER BY created_at, id LIMIT ?4",
+             ORDER BY created_at, id",
             D::TABLE
         ))?;
-        let rows = stmt.query_map(params![part, ca, id, limit as i64], |r| {
+        let rows = stmt.query_map(params![part, ca, id], |r| {
             Ok((
                 Position {
                     created_at: r.get(0)?,
@@ -98,7 +99,7 @@ impl<D: Doc> Documents<D> for SqliteTx<'_> {
                 from_json(&r.get::<_, String>(2)?)?,
             ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
     }
 
     fn count(&self, part: i64) -> Result<i64, StoreError> {

@@ -123,12 +123,14 @@ fn page_sql(filter: &SessionFilter, what: &str) -> String {
     if filter.export.is_some() {
         sql.push_str(" AND export_status = ?");
     }
-    sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?");
+    // No `LIMIT ?`: SQLite re-prepares a statement whose bound LIMIT changes, on every
+    // page. The index walk is lazy; the caller takes as many rows as it wants.
+    sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id");
     sql
 }
 
 /// The bound parameters of `page_sql`.
-fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, limit: usize) -> Vec<SqlValue> {
+fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>) -> Vec<SqlValue> {
     let mut p = vec![SqlValue::Integer(part)];
     if let Some(g) = &filter.group {
         p.push(SqlValue::Text(g.clone()));
@@ -144,7 +146,6 @@ fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>, limi
         .unwrap_or((i64::MIN, String::new()));
     p.push(SqlValue::Integer(ca));
     p.push(SqlValue::Text(id));
-    p.push(SqlValue::Integer(limit as i64));
     p
 }
 
@@ -257,19 +258,16 @@ impl Sessions for SqliteTx<'_> {
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&page_sql(filter, "doc"))?;
-        let rows = stmt.query_map(
-            rusqlite::params_from_iter(page_params(part, filter, after, limit)),
-            |r| {
-                Ok((
-                    Position {
-                        created_at: r.get(0)?,
-                        id: r.get(1)?,
-                    },
-                    from_json(&r.get::<_, String>(2)?)?,
-                ))
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map(rusqlite::params_from_iter(page_params(part, filter, after)), |r| {
+            Ok((
+                Position {
+                    created_at: r.get(0)?,
+                    id: r.get(1)?,
+                },
+                from_json(&r.get::<_, String>(2)?)?,
+            ))
+        })?;
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
     }
 
     fn page_summaries(
@@ -282,24 +280,21 @@ impl Sessions for SqliteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(&page_sql(filter, "summary, CASE WHEN summary IS NULL THEN doc END"))?;
-        let rows = stmt.query_map(
-            rusqlite::params_from_iter(page_params(part, filter, after, limit)),
-            |r| {
-                let pos = Position {
-                    created_at: r.get(0)?,
-                    id: r.get(1)?,
-                };
-                let text = match r.get::<_, Option<String>>(2)? {
-                    Some(text) => text,
-                    None => {
-                        let doc: GetStreamSessionOutput = from_json(&r.get::<_, String>(3)?)?;
-                        summary(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.0))?
-                    }
-                };
-                Ok((pos, text))
-            },
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map(rusqlite::params_from_iter(page_params(part, filter, after)), |r| {
+            let pos = Position {
+                created_at: r.get(0)?,
+                id: r.get(1)?,
+            };
+            let text = match r.get::<_, Option<String>>(2)? {
+                Some(text) => text,
+                None => {
+                    let doc: GetStreamSessionOutput = from_json(&r.get::<_, String>(3)?)?;
+                    summary(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.0))?
+                }
+            };
+            Ok((pos, text))
+        })?;
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
     }
 
     /// The partition of a session named by id alone.
@@ -318,6 +313,32 @@ mod tests {
 
     /// Every filter combination is answered by an index range scan in key order: no full
     /// scan, no sort. This is what keeps a page at O(page + log N).
+    #[test]
+    fn a_page_statement_is_prepared_once() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let f = SessionFilter {
+            group: None,
+            status: Some(StreamSessionStatus::Active),
+            export: None,
+        };
+        let sql = page_sql(&f, "summary, CASE WHEN summary IS NULL THEN doc END");
+        for i in 0..5 {
+            let mut stmt = conn.prepare_cached(&sql).unwrap();
+            let after = Position {
+                created_at: i,
+                id: format!("s{i}"),
+            };
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(page_params(1, &f, Some(&after))), |_| Ok(()))
+                .unwrap()
+                .take(10 + i as usize)
+                .count();
+            assert_eq!(rows, 0);
+            assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
+        }
+    }
+
     #[test]
     fn every_listing_is_an_index_range_scan() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
@@ -339,7 +360,7 @@ mod tests {
                             let sql = page_sql(&f, "summary, CASE WHEN summary IS NULL THEN doc END");
                             let mut stmt = tx.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
                             let plan: Vec<String> = stmt
-                                .query_map(rusqlite::params_from_iter(page_params(1, &f, None, 10)), |r| {
+                                .query_map(rusqlite::params_from_iter(page_params(1, &f, None)), |r| {
                                     r.get::<_, String>(3)
                                 })
                                 .unwrap()

@@ -231,14 +231,17 @@ impl Store for SqliteStore {
             );
         };
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
+        let conn = match pooled {
             Some(c) => c,
             None => open(path)?,
         };
-        {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            f(&SqliteTx::new(&tx));
-            tx.finish()?;
+        // A read transaction from cached statements (`transaction()` parses BEGIN and COMMIT
+        // on every call).
+        conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+        f(&SqliteTx::new(&conn));
+        if let Err(e) = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([])) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
         }
         let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < READERS {

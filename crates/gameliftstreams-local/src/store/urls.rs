@@ -153,15 +153,12 @@ impl Urls for SqliteTx<'_> {
             sql.push_str(" AND status = ?");
             p.push(SqlValue::Text(s.to_string()));
         }
-        sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?");
+        // No bound LIMIT (it makes SQLite re-prepare the statement); the walk is lazy.
+        sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id");
         let (ca, id) = after
             .map(|a| (a.created_at, a.id.clone()))
             .unwrap_or((i64::MIN, String::new()));
-        p.extend([
-            SqlValue::Integer(ca),
-            SqlValue::Text(id),
-            SqlValue::Integer(limit as i64),
-        ]);
+        p.extend([SqlValue::Integer(ca), SqlValue::Text(id)]);
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| {
             let row = from_row(r)?;
@@ -173,6 +170,6 @@ impl Urls for SqliteTx<'_> {
                 row,
             ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
     }
 }
