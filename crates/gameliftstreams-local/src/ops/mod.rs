@@ -281,7 +281,7 @@ impl Service {
             Op::GetStreamSession => self.read(r, sessions::get),
             Op::TerminateStreamSession => self.write(r, sessions::terminate),
             Op::ListStreamSessions => self.read(r, sessions::list),
-            Op::ListStreamSessionsByAccount => self.read(r, sessions::list_by_account),
+            Op::ListStreamSessionsByAccount => self.read_rendered(r, sessions::list_by_account),
             Op::ExportStreamSessionFiles => self.write(r, sessions::export_files),
             Op::CreateStreamSessionConnection => self.write(r, sessions::create_connection),
             Op::CreateStreamSessionAdminShell => self.read(r, shell::create_admin_shell),
@@ -395,6 +395,18 @@ impl Service {
             .store
             .read(|tx| f(&self.ctx(r.scope, r.host, part, now), tx, input))?;
         serde_json::to_vec(&out).map_err(ApiError::internal)
+    }
+
+    /// `read` for a handler that writes its output's JSON itself.
+    fn read_rendered<I: DeserializeOwned>(&self, r: Request<'_>, f: Handler<I, Vec<u8>>) -> Result<Vec<u8>, ApiError> {
+        let input: I = decode(r.input)?;
+        let now = self.clock.now();
+        if self.next_due.load(Ordering::SeqCst) <= now.millis() {
+            self.fire_due()?;
+        }
+        let part = self.store.part(&r.scope.account, &r.scope.region)?;
+        self.store
+            .read(|tx| f(&self.ctx(r.scope, r.host, part, now), tx, input))
     }
 
     /// Fire every timer due by now, in due order, then write queued export archives.

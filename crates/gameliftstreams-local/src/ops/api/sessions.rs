@@ -122,21 +122,11 @@ pub(crate) fn list(
     })
 }
 
-/// A page of ListStreamSessionsByAccount: the items are the summaries stored with the
-/// sessions, written out as they are.
-#[derive(serde::Serialize)]
-pub(crate) struct AccountPage {
-    #[serde(rename = "Items")]
-    items: Vec<Box<serde_json::value::RawValue>>,
-    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
-    next_token: Option<String>,
-}
-
 pub(crate) fn list_by_account(
     ctx: &Ctx<'_>,
     tx: &dyn Tx,
     input: ListStreamSessionsByAccountInput,
-) -> Result<AccountPage, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let filter = SessionFilter {
         group: None,
         status: input.status,
@@ -154,12 +144,22 @@ pub(crate) fn list_by_account(
     let (texts, next_token) = ctx.page(&listing, |after, limit| {
         tx.sessions().page_summaries(ctx.part, &filter, after, limit)
     })?;
-    let items = texts
-        .into_iter()
-        .map(serde_json::value::RawValue::from_string)
-        .collect::<Result<_, _>>()
-        .map_err(ApiError::internal)?;
-    Ok(AccountPage { items, next_token })
+    // The page is the stored summaries (JSON this service wrote) joined as they are.
+    let mut out = Vec::with_capacity(32 + texts.iter().map(|t| t.len() + 1).sum::<usize>());
+    out.extend_from_slice(b"{\"Items\":[");
+    for (i, text) in texts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.push(b']');
+    if let Some(token) = next_token {
+        out.extend_from_slice(b",\"NextToken\":");
+        serde_json::to_writer(&mut out, &token).map_err(ApiError::internal)?;
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 pub(crate) fn create_connection(
