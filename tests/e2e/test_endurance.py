@@ -126,6 +126,16 @@ def write_load(server, group, app, ledger, stop, rng):
                 ledger.refused[code] = ledger.refused.get(code, 0) + 1
 
 
+def start_load(server, group, app, ledger, rng, n):
+    """`n` write_load threads, started; returns (the event that stops them, the threads)."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=write_load, args=(server, group, app, ledger, stop, random.Random(rng.random())))
+               for _ in range(n)]
+    for t in threads:
+        t.start()
+    return stop, threads
+
+
 def check_ledger(server, group, ledger, wait_timers=True):
     c = server.client()
     for arn, tags in ledger.apps.items():
@@ -168,11 +178,7 @@ def test_acknowledged_writes_survive_kill_9_at_random_moments():
         ledger = Ledger()
         for _ in range(cycles):
             s = Server(d)
-            stop = threading.Event()
-            threads = [threading.Thread(target=write_load, args=(s, group, app, ledger, stop, random.Random(rng.random())))
-                       for _ in range(4)]
-            for t in threads:
-                t.start()
+            stop, threads = start_load(s, group, app, ledger, rng, 4)
             time.sleep(rng.uniform(0.3, 1.5))
             s.proc.send_signal(signal.SIGKILL)
             s.proc.wait()
@@ -199,11 +205,7 @@ def test_sigterm_under_load_keeps_every_acknowledged_write():
         s = Server(d)
         app, group = make_app_and_group(s, s.client())
         ledger = Ledger()
-        stop = threading.Event()
-        threads = [threading.Thread(target=write_load, args=(s, group, app, ledger, stop, random.Random(rng.random())))
-                   for _ in range(4)]
-        for t in threads:
-            t.start()
+        stop, threads = start_load(s, group, app, ledger, rng, 4)
         stuck = socket.create_connection(address(s))
         stuck.sendall(b"POST /applications HTTP/1.1\r\nHost: x\r\nContent-")
         time.sleep(1.0)
@@ -439,11 +441,7 @@ def test_a_soak_of_mixed_load_has_no_errors_and_bounded_memory():
         try:
             app, group = make_app_and_group(s, s.client())
             ledger = Ledger()
-            stop = threading.Event()
-            threads = [threading.Thread(target=write_load, args=(s, group, app, ledger, stop, random.Random(rng.random())))
-                       for _ in range(3)]
-            for t in threads:
-                t.start()
+            stop, threads = start_load(s, group, app, ledger, rng, 3)
             samples = []
             end = time.monotonic() + seconds
             while time.monotonic() < end:

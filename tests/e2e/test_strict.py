@@ -23,15 +23,21 @@ AUTH_CODES = {"InvalidSignatureException", "UnrecognizedClientException", "Incom
               "MissingAuthenticationTokenException"}
 
 
+def credentials_file(d, extra=""):
+    """A credentials file in `d` with the KEYS (and `extra` TOML); its path."""
+    path = os.path.join(d, "credentials.toml")
+    with open(path, "w") as f:
+        for akid, secret, account in KEYS:
+            f.write('[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n\n'
+                    % (akid, secret, account))
+        f.write(extra)
+    return path
+
+
 @pytest.fixture(scope="module")
 def strict():
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "credentials.toml")
-        with open(path, "w") as f:
-            for akid, secret, account in KEYS:
-                f.write('[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n\n'
-                        % (akid, secret, account))
-        s = Server(os.path.join(d, "data"), "--credentials", path)
+        s = Server(os.path.join(d, "data"), "--credentials", credentials_file(d))
         yield s
         s.stop()
 
@@ -232,14 +238,9 @@ def test_the_play_page_is_for_signed_requests_and_its_token_connects(strict):
 
 def test_a_reset_empties_only_the_signers_account_and_region_unless_the_key_is_admin():
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "credentials.toml")
-        with open(path, "w") as f:
-            for akid, secret, account in KEYS:
-                f.write('[[credentials]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\naccount_id = "%s"\n\n'
-                        % (akid, secret, account))
-            f.write('[[credentials]]\naccess_key_id = "AKIAADMIN"\nsecret_access_key = "root"\n'
-                    'account_id = "999999999999"\nadmin = true\n')
-        s = Server(os.path.join(d, "data"), "--credentials", path)
+        admin = '[[credentials]]\naccess_key_id = "AKIAADMIN"\nsecret_access_key = "root"\n' \
+                'account_id = "999999999999"\nadmin = true\n'
+        s = Server(os.path.join(d, "data"), "--credentials", credentials_file(d, admin))
         try:
             def app(key, secret, region):
                 c = client(s, key, secret, region)
