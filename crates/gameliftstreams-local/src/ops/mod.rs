@@ -384,23 +384,20 @@ impl Service {
     }
 
     fn read<I: DeserializeOwned, O: Serialize>(&self, r: Request<'_>, f: Handler<I, O>) -> Result<Vec<u8>, ApiError> {
-        let input: I = decode(r.input)?;
-        let now = self.clock.now();
-        // Whatever fell due before this request is applied before it is answered.
-        if self.next_due.load(Ordering::SeqCst) <= now.millis() {
-            self.fire_due()?;
-        }
-        let part = self.store.part(&r.scope.account, &r.scope.region)?;
-        let out = self
-            .store
-            .read(|tx| f(&self.ctx(r.scope, r.host, part, now), tx, input))?;
-        serde_json::to_vec(&out).map_err(ApiError::internal)
+        self.read_rendered(r, |ctx, tx, input| {
+            serde_json::to_vec(&f(ctx, tx, input)?).map_err(ApiError::internal)
+        })
     }
 
     /// `read` for a handler that writes its output's JSON itself.
-    fn read_rendered<I: DeserializeOwned>(&self, r: Request<'_>, f: Handler<I, Vec<u8>>) -> Result<Vec<u8>, ApiError> {
+    fn read_rendered<I: DeserializeOwned>(
+        &self,
+        r: Request<'_>,
+        f: impl FnOnce(&Ctx<'_>, &dyn Tx, I) -> Result<Vec<u8>, ApiError>,
+    ) -> Result<Vec<u8>, ApiError> {
         let input: I = decode(r.input)?;
         let now = self.clock.now();
+        // Whatever fell due before this request is applied before it is answered.
         if self.next_due.load(Ordering::SeqCst) <= now.millis() {
             self.fire_due()?;
         }

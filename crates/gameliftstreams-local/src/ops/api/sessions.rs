@@ -67,6 +67,14 @@ pub(crate) fn export_files(
     Ok(ExportStreamSessionFilesOutput {})
 }
 
+/// The filter values a NextToken is bound to ("" for absent).
+fn token_filters(filter: &SessionFilter) -> [&'static str; 2] {
+    [
+        filter.status.map(|s| s.as_str()).unwrap_or(""),
+        filter.export.map(|s| s.as_str()).unwrap_or(""),
+    ]
+}
+
 /// One page of sessions: the group's (ListStreamSessions, full export metadata) or the
 /// account's (ListStreamSessionsByAccount, export status only).
 fn page(
@@ -77,12 +85,10 @@ fn page(
     next_token: Option<&str>,
     max_results: Option<i32>,
 ) -> Result<(Vec<StreamSessionSummary>, Option<String>), ApiError> {
-    let status = filter.status.map(|s| s.as_str()).unwrap_or("");
-    let export = filter.export.map(|s| s.as_str()).unwrap_or("");
     let listing = Listing {
         op,
         parent: filter.group.as_deref().unwrap_or(""),
-        filters: &[status, export],
+        filters: &token_filters(&filter),
         next_token,
         max_results,
     };
@@ -132,12 +138,10 @@ pub(crate) fn list_by_account(
         status: input.status,
         export: input.export_files_status,
     };
-    let status = filter.status.map(|s| s.as_str()).unwrap_or("");
-    let export = filter.export.map(|s| s.as_str()).unwrap_or("");
     let listing = Listing {
         op: Op::ListStreamSessionsByAccount,
         parent: "",
-        filters: &[status, export],
+        filters: &token_filters(&filter),
         next_token: input.next_token.as_deref(),
         max_results: input.max_results,
     };
