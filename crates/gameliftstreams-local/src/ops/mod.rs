@@ -126,6 +126,8 @@ pub struct Service {
     faults: Faults,
     codec: TokenCodec,
     next_due: AtomicI64,
+    /// The order of the write that last published `next_due`.
+    published: std::sync::Mutex<u64>,
     wake: Notify,
     exports: ExportWorker,
     streams: Option<Arc<dyn Streams>>,
@@ -192,6 +194,7 @@ impl ServiceBuilder {
             faults: Faults::default(),
             codec: TokenCodec::new(secret),
             next_due: AtomicI64::new(next.unwrap_or(i64::MAX)),
+            published: std::sync::Mutex::new(0),
             wake: Notify::new(),
             exports: ExportWorker::new(self.failpoint),
             streams: self.streams,
@@ -320,7 +323,7 @@ impl Service {
                 let out = f(tx, now)?;
                 Ok::<_, ApiError>((out, tx.timers().next()?))
             },
-            |(_, next)| self.publish_next_due(*next),
+            |order, (_, next)| self.publish_next_due(order, *next),
         )?;
         self.wake.notify_one();
         self.exports.run(self.store.as_ref(), &self.settings);
@@ -413,9 +416,14 @@ impl Service {
     }
 
     /// Readers skip firing timers when the next one is not due yet, so this is published
-    /// only once the commit that decided it is visible, and under the writer lock.
-    fn publish_next_due(&self, next: Option<i64>) {
-        self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
+    /// only once the commit that decided it is visible, and only by the latest write (writes
+    /// that shared a commit publish in any order; the one that ran last saw all of them).
+    fn publish_next_due(&self, order: u64, next: Option<i64>) {
+        let mut last = self.published.lock().unwrap_or_else(|p| p.into_inner());
+        if order >= *last {
+            *last = order;
+            self.next_due.store(next.unwrap_or(i64::MAX), Ordering::SeqCst);
+        }
     }
 
     /// One scheduler step: fire what is due (touching the store only if something is), write
@@ -445,7 +453,7 @@ impl Service {
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
         self.faults.clear();
-        self.publish_next_due(None);
+        self.fire_due()?;
         Ok(())
     }
 
@@ -455,8 +463,7 @@ impl Service {
         let part = self.store.part(&scope.account, &scope.region)?;
         self.store.reset_part(part)?;
         self.faults.clear_scope(&scope.account, &scope.region, part);
-        let next = self.store.read(|tx| tx.timers().next())?;
-        self.publish_next_due(next);
+        self.fire_due()?;
         Ok(())
     }
 

@@ -13,11 +13,12 @@ mod sqlite;
 pub mod timers;
 pub mod tokens;
 pub mod urls;
+mod writer;
 
 pub use docs::{Documents, Tags};
 pub use exports::{ExportJob, ExportJobs};
 pub use meta::{Meta, Partitions};
-pub use sessions::{LiveBy, SessionFilter, SessionInternal, SessionRow, Sessions};
+pub use sessions::{LiveBy, QueuePosition, SessionFilter, SessionInternal, SessionRow, Sessions};
 pub use sqlite::SqliteStore;
 pub use timers::{Timer, Timers};
 pub use tokens::Tokens;
@@ -72,10 +73,12 @@ pub trait Tx {
 
 /// A transactional store: one writer at a time, concurrent snapshot readers.
 pub trait Store: Send + Sync {
-    /// Run `f` in a write transaction, committed durably when it returns true and rolled back
-    /// otherwise; `after` runs once a commit is visible to readers, still holding the writer
-    /// lock (so no later write can publish before it).
-    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut()) -> Result<(), StoreError>;
+    /// Run `f` as one write, committed durably when it returns true and undone otherwise;
+    /// the call returns once the commit is on disk. Writes run one at a time, in an order;
+    /// several may share one transaction and one fsync (group commit), each undone alone if
+    /// it fails. `after(order)` runs once the commit is visible to readers: a write with a
+    /// higher `order` ran after this one and saw what it did.
+    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut(u64)) -> Result<(), StoreError>;
     /// Run `f` in a read transaction (a consistent snapshot).
     fn read_tx(&self, f: &mut dyn FnMut(&dyn Tx)) -> Result<(), StoreError>;
     /// Like `write_tx`, for bulk loading: the commit need not be flushed to disk (seeding only;
@@ -93,14 +96,14 @@ pub trait Store: Send + Sync {
 impl dyn Store + '_ {
     /// Run `f` in a write transaction; commit if it succeeds.
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&dyn Tx) -> Result<T, E>) -> Result<T, E> {
-        self.write_then(f, |_| ())
+        self.write_then(f, |_, _| ())
     }
 
-    /// Like `write`, then `after(&result)` once the commit is visible, under the writer lock.
+    /// Like `write`, then `after(order, &result)` once the commit is visible (see `write_tx`).
     pub fn write_then<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&dyn Tx) -> Result<T, E>,
-        after: impl FnOnce(&T),
+        after: impl FnOnce(u64, &T),
     ) -> Result<T, E> {
         let out = RefCell::new(None);
         let mut f = Some(f);
@@ -113,9 +116,9 @@ impl dyn Store + '_ {
                 *out.borrow_mut() = Some(r);
                 ok
             },
-            &mut || {
+            &mut |order| {
                 if let (Some(Ok(v)), Some(a)) = (out.borrow().as_ref(), after.take()) {
-                    a(v);
+                    a(order, v);
                 }
             },
         )?;

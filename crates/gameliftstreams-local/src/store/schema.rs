@@ -83,6 +83,24 @@ const MIGRATIONS: &[&str] = &[
     // 5: each session's ListStreamSessionsByAccount item in its wire form (NULL: not yet
     // written since this version; computed from the document when read).
     "ALTER TABLE sessions ADD COLUMN summary TEXT;",
+    // 6: the export indexes hold only sessions that have an export (most have none, and a
+    // write then maintains four indexes fewer); the sessions waiting for capacity, by group,
+    // oldest first, so that a freed slot finds the next one in O(log N).
+    "DROP INDEX sessions_export;
+     DROP INDEX sessions_status_export;
+     DROP INDEX sessions_group_export;
+     DROP INDEX sessions_group_status_export;
+     CREATE INDEX sessions_export ON sessions (part, export_status, created_at, id)
+         WHERE export_status IS NOT NULL;
+     CREATE INDEX sessions_status_export ON sessions (part, status, export_status, created_at, id)
+         WHERE export_status IS NOT NULL;
+     CREATE INDEX sessions_group_export ON sessions (part, group_id, export_status, created_at, id)
+         WHERE export_status IS NOT NULL;
+     CREATE INDEX sessions_group_status_export ON sessions (part, group_id, status, export_status, created_at, id)
+         WHERE export_status IS NOT NULL;
+     ALTER TABLE sessions ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+     UPDATE sessions SET waiting = 1 WHERE status = 0 AND json_extract(internal, '$.waiting') = 1;
+     CREATE INDEX sessions_waiting ON sessions (part, group_id, created_at) WHERE waiting = 1;",
 ];
 
 /// Bring the database up to the latest schema version.

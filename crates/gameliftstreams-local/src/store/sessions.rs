@@ -47,6 +47,22 @@ pub trait Sessions {
     ) -> Result<Vec<SessionRow>, StoreError>;
     /// The partition of a session named by id alone (ids are unique across partitions).
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError>;
+    /// Up to `limit` sessions of a group that wait for capacity, oldest first (created at the
+    /// same millisecond: in the order they were created), after the queue position `after`.
+    fn waiting(
+        &self,
+        part: i64,
+        group_id: &str,
+        after: Option<QueuePosition>,
+        limit: usize,
+    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError>;
+}
+
+/// A place in a group's queue of sessions waiting for capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuePosition {
+    created_at: i64,
+    seq: i64,
 }
 
 /// A stream session as stored.
@@ -87,13 +103,17 @@ pub fn export_code(s: ExportFilesStatus) -> i64 {
     ExportFilesStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
-fn columns(doc: &GetStreamSessionOutput) -> (i64, Option<i64>) {
+/// The indexed columns of a session: status, export status, waiting for capacity.
+fn columns(row: &SessionRow) -> (i64, Option<i64>, bool) {
+    let status = row.doc.status.unwrap_or_default();
     (
-        status_code(doc.status.unwrap_or_default()),
-        doc.export_files_metadata
+        status_code(status),
+        row.doc
+            .export_files_metadata
             .as_ref()
             .and_then(|e| e.status)
             .map(export_code),
+        row.internal.waiting && status == StreamSessionStatus::Activating,
     )
 }
 
@@ -152,11 +172,11 @@ fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>) -> V
 impl Sessions for SqliteTx<'_> {
     /// Insert a new session.
     fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-        let (status, export) = columns(&row.doc);
+        let (status, export, waiting) = columns(row);
         self.conn
             .prepare_cached(
-                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal, summary)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal, summary, waiting)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 part,
@@ -168,26 +188,30 @@ impl Sessions for SqliteTx<'_> {
                 export,
                 to_json(&row.doc)?,
                 to_json(&row.internal)?,
-                summary(&row.doc)?
+                summary(&row.doc)?,
+                waiting
             ])?;
         Ok(())
     }
 
     /// Save a changed session document (status and export columns follow the document).
     fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-        let (status, export) = columns(&row.doc);
-        self.conn.prepare_cached(
-        "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6, summary = ?7 WHERE part = ?1 AND id = ?2",
-    )?
-    .execute(params![
-        part,
-        row.id,
-        status,
-        export,
-        to_json(&row.doc)?,
-        to_json(&row.internal)?,
-        summary(&row.doc)?
-    ])?;
+        let (status, export, waiting) = columns(row);
+        self.conn
+            .prepare_cached(
+                "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6, summary = ?7, waiting = ?8
+                 WHERE part = ?1 AND id = ?2",
+            )?
+            .execute(params![
+                part,
+                row.id,
+                status,
+                export,
+                to_json(&row.doc)?,
+                to_json(&row.internal)?,
+                summary(&row.doc)?,
+                waiting
+            ])?;
         Ok(())
     }
 
@@ -205,16 +229,7 @@ impl Sessions for SqliteTx<'_> {
             .prepare_cached(
                 "SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2",
             )?
-            .query_row(params![part, id], |r| {
-                Ok(SessionRow {
-                    id: r.get(0)?,
-                    group_id: r.get(1)?,
-                    app_id: r.get(2)?,
-                    created_at: r.get(3)?,
-                    doc: from_json(&r.get::<_, String>(4)?)?,
-                    internal: from_json(&r.get::<_, String>(5)?)?,
-                })
-            })
+            .query_row(params![part, id], session_row)
             .optional()?)
     }
 
@@ -305,6 +320,46 @@ impl Sessions for SqliteTx<'_> {
             .query_row([id], |r| r.get(0))
             .optional()?)
     }
+
+    fn waiting(
+        &self,
+        part: i64,
+        group_id: &str,
+        after: Option<QueuePosition>,
+        limit: usize,
+    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
+        let after = after.unwrap_or(QueuePosition {
+            created_at: i64::MIN,
+            seq: i64::MIN,
+        });
+        let mut stmt = self.conn.prepare_cached(WAITING_SQL)?;
+        let rows = stmt.query_map(params![part, group_id, after.created_at, after.seq], |r| {
+            let row = session_row(r)?;
+            let pos = QueuePosition {
+                created_at: row.created_at,
+                seq: r.get(6)?,
+            };
+            Ok((pos, row))
+        })?;
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+    }
+}
+
+/// A group's queue of waiting sessions after a position (the `sessions_waiting` index).
+const WAITING_SQL: &str = "SELECT id, group_id, app_id, created_at, doc, internal, rowid FROM sessions
+     WHERE part = ?1 AND group_id = ?2 AND waiting = 1 AND (created_at, rowid) > (?3, ?4)
+     ORDER BY created_at, rowid";
+
+/// A session read from `id, group_id, app_id, created_at, doc, internal`.
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        group_id: r.get(1)?,
+        app_id: r.get(2)?,
+        created_at: r.get(3)?,
+        doc: from_json(&r.get::<_, String>(4)?)?,
+        internal: from_json(&r.get::<_, String>(5)?)?,
+    })
 }
 
 #[cfg(test)]
@@ -337,6 +392,25 @@ mod tests {
             assert_eq!(rows, 0);
             assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
         }
+    }
+
+    #[test]
+    fn the_waiting_queue_is_an_index_range_scan() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {WAITING_SQL}"))
+            .unwrap()
+            .query_map(params![1, "sg-1", 0, 0], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join(" | ");
+        assert!(plan.contains("USING INDEX sessions_waiting"), "{plan}");
+        // The index's implicit last column is the rowid: the bound seeks on created_at and
+        // the order needs no sort.
+        assert!(plan.contains("group_id=? AND created_at>?"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "sorts: {plan}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The embedded SQLite backend: one writer connection (WAL, synchronous=FULL: a committed
-//! write survives kill -9), a small pool of reader connections, savepoints, and the JSON
+//! The embedded SQLite backend: the store over one writer connection (WAL; batching and
+//! group commit in `writer`), a small pool of reader connections, savepoints, and the JSON
 //! column codec shared by the table modules.
 
+use super::writer::Writer;
 use super::{schema, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
 use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
@@ -40,7 +41,7 @@ pub(super) struct SqliteTx<'c> {
 }
 
 impl<'c> SqliteTx<'c> {
-    fn new(conn: &'c Connection) -> Self {
+    pub(super) fn new(conn: &'c Connection) -> Self {
         SqliteTx {
             conn,
             depth: Cell::new(0),
@@ -78,25 +79,27 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError> {
+        // Cached statements: a timer fires in a savepoint, so these run often.
+        let run = |sql: String| -> Result<(), StoreError> {
+            self.conn.prepare_cached(&sql)?.execute([])?;
+            Ok(())
+        };
         let depth = self.depth.get();
-        let name = format!("sp{depth}");
-        self.conn.execute_batch(&format!("SAVEPOINT {name}"))?;
+        run(format!("SAVEPOINT sp{depth}"))?;
         self.depth.set(depth + 1);
         let keep = f(self);
         self.depth.set(depth);
-        if keep {
-            self.conn.execute_batch(&format!("RELEASE {name}"))?;
-        } else {
-            self.conn
-                .execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        if !keep {
+            run(format!("ROLLBACK TO sp{depth}"))?;
         }
+        run(format!("RELEASE sp{depth}"))?;
         Ok(keep)
     }
 }
 
 /// The SQLite store: one writer, pooled readers.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: Mutex<Vec<Connection>>,
     path: Option<PathBuf>,
     parts: Mutex<HashMap<(String, String), i64>>,
@@ -177,7 +180,7 @@ impl SqliteStore {
         let mut writer = open(&path)?;
         schema::migrate(&mut writer)?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: Writer::new(writer, Some(&path))?,
             readers: Mutex::new(Vec::new()),
             path: Some(path),
             parts: Mutex::default(),
@@ -190,34 +193,18 @@ impl SqliteStore {
         let mut writer = Connection::open_in_memory()?;
         schema::migrate(&mut writer)?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: Writer::new(writer, None)?,
             readers: Mutex::new(Vec::new()),
             path: None,
             parts: Mutex::default(),
             _lock: None,
         })
     }
-
-    fn write_on(
-        conn: &mut Connection,
-        f: &mut dyn FnMut(&dyn Tx) -> bool,
-        after: &mut dyn FnMut(),
-    ) -> Result<(), StoreError> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if !f(&SqliteTx::new(&tx)) {
-            tx.rollback()?;
-            return Ok(());
-        }
-        tx.commit()?;
-        after();
-        Ok(())
-    }
 }
 
 impl Store for SqliteStore {
-    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut()) -> Result<(), StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        Self::write_on(&mut conn, f, after)
+    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut(u64)) -> Result<(), StoreError> {
+        self.writer.write(f, after)
     }
 
     fn read_tx(&self, f: &mut dyn FnMut(&dyn Tx)) -> Result<(), StoreError> {
@@ -227,7 +214,7 @@ impl Store for SqliteStore {
                     f(tx);
                     false
                 },
-                &mut || (),
+                &mut |_| (),
             );
         };
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -251,11 +238,18 @@ impl Store for SqliteStore {
     }
 
     fn bulk_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.pragma_update(None, "synchronous", "OFF")?;
-        let out = Self::write_on(&mut conn, f, &mut || ());
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        out
+        self.writer.exclusive(false, |conn| {
+            let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
+            conn.pragma_update(None, "synchronous", "OFF")?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = if f(&SqliteTx::new(&tx)) {
+                tx.commit()
+            } else {
+                tx.rollback()
+            };
+            conn.pragma_update(None, "synchronous", sync)?;
+            Ok(out?)
+        })
     }
 
     fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
@@ -270,25 +264,27 @@ impl Store for SqliteStore {
 
     fn reset(&self) -> Result<(), StoreError> {
         self.parts.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.execute_batch(
-            "BEGIN IMMEDIATE;
-             DELETE FROM sessions; DELETE FROM applications; DELETE FROM stream_groups;
-             DELETE FROM timers; DELETE FROM idempotency; DELETE FROM partitions;
-             DELETE FROM stream_urls; DELETE FROM dead_timers; DELETE FROM export_jobs;
-             COMMIT;",
-        )?;
-        Ok(())
+        self.writer.exclusive(true, |conn| {
+            conn.execute_batch(
+                "BEGIN IMMEDIATE;
+                 DELETE FROM sessions; DELETE FROM applications; DELETE FROM stream_groups;
+                 DELETE FROM timers; DELETE FROM idempotency; DELETE FROM partitions;
+                 DELETE FROM stream_urls; DELETE FROM dead_timers; DELETE FROM export_jobs;
+                 COMMIT;",
+            )?;
+            Ok(())
+        })
     }
 
     fn reset_part(&self, part: i64) -> Result<(), StoreError> {
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for table in PARTITIONED {
-            tx.execute(&format!("DELETE FROM {table} WHERE part = ?1"), [part])?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.writer.exclusive(true, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for table in PARTITIONED {
+                tx.execute(&format!("DELETE FROM {table} WHERE part = ?1"), [part])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
 }
 
@@ -351,6 +347,56 @@ mod tests {
                 assert!(tx.meta().get("kept")?.is_some());
                 assert!(tx.meta().get("also kept")?.is_some());
                 assert!(tx.meta().get("undone")?.is_none());
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_yet_fail_alone_and_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open_dir(dir.path()).unwrap());
+        let orders = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let (store, orders) = (&store, &orders);
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let key = format!("k{t}-{i}");
+                        let r = store.write_then(
+                            |tx| {
+                                tx.meta().set(&key, b"1")?;
+                                if i % 3 == 0 {
+                                    return Err(StoreError::msg("refused"));
+                                }
+                                Ok(())
+                            },
+                            |order, _| orders.lock().unwrap().push(order),
+                        );
+                        assert_eq!(r.is_ok(), i % 3 != 0, "{key}");
+                    }
+                });
+            }
+        });
+        let mut orders = orders.into_inner().unwrap();
+        let n = orders.len();
+        orders.sort();
+        orders.dedup();
+        assert_eq!(
+            (n, orders.len()),
+            (8 * 26, 8 * 26),
+            "every kept write has its own order"
+        );
+        drop(store);
+        let store: Box<dyn Store> = Box::new(SqliteStore::open_dir(dir.path()).unwrap());
+        store
+            .read(|tx| {
+                for t in 0..8 {
+                    for i in 0..40 {
+                        let kept = tx.meta().get(&format!("k{t}-{i}"))?.is_some();
+                        assert_eq!(kept, i % 3 != 0, "k{t}-{i}");
+                    }
+                }
                 Ok::<_, StoreError>(())
             })
             .unwrap();

@@ -8,7 +8,7 @@ use crate::domain::locations;
 use crate::domain::session::Event;
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
-use crate::store::{LiveBy, SessionRow};
+use crate::store::SessionRow;
 use gls_model::{ReplicationStatusType, StreamGroupLocationStatus, StreamSessionStatus, StreamSessionStatusReason};
 
 fn replicated(env: Env<'_>, app_id: &str, location: &str) -> Result<bool, ApiError> {
@@ -72,22 +72,36 @@ pub fn try_place(env: Env<'_>, row: &mut SessionRow) -> Result<bool, ApiError> {
     Ok(false)
 }
 
-/// The sessions of a group waiting for capacity, oldest first.
-fn waiting(env: Env<'_>, group_id: &str) -> Result<Vec<SessionRow>, ApiError> {
-    // Only ACTIVATING sessions can wait (the group/status index finds them).
-    Ok(env
-        .tx
-        .sessions()
-        .in_statuses(env.part, LiveBy::Group(group_id), &[StreamSessionStatus::Activating])?
-        .into_iter()
-        .filter(|r| r.internal.waiting)
-        .collect())
+/// Whether an ACTIVE location of the group has an idle slot.
+fn has_idle(env: Env<'_>, group_id: &str) -> Result<bool, ApiError> {
+    let Some(g) = env.tx.groups().get(env.part, group_id)? else {
+        return Ok(false);
+    };
+    Ok(g.location_states
+        .iter()
+        .flatten()
+        .any(|l| l.status == Some(StreamGroupLocationStatus::Active) && l.idle_capacity.unwrap_or(0) > 0))
 }
 
-/// Give waiting sessions of the group the capacity that is idle now.
+/// Waiting sessions read from the queue at a time.
+const QUEUE_BATCH: usize = 16;
+
+/// Give waiting sessions of the group the capacity that is idle now, oldest first. The walk
+/// of the queue stops as soon as no idle slot is left, so a freed slot costs O(log N) however
+/// many sessions wait (more only for sessions that cannot use the slots that are idle).
 pub fn place_waiting(env: Env<'_>, group_id: &str) -> Result<(), ApiError> {
-    for mut row in waiting(env, group_id)? {
-        try_place(env, &mut row)?;
+    let mut after = None;
+    while has_idle(env, group_id)? {
+        let queue = env.tx.sessions().waiting(env.part, group_id, after, QUEUE_BATCH)?;
+        if queue.is_empty() {
+            break;
+        }
+        for (pos, mut row) in queue {
+            after = Some(pos);
+            if try_place(env, &mut row)? && !has_idle(env, group_id)? {
+                return Ok(());
+            }
+        }
     }
     Ok(())
 }
@@ -125,9 +139,12 @@ pub fn scale_up(env: Env<'_>, resource: &str) -> Result<(), ApiError> {
         return Ok(());
     };
     let t = locations::tenancy(&g);
-    let want = waiting(env, group_id)?
+    let want = env
+        .tx
+        .sessions()
+        .waiting(env.part, group_id, None, usize::MAX)?
         .iter()
-        .filter(|r| r.internal.locations.iter().any(|l| l == location))
+        .filter(|(_, r)| r.internal.locations.iter().any(|l| l == location))
         .count();
     let Some(loc) = locations::find_mut(&mut g, location) else {
         return Ok(());
