@@ -103,18 +103,34 @@ pub fn export_code(s: ExportFilesStatus) -> i64 {
     ExportFilesStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
-/// The indexed columns of a session: status, export status, waiting for capacity.
-fn columns(row: &SessionRow) -> (i64, Option<i64>, bool) {
-    let status = row.doc.status.unwrap_or_default();
-    (
-        status_code(status),
-        row.doc
-            .export_files_metadata
-            .as_ref()
-            .and_then(|e| e.status)
-            .map(export_code),
-        row.internal.waiting && status == StreamSessionStatus::Activating,
-    )
+/// What a session row stores beside its keys: the indexed columns (status, export status,
+/// waiting for capacity) and the JSON of the document, the internal facts and the summary.
+struct Stored {
+    status: i64,
+    export: Option<i64>,
+    waiting: bool,
+    doc: String,
+    internal: String,
+    summary: String,
+}
+
+impl Stored {
+    fn of(row: &SessionRow) -> Result<Stored, StoreError> {
+        let status = row.doc.status.unwrap_or_default();
+        Ok(Stored {
+            status: status_code(status),
+            export: row
+                .doc
+                .export_files_metadata
+                .as_ref()
+                .and_then(|e| e.status)
+                .map(export_code),
+            waiting: row.internal.waiting && status == StreamSessionStatus::Activating,
+            doc: to_json(&row.doc)?,
+            internal: to_json(&row.internal)?,
+            summary: summary(&row.doc)?,
+        })
+    }
 }
 
 /// Which live sessions to find.
@@ -172,11 +188,12 @@ fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>) -> V
 impl Sessions for SqliteTx<'_> {
     /// Insert a new session.
     fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-        let (status, export, waiting) = columns(row);
+        let s = Stored::of(row)?;
         self.conn
             .prepare_cached(
-                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc, internal, summary, waiting)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO sessions(part, id, group_id, app_id, created_at,
+                     status, export_status, waiting, doc, internal, summary)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 part,
@@ -184,34 +201,25 @@ impl Sessions for SqliteTx<'_> {
                 row.group_id,
                 row.app_id,
                 row.created_at,
-                status,
-                export,
-                to_json(&row.doc)?,
-                to_json(&row.internal)?,
-                summary(&row.doc)?,
-                waiting
+                s.status,
+                s.export,
+                s.waiting,
+                s.doc,
+                s.internal,
+                s.summary
             ])?;
         Ok(())
     }
 
-    /// Save a changed session document (status and export columns follow the document).
+    /// Save a changed session (its indexed columns follow the document).
     fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-        let (status, export, waiting) = columns(row);
+        let s = Stored::of(row)?;
         self.conn
             .prepare_cached(
-                "UPDATE sessions SET status = ?3, export_status = ?4, doc = ?5, internal = ?6, summary = ?7, waiting = ?8
+                "UPDATE sessions SET status = ?3, export_status = ?4, waiting = ?5, doc = ?6, internal = ?7, summary = ?8
                  WHERE part = ?1 AND id = ?2",
             )?
-            .execute(params![
-                part,
-                row.id,
-                status,
-                export,
-                to_json(&row.doc)?,
-                to_json(&row.internal)?,
-                summary(&row.doc)?,
-                waiting
-            ])?;
+            .execute(params![part, row.id, s.status, s.export, s.waiting, s.doc, s.internal, s.summary])?;
         Ok(())
     }
 
