@@ -1,6 +1,6 @@
 //! What a SignalRequest is: no client (`NO_CLIENT_CONNECTION`), a WebRTC offer (the Web SDK's
 //! JSON, or a complete SDP text), or anything else; the SDP normalization the SDK's offers
-//! need before a parser sees them; and the SignalResponse JSON. No I/O, no WebRTC stack.
+//! need before a parser sees them; the SignalResponse JSON and the protocol script's URL. No I/O, no WebRTC stack.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +91,15 @@ pub fn normalize(sdp: &str) -> String {
         text.push_str("\r\n");
     }
     text
+}
+
+/// The protocol script of a group's sessions, served under `/_local/webrtc/` at `host` (the
+/// address the caller reached the server by).
+pub fn web_sdk_url(host: &str, group_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(group_id.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("http://{host}/_local/webrtc/{hex}.js")
 }
 
 /// The SignalResponse for an SDP answer.

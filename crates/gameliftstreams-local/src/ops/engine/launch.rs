@@ -8,6 +8,7 @@ use crate::domain::ids;
 use crate::domain::locations;
 use crate::domain::requests;
 use crate::domain::session::{self, Session};
+use crate::domain::signal::web_sdk_url;
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
 use crate::ops::Ctx;
@@ -16,15 +17,6 @@ use gls_model::{
     ApplicationStatus, GetStreamSessionOutput, PerformanceStatsConfiguration, StartStreamSessionInput,
     StreamGroupStatus, StreamSessionStatus,
 };
-use sha2::{Digest, Sha256};
-
-/// The protocol script of a group's sessions, served by this server under `/_local/webrtc/`
-/// (at the address the caller reached it by).
-fn web_sdk_url(host: &str, group_id: &str) -> String {
-    let digest = Sha256::digest(group_id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("http://{host}/_local/webrtc/{hex}.js")
-}
 
 /// What a checked StartStreamSession request resolved to.
 pub struct Checked {
