@@ -1,10 +1,12 @@
 //! Status transitions of applications, stream groups and stream sessions as pure functions on
 //! the resource documents. The scheduler decides *when* (durable due-times); these decide *what*.
 
+use super::session::SessionInternal;
 use super::ApiError;
 use gls_model::{
-    ApplicationStatus, ApplicationStatusReason, GetApplicationOutput, GetStreamGroupOutput, ReplicationStatusType,
-    RuntimeEnvironmentType, StreamGroupLocationStatus, StreamGroupStatus, Timestamp,
+    ApplicationStatus, ApplicationStatusReason, ExportFilesStatus, GetApplicationOutput, GetStreamGroupOutput,
+    GetStreamSessionOutput, ReplicationStatusType, RuntimeEnvironmentType, StreamGroupLocationStatus,
+    StreamGroupStatus, StreamSessionStatus, Timestamp,
 };
 
 /// How long each timed transition takes, in milliseconds of service time.
@@ -191,6 +193,45 @@ pub fn require_group_status(
         ApiError::conflict(msg)
     } else {
         ApiError::validation(msg)
+    })
+}
+
+/// What becomes of a session's pending export when the session ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportOutcome {
+    /// The archive is to be written to this URI.
+    Archive(String),
+    /// The export fails, for this reason, with nothing written.
+    Failed(String),
+}
+
+/// The outcome of the pending export of a session that has just ended at `now` (`None`: it
+/// has no pending export). An OutputUri ending in `/` is a prefix: the archive is named
+/// `<stamp>-<app>-<group>-<session>.zip` under it. The export fails at once on an injected
+/// failure, on ERROR and when no client ever connected; otherwise the archive is written.
+pub fn export_outcome(
+    doc: &GetStreamSessionOutput,
+    internal: &SessionInternal,
+    ids: (&str, &str, &str),
+    now: Timestamp,
+) -> Option<ExportOutcome> {
+    let meta = doc.export_files_metadata.as_ref()?;
+    if meta.status != Some(ExportFilesStatus::Pending) {
+        return None;
+    }
+    let (app_id, group_id, session_id) = ids;
+    let mut uri = meta.output_uri.clone().unwrap_or_default();
+    if uri.ends_with('/') {
+        uri.push_str(&format!("{}-{app_id}-{group_id}-{session_id}.zip", export_stamp(now)));
+    }
+    Some(if let Some(reason) = internal.export_failure.clone() {
+        ExportOutcome::Failed(reason)
+    } else if doc.status == Some(StreamSessionStatus::Error) {
+        ExportOutcome::Failed("The stream session ended in ERROR before its files could be collected.".to_string())
+    } else if !internal.ever_connected {
+        ExportOutcome::Failed("Session ended before files could be collected: no client ever connected.".to_string())
+    } else {
+        ExportOutcome::Archive(uri)
     })
 }
 

@@ -10,11 +10,11 @@
 
 use super::Env;
 use crate::domain::catalog;
-use crate::domain::lifecycle::export_stamp;
+use crate::domain::lifecycle::{export_outcome, ExportOutcome};
 use crate::domain::ApiError;
 use crate::ops::Settings;
 use crate::store::{ExportJob, SessionRow, Store};
-use gls_model::{ExportFilesStatus, GetApplicationOutput, StreamSessionStatus, Timestamp};
+use gls_model::{ExportFilesStatus, GetApplicationOutput, Timestamp};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,34 +169,15 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// The session has ended: decide its pending export where no I/O is needed, else queue the
 /// archive for the worker.
 pub fn finish(env: Env<'_>, row: &mut SessionRow) -> Result<(), ApiError> {
-    let Some(meta) = row.doc.export_files_metadata.as_ref() else {
-        return Ok(());
-    };
-    if meta.status != Some(ExportFilesStatus::Pending) {
-        return Ok(());
+    let outcome = export_outcome(&row.doc, &row.internal, (&row.app_id, &row.group_id, &row.id), env.now);
+    match outcome {
+        None => {}
+        Some(ExportOutcome::Archive(uri)) => {
+            env.tx.exports().add(env.part, &row.id, &uri, env.now.millis())?;
+            env.exports.queued();
+        }
+        Some(ExportOutcome::Failed(reason)) => record(row, Err(reason), ""),
     }
-    let mut uri = meta.output_uri.clone().unwrap_or_default();
-    if uri.ends_with('/') {
-        let group = row.group_id.clone();
-        uri.push_str(&format!(
-            "{}-{}-{group}-{}.zip",
-            export_stamp(env.now),
-            row.app_id,
-            row.id
-        ));
-    }
-    let failure = if let Some(reason) = row.internal.export_failure.clone() {
-        reason
-    } else if row.doc.status == Some(StreamSessionStatus::Error) {
-        "The stream session ended in ERROR before its files could be collected.".to_string()
-    } else if !row.internal.ever_connected {
-        "Session ended before files could be collected: no client ever connected.".to_string()
-    } else {
-        env.tx.exports().add(env.part, &row.id, &uri, env.now.millis())?;
-        env.exports.queued();
-        return Ok(());
-    };
-    record(row, Err(failure), &uri);
     Ok(())
 }
 
