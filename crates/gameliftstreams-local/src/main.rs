@@ -201,6 +201,9 @@ struct SeedArgs {
     /// Seed of the random generator.
     #[arg(long, default_value_t = 1)]
     rng_seed: u64,
+    /// The delays `serve` will run with: transient statuses are seeded within them.
+    #[arg(long, value_enum, default_value_t = TimingProfile::Fast)]
+    timing: TimingProfile,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -293,6 +296,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             q
         },
     };
+    let delays = settings.delays.clone();
     let clock_kind = match a.clock {
         ClockArg::System => ClockKind::System,
         ClockArg::Frozen => ClockKind::Frozen,
@@ -318,7 +322,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let service = Arc::new(service);
         hub.attach(&service);
         if a.demo {
-            seed::demo(store.as_ref(), service.now().millis())?;
+            seed::demo(store.as_ref(), service.now().millis(), &delays)?;
         }
         let limits = server::conn::Limits {
             header_read: std::time::Duration::from_millis(a.header_read_timeout_ms),
@@ -408,13 +412,18 @@ fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
             region: a.region,
             rng_seed: a.rng_seed,
             now_ms,
+            delays: match a.timing {
+                TimingProfile::Fast => Delays::default(),
+                TimingProfile::Realistic => Delays::realistic(),
+            },
         },
     )?;
     println!(
-        "seeded {} sessions, {} applications, {} stream groups in {:.1}s",
+        "seeded {} sessions, {} applications, {} stream groups, {} timers in {:.1}s",
         report.sessions,
         report.applications,
         report.stream_groups,
+        report.timers,
         started.elapsed().as_secs_f64()
     );
     Ok(())
