@@ -4,10 +4,12 @@ Usage: world.py URL CAPACITY [QUEUED IDS_FILE]
 Creates an application and a stream group with CAPACITY always-on slots in us-west-2 and
 waits until both are ready. With QUEUED, starts CAPACITY + QUEUED sessions (the first
 CAPACITY take the slots, the others wait for capacity) and writes their ids, oldest first,
-to IDS_FILE. Prints "APP GROUP".
+to IDS_FILE. Prints "APP GROUP". With FROZEN=1 in the environment (a server run with --clock frozen), the
+waits move the server's clock on (POST /_local/clock) instead of sleeping.
 """
 import http.client
 import json
+import os
 import sys
 import time
 from urllib.parse import urlparse
@@ -17,6 +19,7 @@ def main():
     url, capacity = urlparse(sys.argv[1]), int(sys.argv[2])
     queued = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     conn = http.client.HTTPConnection(url.hostname, url.port)
+    frozen = os.environ.get("FROZEN") == "1"
 
     def call(method, path, body=None):
         conn.request(method, path, body=json.dumps(body) if body is not None else None,
@@ -31,7 +34,10 @@ def main():
         for _ in range(600):
             if call("GET", path).get("Status") == status:
                 return
-            time.sleep(0.05)
+            if frozen:
+                call("POST", "/_local/clock", {"advanceSeconds": 5})
+            else:
+                time.sleep(0.05)
         raise SystemExit(f"{path} never became {status}")
 
     app = call("POST", "/applications", {
