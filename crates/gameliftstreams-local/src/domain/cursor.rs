@@ -90,7 +90,7 @@ impl TokenCodec {
         data.extend_from_slice(purpose.as_bytes());
         data.push(0);
         data.extend_from_slice(subject.as_bytes());
-        self.mac(&data).iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.mac(&data))
     }
 
     /// Whether `token` is the capability for `subject` and `purpose` (constant time).
@@ -109,11 +109,7 @@ impl TokenCodec {
         data.extend_from_slice(pos.id.as_bytes());
         let mac = self.mac(&data);
         data.extend_from_slice(&mac);
-        let mut s = String::with_capacity(data.len() * 2);
-        for b in data {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+        hex::encode(data)
     }
 
     /// The position a token names, if it is authentic, unexpired and issued for `binding`.
@@ -121,14 +117,7 @@ impl TokenCodec {
         if !token.len().is_multiple_of(2) || token.len() < 2 * (HEADER_LEN + 1 + MAC_LEN) || token.len() > 512 {
             return Err(invalid());
         }
-        let mut data = Vec::with_capacity(token.len() / 2);
-        for i in (0..token.len()).step_by(2) {
-            let byte = token
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(invalid)?;
-            data.push(byte);
-        }
+        let data = hex::decode(token).map_err(|_| invalid())?;
         let (body, mac) = data.split_at(data.len() - MAC_LEN);
         // Constant-time comparison through the hmac crate's verifier.
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).map_err(|_| invalid())?;

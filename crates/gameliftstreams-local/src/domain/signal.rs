@@ -98,8 +98,7 @@ pub fn normalize(sdp: &str) -> String {
 pub fn web_sdk_url(host: &str, group_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(group_id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("http://{host}/_local/webrtc/{hex}.js")
+    format!("http://{host}/_local/webrtc/{}.js", hex::encode(digest))
 }
 
 /// The SignalResponse for an SDP answer.
