@@ -88,6 +88,29 @@ impl Ctx<'_> {
         l: &Listing<'_>,
         fetch: impl FnOnce(Option<&Position>, usize) -> Result<Vec<(Position, T)>, StoreError>,
     ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let mut items = Vec::new();
+        let next = self.page_with(l, |after, limit| {
+            let mut rows = fetch(after, limit + 1)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let last = if more {
+                rows.last().map(|(p, _)| p.clone())
+            } else {
+                None
+            };
+            items = rows.into_iter().map(|(_, t)| t).collect();
+            Ok(last)
+        })?;
+        Ok((items, next))
+    }
+
+    /// [`Ctx::page`] for a fetch that keeps the items itself: given the position to start
+    /// after and the page size, it says where the page ended if more items follow.
+    pub fn page_with(
+        &self,
+        l: &Listing<'_>,
+        fetch: impl FnOnce(Option<&Position>, usize) -> Result<Option<Position>, StoreError>,
+    ) -> Result<Option<String>, ApiError> {
         let binding = Binding {
             operation: l.op.name(),
             account: &self.scope.account,
@@ -100,16 +123,8 @@ impl Ctx<'_> {
             .map(|t| self.codec.decode(&binding, t, self.now.millis()))
             .transpose()?;
         let limit = l.max_results.map(|m| m.clamp(1, 100) as usize).unwrap_or(25);
-        let mut rows = fetch(after.as_ref(), limit + 1)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let next = more
-            .then(|| {
-                rows.last()
-                    .map(|(p, _)| self.codec.encode(&binding, p, self.now.millis()))
-            })
-            .flatten();
-        Ok((rows.into_iter().map(|(_, t)| t).collect(), next))
+        let last = fetch(after.as_ref(), limit)?;
+        Ok(last.map(|p| self.codec.encode(&binding, &p, self.now.millis())))
     }
 
     /// `ms` after the request's time (saturating: a due time past the end of time never falls due).

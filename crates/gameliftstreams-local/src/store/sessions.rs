@@ -28,15 +28,17 @@ pub trait Sessions {
         after: Option<&Position>,
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError>;
-    /// Like `page`, the items as ListStreamSessionsByAccount answers them: each session's
-    /// summary (export status only) as JSON text, stored with the session.
+    /// Like `page`, the items as ListStreamSessionsByAccount answers them: up to `limit`
+    /// sessions' summaries (export status only; JSON stored with each session) appended to
+    /// `out`, comma-separated. The position of the last one appended if more follow.
     fn page_summaries(
         &self,
         part: i64,
         filter: &SessionFilter,
         after: Option<&Position>,
         limit: usize,
-    ) -> Result<Vec<(Position, String)>, StoreError>;
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Position>, StoreError>;
     /// The sessions of an application or group in any of `statuses`, oldest first (sessions
     /// created at the same millisecond in the order they were created: a placement queue).
     fn in_statuses(
@@ -299,25 +301,39 @@ impl Sessions for SqliteTx<'_> {
         filter: &SessionFilter,
         after: Option<&Position>,
         limit: usize,
-    ) -> Result<Vec<(Position, String)>, StoreError> {
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Position>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(&page_sql(filter, "summary, CASE WHEN summary IS NULL THEN doc END"))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(page_params(part, filter, after)), |r| {
-            let pos = Position {
-                created_at: r.get(0)?,
-                id: r.get(1)?,
-            };
-            let text = match r.get::<_, Option<String>>(2)? {
-                Some(text) => text,
+        let mut rows = stmt.query(rusqlite::params_from_iter(page_params(part, filter, after)))?;
+        // The stored bytes go straight into the page: no String per item, and the position
+        // is kept in one buffer that each row overwrites.
+        let mut last = Position {
+            created_at: 0,
+            id: String::new(),
+        };
+        let mut written = 0;
+        while let Some(r) = rows.next()? {
+            if written == limit {
+                return Ok(Some(last));
+            }
+            if written > 0 {
+                out.push(b',');
+            }
+            match r.get_ref(2)?.as_bytes_or_null()? {
+                Some(text) => out.extend_from_slice(text),
                 None => {
-                    let doc: GetStreamSessionOutput = from_json(&r.get::<_, String>(3)?)?;
-                    summary(&doc).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.0))?
+                    let doc: GetStreamSessionOutput = from_json(r.get_ref(3)?.as_str()?)?;
+                    out.extend_from_slice(summary(&doc)?.as_bytes());
                 }
-            };
-            Ok((pos, text))
-        })?;
-        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+            }
+            last.created_at = r.get(0)?;
+            last.id.clear();
+            last.id.push_str(r.get_ref(1)?.as_str()?);
+            written += 1;
+        }
+        Ok(None)
     }
 
     /// The partition of a session named by id alone.

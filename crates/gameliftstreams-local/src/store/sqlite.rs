@@ -17,6 +17,12 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::types::FromSqlError> for StoreError {
+    fn from(e: rusqlite::types::FromSqlError) -> Self {
+        StoreError(Box::new(e))
+    }
+}
+
 impl From<rusqlite::Error> for crate::domain::ApiError {
     fn from(e: rusqlite::Error) -> Self {
         StoreError::from(e).into()

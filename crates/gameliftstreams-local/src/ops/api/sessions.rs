@@ -145,18 +145,12 @@ pub(crate) fn list_by_account(
         next_token: input.next_token.as_deref(),
         max_results: input.max_results,
     };
-    let (texts, next_token) = ctx.page(&listing, |after, limit| {
-        tx.sessions().page_summaries(ctx.part, &filter, after, limit)
-    })?;
     // The page is the stored summaries (JSON this service wrote) joined as they are.
-    let mut out = Vec::with_capacity(32 + texts.iter().map(|t| t.len() + 1).sum::<usize>());
+    let mut out = Vec::with_capacity(512 * (1 + input.max_results.unwrap_or(25).clamp(1, 100) as usize));
     out.extend_from_slice(b"{\"Items\":[");
-    for (i, text) in texts.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(text.as_bytes());
-    }
+    let next_token = ctx.page_with(&listing, |after, limit| {
+        tx.sessions().page_summaries(ctx.part, &filter, after, limit, &mut out)
+    })?;
     out.push(b']');
     if let Some(token) = next_token {
         out.extend_from_slice(b",\"NextToken\":");
