@@ -22,6 +22,8 @@ pub trait Partitions {
     fn part(&self, account: &str, region: &str) -> Result<i64, StoreError>;
     /// The account and region of a partition.
     fn scope(&self, part: i64) -> Result<Option<(String, String)>, StoreError>;
+    /// Every (account, region) the store has seen, in account then region order.
+    fn all(&self) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 const SECRET: &str = "token_secret";

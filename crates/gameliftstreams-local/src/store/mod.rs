@@ -18,7 +18,7 @@ mod writer;
 pub use docs::{Documents, Tags};
 pub use exports::{ExportJob, ExportJobs};
 pub use meta::{Meta, Partitions};
-pub use sessions::{LiveBy, QueuePosition, SessionFilter, SessionInternal, SessionRow, Sessions};
+pub use sessions::{LiveBy, QueuePosition, SessionCounts, SessionFilter, SessionInternal, SessionRow, Sessions};
 pub use sqlite::SqliteStore;
 pub use timers::{Timer, Timers};
 pub use tokens::Tokens;

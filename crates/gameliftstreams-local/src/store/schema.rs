@@ -101,6 +101,33 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE sessions ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
      UPDATE sessions SET waiting = 1 WHERE status = 0 AND json_extract(internal, '$.waiting') = 1;
      CREATE INDEX sessions_waiting ON sessions (part, group_id, created_at) WHERE waiting = 1;",
+    // 7: how many sessions each partition has in each (status, export status), kept by
+    // triggers on every insert, status change and delete, so that the dashboard's counts
+    // cost O(1) at any size (`export` is -1 for no export: a key column cannot be NULL).
+    "CREATE TABLE session_counts (
+         part INTEGER NOT NULL, status INTEGER NOT NULL, export INTEGER NOT NULL, n INTEGER NOT NULL,
+         PRIMARY KEY (part, status, export)
+     ) WITHOUT ROWID;
+     INSERT INTO session_counts (part, status, export, n)
+         SELECT part, status, coalesce(export_status, -1), count(*) FROM sessions
+         GROUP BY part, status, coalesce(export_status, -1);
+     CREATE TRIGGER session_counts_insert AFTER INSERT ON sessions BEGIN
+         INSERT INTO session_counts (part, status, export, n)
+             VALUES (new.part, new.status, coalesce(new.export_status, -1), 1)
+             ON CONFLICT (part, status, export) DO UPDATE SET n = n + 1;
+     END;
+     CREATE TRIGGER session_counts_delete AFTER DELETE ON sessions BEGIN
+         UPDATE session_counts SET n = n - 1
+             WHERE part = old.part AND status = old.status AND export = coalesce(old.export_status, -1);
+     END;
+     CREATE TRIGGER session_counts_update AFTER UPDATE OF status, export_status ON sessions
+         WHEN old.status IS NOT new.status OR old.export_status IS NOT new.export_status BEGIN
+         UPDATE session_counts SET n = n - 1
+             WHERE part = old.part AND status = old.status AND export = coalesce(old.export_status, -1);
+         INSERT INTO session_counts (part, status, export, n)
+             VALUES (new.part, new.status, coalesce(new.export_status, -1), 1)
+             ON CONFLICT (part, status, export) DO UPDATE SET n = n + 1;
+     END;",
 ];
 
 /// Bring the database up to the latest schema version.

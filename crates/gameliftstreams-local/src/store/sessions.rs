@@ -47,6 +47,9 @@ pub trait Sessions {
         by: LiveBy<'_>,
         statuses: &[StreamSessionStatus],
     ) -> Result<Vec<SessionRow>, StoreError>;
+    /// How many sessions of the partition are in each status and each export status (no
+    /// export: `None`), for the dashboard: from the counts the schema's triggers keep, O(1).
+    fn counts(&self, part: i64) -> Result<SessionCounts, StoreError>;
     /// The partition of a session named by id alone (ids are unique across partitions).
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError>;
     /// Up to `limit` sessions of a group that wait for capacity, oldest first (created at the
@@ -58,6 +61,15 @@ pub trait Sessions {
         after: Option<QueuePosition>,
         limit: usize,
     ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError>;
+}
+
+/// Sessions by status and by export status (statuses with none are left out).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SessionCounts {
+    /// (status, how many), in the model's order.
+    pub status: Vec<(StreamSessionStatus, u64)>,
+    /// (export status or none, how many): none first, then the model's order.
+    pub export: Vec<(Option<ExportFilesStatus>, u64)>,
 }
 
 /// A place in a group's queue of sessions waiting for capacity.
@@ -336,6 +348,31 @@ impl Sessions for SqliteTx<'_> {
         Ok(None)
     }
 
+    fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
+        let mut out = SessionCounts::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT status, sum(n) FROM session_counts WHERE part = ?1 GROUP BY status HAVING sum(n) > 0 ORDER BY status",
+        )?;
+        for row in stmt.query_map([part], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (code, n) = row?;
+            if let Some(s) = usize::try_from(code).ok().and_then(|i| StreamSessionStatus::ALL.get(i)) {
+                out.status.push((*s, n.unsigned_abs()));
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT export, sum(n) FROM session_counts WHERE part = ?1 GROUP BY export HAVING sum(n) > 0 ORDER BY export",
+        )?;
+        for row in stmt.query_map([part], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (code, n) = row?;
+            if code < 0 {
+                out.export.push((None, n.unsigned_abs()));
+            } else if let Some(e) = usize::try_from(code).ok().and_then(|i| ExportFilesStatus::ALL.get(i)) {
+                out.export.push((Some(*e), n.unsigned_abs()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The partition of a session named by id alone.
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
         Ok(self
@@ -416,6 +453,54 @@ mod tests {
             assert_eq!(rows, 0);
             assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
         }
+    }
+
+    /// The counts the triggers keep follow every insert, status or export change and delete,
+    /// per partition; statuses with no session left are not reported.
+    #[test]
+    fn the_counts_follow_every_change() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let (active, terminated) = (
+            status_code(StreamSessionStatus::Active),
+            status_code(StreamSessionStatus::Terminated),
+        );
+        let failed = export_code(ExportFilesStatus::Failed);
+        let add = |part: i64, id: &str, status: i64, export: Option<i64>| {
+            conn.execute(
+                "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc)
+                 VALUES (?1, ?2, 'sg-1', 'a-1', 0, ?3, ?4, '{}')",
+                params![part, id, status, export],
+            )
+            .unwrap();
+        };
+        add(1, "s1", active, None);
+        add(1, "s2", active, None);
+        add(1, "s3", terminated, Some(failed));
+        add(2, "s4", active, None);
+        let counts = |part| SqliteTx::new(&conn).counts(part).unwrap();
+        assert_eq!(
+            counts(1).status,
+            vec![(StreamSessionStatus::Active, 2), (StreamSessionStatus::Terminated, 1)]
+        );
+        assert_eq!(counts(1).export, vec![(None, 2), (Some(ExportFilesStatus::Failed), 1)]);
+        conn.execute("UPDATE sessions SET status = ?1 WHERE id = 's1'", [terminated])
+            .unwrap();
+        conn.execute("UPDATE sessions SET export_status = ?1 WHERE id = 's2'", [failed])
+            .unwrap();
+        conn.execute("UPDATE sessions SET doc = '{\"x\":1}' WHERE id = 's2'", [])
+            .unwrap();
+        assert_eq!(
+            counts(1).status,
+            vec![(StreamSessionStatus::Active, 1), (StreamSessionStatus::Terminated, 2)]
+        );
+        assert_eq!(counts(1).export, vec![(None, 1), (Some(ExportFilesStatus::Failed), 2)]);
+        conn.execute("DELETE FROM sessions WHERE id IN ('s2', 's3')", [])
+            .unwrap();
+        assert_eq!(counts(1).status, vec![(StreamSessionStatus::Terminated, 1)]);
+        assert_eq!(counts(1).export, vec![(None, 1)]);
+        assert_eq!(counts(2).status, vec![(StreamSessionStatus::Active, 1)]);
+        assert_eq!(counts(3), SessionCounts::default());
     }
 
     #[test]

@@ -333,6 +333,14 @@ impl Partitions for SqliteTx<'_> {
             })
             .optional()?)
     }
+
+    fn all(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT account, region FROM partitions ORDER BY account, region")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]
