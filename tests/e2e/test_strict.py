@@ -148,6 +148,25 @@ def test_admin_api_needs_a_signature_except_health(strict):
     assert code_of(client(strict, *KEYS[1][:2]).list_stream_groups) == ("ThrottlingException", 429)
 
 
+def test_the_dashboard_page_is_open_its_reads_are_signed_and_scoped(strict):
+    for path, kind in [("/_local/ui", "text/html"), ("/_local/ui/app.js", "text/javascript"),
+                       ("/_local/ui/app.css", "text/css")]:
+        with urllib.request.urlopen(strict.url + path) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith(kind)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(strict.url + "/_local/partitions")
+    assert e.value.code == 403
+    client(strict).list_stream_groups()  # the signer's partition exists
+    client(strict, *KEYS[1][:2]).list_stream_groups()
+    status, body = signed_request(strict, "GET", "/_local/partitions")
+    assert status == 200
+    assert json.loads(body)["partitions"] == [{"account": KEYS[0][2], "region": "us-west-2"}]
+    status, body = signed_request(strict, "GET", "/_local/counts?account=%s&region=us-west-2" % KEYS[0][2])
+    assert status == 200 and json.loads(body)["account"] == KEYS[0][2]
+    status, _ = signed_request(strict, "GET", "/_local/counts?account=%s&region=us-west-2" % KEYS[1][2])
+    assert status == 403
+
+
 def owned_session(strict, signal_request):
     """A placed session of the first key's account: (client, group, session)."""
     c = client(strict)

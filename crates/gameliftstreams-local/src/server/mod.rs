@@ -8,6 +8,7 @@ pub mod protocol;
 pub mod sigv4;
 mod streams;
 pub mod throttle;
+mod ui;
 
 use crate::ops::Service;
 use crate::stream::StreamHub;
@@ -100,6 +101,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     let strict_mode = state.verifier.is_some();
     let router = admin::routes()
+        .merge(ui::routes())
         .fallback(aws)
         .with_state(state.clone())
         // The guard reads and bounds every body; nothing after it needs another limit.
@@ -117,7 +119,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// connect carries the token that the signed request for the page was given (checked by its
 /// handler).
 fn is_open(method: &Method, path: &str) -> bool {
-    (method == Method::GET && path == "/_local/health")
+    (method == Method::GET && (path == "/_local/health" || ui::is_asset(path)))
         || path.starts_with("/_local/streamurls/")
         || path.starts_with("/_local/webrtc/")
         || (method == Method::POST && path.starts_with("/_local/play/") && path.ends_with("/connect"))

@@ -1,5 +1,6 @@
 //! What the `/_local/` admin API does, as [`Service`] methods: client and application events,
-//! injected faults, and the stream URL page that stands in for an end user's browser.
+//! injected faults, the stream URL page that stands in for an end user's browser, and the
+//! dashboard's partitions and session counts.
 //! Resources are named by ID or ARN in any partition; with `owner` (strict mode's signed
 //! caller) only in the caller's own.
 
@@ -8,9 +9,10 @@ use crate::domain::session::{Event, Refusal};
 use crate::domain::ApiError;
 use crate::ops::engine::resources::{self, Kind};
 use crate::ops::engine::urls::{self, Activation};
-use crate::ops::engine::{self, faults, signal, Env};
+use crate::ops::engine::{self, exports, faults, signal, Env};
 use crate::ops::Service;
-use gls_model::{GetStreamSessionOutput, StreamSessionStatus, StreamSessionStatusReason};
+use crate::store::SessionCounts;
+use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus, StreamSessionStatusReason};
 
 /// What happened to an event sent to a session.
 pub enum Outcome {
@@ -33,6 +35,17 @@ impl Service {
             part,
             now,
         }
+    }
+
+    /// Every (account, region) the store knows, for the dashboard's pickers.
+    pub fn partitions(&self) -> Result<Vec<(String, String)>, ApiError> {
+        Ok(self.store.read(|tx| tx.partitions().all())?)
+    }
+
+    /// The sessions of (account, region) by status and by export status.
+    pub fn session_counts(&self, scope: &Scope) -> Result<SessionCounts, ApiError> {
+        let part = self.store.part(&scope.account, &scope.region)?;
+        Ok(self.store.read(|tx| tx.sessions().counts(part))?)
     }
 
     /// Drive a session with what a WebRTC client or the game process would cause.
@@ -93,6 +106,41 @@ impl Service {
                 Ok(true)
             }
         })
+    }
+
+    /// A session's finished export archive as written under the data dir: (file name, bytes),
+    /// or why there is none to read (no such session, no SUCCEEDED export, uploaded to
+    /// `--s3-endpoint`).
+    pub fn export_archive(
+        &self,
+        owner: Option<&Scope>,
+        ident: &str,
+    ) -> Result<Result<(String, Vec<u8>), String>, ApiError> {
+        let row = self
+            .store
+            .write(|tx| match resources::locate(tx, Kind::Session, ident, owner)? {
+                None => Ok::<_, ApiError>(None),
+                Some((part, id)) => Ok(tx.sessions().get(part, &id)?),
+            })?;
+        let Some(row) = row else {
+            return Ok(Err("no such session".into()));
+        };
+        let meta = row.doc.export_files_metadata.unwrap_or_default();
+        let (Some(ExportFilesStatus::Succeeded), Some(uri)) = (meta.status, meta.output_uri) else {
+            return Ok(Err("the session has no SUCCEEDED export".into()));
+        };
+        if self.settings.s3.is_some() {
+            return Ok(Err(format!("the archive was uploaded to {uri} (--s3-endpoint)")));
+        }
+        let path = match exports::local_path(&self.settings.export_root, &uri) {
+            Ok(p) => p,
+            Err(why) => return Ok(Err(why)),
+        };
+        let name = uri.rsplit('/').next().unwrap_or("export.zip").to_string();
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Ok((name, bytes))),
+            Err(e) => Ok(Err(format!("{}: {e}", path.display()))),
+        }
     }
 
     /// The id of a session named by ID or ARN (for this caller), if it exists.

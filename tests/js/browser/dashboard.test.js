@@ -1,0 +1,270 @@
+// The dashboard in a real browser: Debian's headless Chromium, driven by playwright-core,
+// opens /_local/ui on a seeded server (frozen clock); what it shows and what its buttons do
+// are checked through the AWS SDK for JavaScript. Loopback only (scripts/test: `unshare -n`).
+// Screenshots at 1280×800 and 400 px wide go to $GLS_ARTIFACTS (default target/test-artifacts).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+import {
+  GameLiftStreamsClient,
+  GetStreamSessionCommand,
+  ListStreamGroupsCommand,
+  ListApplicationsCommand,
+  StartStreamSessionCommand,
+  TerminateStreamSessionCommand,
+  paginateListStreamSessionsByAccount,
+} from "@aws-sdk/client-gameliftstreams";
+
+const BIN = process.env.GLS_BIN;
+const CHROMIUM = process.env.GLS_CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = process.env.GLS_ARTIFACTS || "target/test-artifacts";
+const SESSIONS = 230;
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+
+let server;
+let browser;
+let url;
+let client;
+
+async function until(what, f, ms = 3000, every = 100) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await f();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, every));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+async function allSessions(filter = {}) {
+  const out = [];
+  for await (const page of paginateListStreamSessionsByAccount({ client, pageSize: 100 }, filter)) out.push(...page.Items);
+  return out;
+}
+
+const countBy = (items, key) => items.reduce((m, s) => ({ ...m, [key(s)]: (m[key(s)] || 0) + 1 }), {});
+
+async function openDashboard(width = 1280, height = 800) {
+  const context = await browser.newContext({ viewport: { width, height } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${url}/_local/ui`);
+  await page.locator("#status-chart .bar").first().waitFor();
+  await page.locator("#sessions tbody tr").first().waitFor();
+  return { page, errors };
+}
+
+// Load pages until the session's row is on screen.
+async function showRow(page, arn) {
+  const row = page.locator(`#sessions tbody tr[data-arn="${arn}"]`);
+  for (let i = 0; i < 20 && (await row.count()) === 0; i++) {
+    const before = await page.locator("#sessions tbody tr").count();
+    await page.locator("#more").click();
+    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
+  }
+  return row;
+}
+
+// Show the session's row and open its drawer.
+async function openRow(page, arn) {
+  await (await showRow(page, arn)).click();
+  await until("the drawer's fields", async () =>
+    (await page.locator('#fields dd[data-field="Arn"]').textContent().catch(() => "")) === arn);
+}
+
+const rowStatus = (page, id) => page.locator(`#sessions tbody tr[data-arn$="/${id}"] td.status`).textContent();
+
+before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gls-ui-"));
+  execFileSync(BIN, ["seed", "--data-dir", dir, "--sessions", String(SESSIONS)]);
+  server = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--clock", "frozen"],
+    { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
+  const first = (await lines.next()).value;
+  assert.match(first, /^listening on http:\/\/127\.0\.0\.1:\d+$/);
+  url = first.trim().replace("listening on ", "");
+  client = new GameLiftStreamsClient({
+    endpoint: url, region: "us-west-2", maxAttempts: 1,
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  mkdirSync(ARTIFACTS, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) server.kill();
+});
+
+test("the dashboard shows the seeded counts, filters and pages through every session", async () => {
+  const { page, errors } = await openDashboard();
+  const sessions = await allSessions();
+  assert.equal(sessions.length, SESSIONS);
+  const byStatus = countBy(sessions, (s) => s.Status);
+  for (const [status, n] of Object.entries(byStatus)) {
+    assert.equal(await page.locator(`#status-chart .bar[data-key="${status}"] .n`).textContent(), String(n), status);
+  }
+  assert.equal(await page.locator("#status-chart .bar").count(), Object.keys(byStatus).length);
+  const byExport = countBy(sessions, (s) => (s.ExportFilesMetadata && s.ExportFilesMetadata.Status) || "NONE");
+  for (const [status, n] of Object.entries(byExport)) {
+    assert.equal(await page.locator(`#export-chart .bar[data-key="${status}"] .n`).textContent(), String(n), status);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-1280.png"), fullPage: true });
+
+  // "Load more" pages through all of them, newest first as the API lists them, no repeats.
+  assert.equal(await page.locator("#sessions tbody tr").count(), 25);
+  while (await page.locator("#more").isVisible()) {
+    const before = await page.locator("#sessions tbody tr").count();
+    await page.locator("#more").click();
+    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
+  }
+  const shown = await page.locator("#sessions tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.arn));
+  assert.equal(shown.length, SESSIONS);
+  assert.equal(new Set(shown).size, SESSIONS);
+  assert.deepEqual(shown, sessions.map((s) => s.Arn));
+
+  // A filter shows exactly what the API lists for it, and the CLI line says the same.
+  await page.locator("#filter-status").selectOption("TERMINATED");
+  await until("the filtered page", async () =>
+    (await page.locator("#sessions tbody td.status").allTextContents()).every((t) => t === "TERMINATED"));
+  while (await page.locator("#more").isVisible()) {
+    const before = await page.locator("#sessions tbody tr").count();
+    await page.locator("#more").click();
+    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
+  }
+  assert.equal(await page.locator("#sessions tbody tr").count(), byStatus.TERMINATED);
+  assert.match(await page.locator("#cli").textContent(), /list-stream-sessions-by-account .*--status TERMINATED/);
+  assert.deepEqual(errors, []);
+});
+
+test("changes made elsewhere appear without a reload; the drawer's actions and the clock drive sessions", async () => {
+  const { page, errors } = await openDashboard();
+  const sessions = await allSessions();
+  const byId = (s) => s.Arn.split("/").pop();
+  const groupOf = (s) => s.Arn.split("/").slice(-2, -1)[0];
+
+  // Through the API, the page notices within 3 s (no reload: the same document throughout).
+  const marker = await page.evaluate(() => { window.__same = Math.random(); return window.__same; });
+  const connected = sessions.find((s) => s.Status === "CONNECTED");
+  const active = sessions.find((s) => s !== connected && ["ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION"].includes(s.Status));
+  await showRow(page, active.Arn);
+  await client.send(new TerminateStreamSessionCommand({ Identifier: groupOf(active), StreamSessionIdentifier: active.Arn }));
+  const after = await client.send(new GetStreamSessionCommand({ Identifier: groupOf(active), StreamSessionIdentifier: active.Arn }));
+  await until("the terminated session on screen", async () =>
+    (await page.locator(`#sessions tbody tr[data-arn="${active.Arn}"] td.status`).textContent().catch(() => "")) === after.Status, 3000);
+  assert.equal(await page.evaluate(() => window.__same), marker);
+
+  // An injected fault from the drawer ends another live session in ERROR.
+  const live = sessions.find((s) => s !== connected && s !== active && ["ACTIVE", "CONNECTED"].includes(s.Status));
+  await openRow(page, live.Arn);
+  await page.locator("#fault-reason").selectOption("internalError");
+  await page.locator("#inject").click();
+  await until("ERROR through the API", async () => {
+    const got = await client.send(new GetStreamSessionCommand({ Identifier: groupOf(live), StreamSessionIdentifier: live.Arn }));
+    return got.Status === "ERROR" && got.StatusReason === "internalError";
+  });
+
+  // The drawer: a connected session's client disconnects, then an hour passes on the clock
+  // panel and the session times out waiting for its client, on screen (the newest connected
+  // session: the furthest from its maximum length).
+  await openRow(page, connected.Arn);
+  await page.locator('#drawer [data-event="clientDisconnected"]').click();
+  await until("PENDING_CLIENT_RECONNECTION through the API", async () => {
+    const got = await client.send(new GetStreamSessionCommand({ Identifier: groupOf(connected), StreamSessionIdentifier: connected.Arn }));
+    return got.Status === "PENDING_CLIENT_RECONNECTION";
+  });
+  await until("PENDING_CLIENT_RECONNECTION on screen", async () =>
+    (await rowStatus(page, byId(connected)).catch(() => "")) === "PENDING_CLIENT_RECONNECTION");
+  const clockBefore = await page.locator("#now").textContent();
+  await page.locator('[data-advance="3600"]').click();
+  await until("the clock moved", async () => (await page.locator("#now").textContent()) !== clockBefore);
+  const ended = await client.send(new GetStreamSessionCommand({ Identifier: groupOf(connected), StreamSessionIdentifier: connected.Arn }));
+  assert.equal(ended.Status, "TERMINATED");
+  assert.equal(ended.StatusReason, "reconnectionTimeout");
+  await until("the timed-out session on screen", async () => (await rowStatus(page, byId(connected)).catch(() => "")) === "TERMINATED");
+  await until("the drawer shows it ended", async () =>
+    (await page.locator('#fields dd[data-field="Status"]').textContent().catch(() => "")) === "TERMINATED");
+
+  // Stream groups show their locations' capacity.
+  assert.ok(await page.locator("#groups .group .capacity").count() >= 1);
+  assert.ok(await page.locator("#apps tbody tr").count() >= 1);
+  assert.deepEqual(errors, []);
+});
+
+test("the drawer takes a session through its life: connect, input, export, terminate, archive", async () => {
+  const { page, errors } = await openDashboard();
+  const group = (await client.send(new ListStreamGroupsCommand({}))).Items[0];
+  const app = (await client.send(new ListApplicationsCommand({}))).Items[0];
+  const started = await client.send(new StartStreamSessionCommand({
+    Identifier: group.Id, ApplicationIdentifier: app.Arn, Protocol: "WebRTC", SignalRequest: "NO_CLIENT_CONNECTION",
+  }));
+  const get = () => client.send(new GetStreamSessionCommand({ Identifier: group.Id, StreamSessionIdentifier: started.Arn }));
+  await page.locator('[data-advance="60"]').click(); // placement, on the frozen clock
+  await until("ACTIVE", async () => (await get()).Status === "ACTIVE");
+  await openRow(page, started.Arn);
+  await until("ACTIVE in the drawer", async () =>
+    (await page.locator('#fields dd[data-field="Status"]').textContent().catch(() => "")) === "ACTIVE");
+  assert.ok(await page.locator("#watch").isVisible(), "a live session can be watched");
+  assert.equal(await page.locator("#watch").getAttribute("href"), `/_local/play/${encodeURIComponent(started.Arn)}`);
+
+  await page.locator('#drawer [data-event="clientConnected"]').click();
+  await until("CONNECTED", async () => (await get()).Status === "CONNECTED");
+  const before = (await get()).LastUpdatedAt;
+  await page.locator('[data-advance="60"]').click();
+  await page.locator('#drawer [data-event="userInput"]').click();
+  await until("input recorded", async () => (await get()).LastUpdatedAt > before);
+  await page.locator("#export-uri").fill("s3://dashboard-exports/run/");
+  await page.locator("#export").click();
+  await until("PENDING export", async () => ((await get()).ExportFilesMetadata || {}).Status === "PENDING");
+  await page.locator("#terminate").click();
+  await until("TERMINATING", async () => ["TERMINATING", "TERMINATED"].includes((await get()).Status));
+  await page.locator('[data-advance="60"]').click();
+  const ended = await until("TERMINATED with its export", async () => {
+    const got = await get();
+    return got.Status === "TERMINATED" && (got.ExportFilesMetadata || {}).Status === "SUCCEEDED" && got;
+  });
+  assert.equal(ended.StatusReason, "apiTerminated");
+  await until("the archive link", async () => page.locator("#archive").isVisible());
+  const archive = await page.request.get(url + (await page.locator("#archive").getAttribute("href")));
+  assert.equal(archive.status(), 200);
+  assert.equal(archive.headers()["content-type"], "application/zip");
+  const bytes = await archive.body();
+  assert.equal(bytes.subarray(0, 2).toString(), "PK");
+  assert.ok(!(await page.locator("#watch").isVisible()), "an ended session cannot be watched");
+  assert.deepEqual(errors, []);
+});
+
+test("the dashboard is readable 400 px wide", async () => {
+  const { page, errors } = await openDashboard(400, 800);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow} px`);
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-400.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+});
+
+test("in strict mode the page loads and says it needs default mode", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "gls-ui-strict-"));
+  const creds = join(dir, "credentials.toml");
+  writeFileSync(creds, '[[credentials]]\naccess_key_id = "AKIAEXAMPLE1"\nsecret_access_key = "s"\naccount_id = "123456789012"\n');
+  const strict = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--credentials", creds],
+    { stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const lines = createInterface({ input: strict.stdout })[Symbol.asyncIterator]();
+    const strictUrl = (await lines.next()).value.trim().replace("listening on ", "");
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${strictUrl}/_local/ui`);
+    await page.locator("#notice").waitFor();
+    assert.match(await page.locator("#notice").textContent(), /strict mode .*default mode only/);
+  } finally {
+    strict.kill();
+  }
+});
