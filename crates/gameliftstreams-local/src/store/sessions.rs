@@ -222,11 +222,18 @@ impl Sessions for SqliteTx<'_> {
                 s.internal,
                 s.summary
             ])?;
+        if let Some(counts) = &self.bulk_counts {
+            *counts
+                .borrow_mut()
+                .entry((part, s.status, s.export.unwrap_or(-1)))
+                .or_default() += 1;
+        }
         Ok(())
     }
 
     /// Save a changed session (its indexed columns follow the document).
     fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        self.flush_counts()?;
         let s = Stored::of(row)?;
         self.conn
             .prepare_cached(
@@ -239,6 +246,7 @@ impl Sessions for SqliteTx<'_> {
 
     /// Remove a session for good.
     fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
+        self.flush_counts()?;
         self.conn
             .execute("DELETE FROM sessions WHERE part = ?1 AND id = ?2", params![part, id])?;
         Ok(())

@@ -6,7 +6,7 @@ use super::writer::Writer;
 use super::{schema, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
 use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -44,16 +44,44 @@ pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Re
 pub(super) struct SqliteTx<'c> {
     pub(super) conn: &'c Connection,
     depth: Cell<u32>,
+    /// In a bulk load: the session counts its inserts add, written once at its end (the
+    /// counting insert trigger is off meanwhile; a trigger per row costs a third of a load).
+    pub(super) bulk_counts: Option<RefCell<BulkCounts>>,
 }
+
+/// Sessions added per (partition, status code, export code or -1).
+pub(super) type BulkCounts = HashMap<(i64, i64, i64), i64>;
 
 impl<'c> SqliteTx<'c> {
     pub(super) fn new(conn: &'c Connection) -> Self {
         SqliteTx {
             conn,
             depth: Cell::new(0),
+            bulk_counts: None,
         }
     }
 }
+
+impl SqliteTx<'_> {
+    /// Write the session counts a bulk load's inserts added so far (before anything that the
+    /// other counting triggers see: an update or a delete).
+    pub(super) fn flush_counts(&self) -> Result<(), StoreError> {
+        let Some(counts) = &self.bulk_counts else {
+            return Ok(());
+        };
+        let mut add = self.conn.prepare_cached(
+            "INSERT INTO session_counts (part, status, export, n) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (part, status, export) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for ((part, status, export), n) in counts.borrow_mut().drain() {
+            add.execute(rusqlite::params![part, status, export, n])?;
+        }
+        Ok(())
+    }
+}
+
+/// The trigger that counts inserted sessions, which a bulk load replaces by one count.
+const COUNT_TRIGGER: &str = "session_counts_insert";
 
 impl Tx for SqliteTx<'_> {
     fn meta(&self) -> &dyn Meta {
@@ -253,7 +281,19 @@ impl Store for SqliteStore {
             conn.pragma_update(None, "synchronous", "OFF")?;
             conn.pragma_update(None, "cache_size", -(BULK_CACHE_KIB))?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = if f(&SqliteTx::new(&tx)) {
+            let trigger: String = tx.query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [COUNT_TRIGGER],
+                |r| r.get(0),
+            )?;
+            tx.execute_batch(&format!("DROP TRIGGER {COUNT_TRIGGER}"))?;
+            let mut bulk = SqliteTx::new(&tx);
+            bulk.bulk_counts = Some(RefCell::default());
+            let ok = f(&bulk);
+            let out = if ok {
+                bulk.flush_counts()?;
+                drop(bulk);
+                tx.execute_batch(&trigger)?;
                 tx.commit()
             } else {
                 tx.rollback()
