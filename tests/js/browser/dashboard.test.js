@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { until } from "./support.js";
 import {
   GameLiftStreamsClient,
   GetStreamSessionCommand,
@@ -31,17 +32,6 @@ let server;
 let browser;
 let url;
 let client;
-
-async function until(what, f, ms = 3000, every = 100) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await f();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
 
 async function allSessions(filter = {}) {
   const out = [];

@@ -12,6 +12,7 @@ import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { until } from "./support.js";
 import {
   GameLiftStreamsClient,
   CreateApplicationCommand,
@@ -60,17 +61,6 @@ async function startServer(...extra) {
     return { status: r.status, body: await r.json() };
   };
   return { url, client, admin };
-}
-
-async function until(what, f, ms = 15000, every = 100) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await f();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, every));
-  }
-  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 async function setup(s) {
