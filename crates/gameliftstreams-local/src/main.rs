@@ -149,9 +149,28 @@ struct ServeArgs {
     /// placeholder answer (no media); `strict` ends it ERROR/invalidSignalRequest, as in AWS.
     #[arg(long, value_enum, default_value_t = SignalArg::Lenient)]
     signal: SignalArg,
+    /// The origin whose browser pages may call the server (CORS `Access-Control-Allow-Origin`);
+    /// `*` lets any page call it.
+    #[arg(long, default_value = "*", value_parser = parse_origin)]
+    cors_origin: CorsOrigin,
     /// Crash tests only: abort the process in the export worker at this point.
     #[arg(long, value_enum, hide = true)]
     failpoint: Option<FailpointArg>,
+}
+
+/// `--cors-origin`: one origin, or any (`*`: `None`).
+#[derive(Clone, Debug)]
+struct CorsOrigin(Option<axum::http::HeaderValue>);
+
+fn parse_origin(s: &str) -> Result<CorsOrigin, String> {
+    if s == "*" {
+        return Ok(CorsOrigin(None));
+    }
+    let ok = (s.starts_with("http://") || s.starts_with("https://")) && !s.ends_with('/');
+    let value = axum::http::HeaderValue::from_str(s).ok().filter(|_| ok);
+    value
+        .map(|v| CorsOrigin(Some(v)))
+        .ok_or_else(|| format!("{s:?} is not an origin (scheme://host[:port], no path) or *"))
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -335,6 +354,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .throttle(a.throttle)
             .streams(hub.clone())
             .limits(limits)
+            .cors_origin(a.cors_origin.0.clone())
             .build();
         {
             // One write: a reader that takes the first line and closes the pipe still gets both.

@@ -14,7 +14,7 @@ use crate::ops::Service;
 use crate::stream::StreamHub;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::Response;
 use axum::Router;
 use std::future::Future;
@@ -30,6 +30,7 @@ pub struct AppState {
     throttle: Option<throttle::Throttle>,
     streams: Option<Arc<StreamHub>>,
     limits: conn::Limits,
+    cors_origin: Option<HeaderValue>,
 }
 
 /// Builds an [`AppState`].
@@ -39,9 +40,16 @@ pub struct AppStateBuilder {
     throttle: bool,
     streams: Option<Arc<StreamHub>>,
     limits: conn::Limits,
+    cors_origin: Option<HeaderValue>,
 }
 
 impl AppStateBuilder {
+    /// The one origin whose browser pages may call the server (CORS); `None`: any (`*`).
+    pub fn cors_origin(mut self, origin: Option<HeaderValue>) -> Self {
+        self.cors_origin = origin;
+        self
+    }
+
     /// Strict mode: verify SigV4 signatures with this verifier.
     pub fn verifier(mut self, verifier: Option<sigv4::Verifier>) -> Self {
         self.verifier = verifier;
@@ -74,6 +82,7 @@ impl AppStateBuilder {
             throttle: self.throttle.then(Default::default),
             streams: self.streams,
             limits: self.limits,
+            cors_origin: self.cors_origin,
         })
     }
 }
@@ -87,6 +96,7 @@ impl AppState {
             throttle: false,
             streams: None,
             limits: conn::Limits::default(),
+            cors_origin: None,
         }
     }
 
@@ -111,7 +121,28 @@ pub fn app(state: Arc<AppState>) -> Router {
     } else {
         router
     };
-    router.layer(axum::middleware::from_fn_with_state(state, guard::guard))
+    let cors = cors(state.cors_origin.clone());
+    router
+        .layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        // Outermost: a browser's preflight is answered before signatures or bounds are checked
+        // (it carries no credentials), and every answer carries the CORS headers.
+        .layer(cors)
+}
+
+/// CORS for browser code (the AWS SDK for JavaScript in a web page): any method and request
+/// header, the request id and error type readable by the page.
+fn cors(origin: Option<HeaderValue>) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(origin.map_or(AllowOrigin::any(), AllowOrigin::exact))
+        .allow_methods(AllowMethods::mirror_request())
+        // Mirrored, not `*`: a wildcard does not cover Authorization, which the SDKs send.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            axum::http::HeaderName::from_static("x-amzn-requestid"),
+            axum::http::HeaderName::from_static("x-amzn-errortype"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// What strict mode leaves unsigned, like AWS's stream URLs: what a browser loads without
@@ -213,11 +244,9 @@ async fn aws(
             return protocol::error(&e, &rid);
         }
         Err(_) => {
-            let e = crate::domain::ApiError::not_found(format!(
-                "No GameLift Streams operation at {method} {}.",
-                uri.path()
-            ));
-            return protocol::error(&e, &rid);
+            // Not a resource that is missing but no operation at all, as AWS answers it.
+            let message = format!("No GameLift Streams operation at {method} {}.", uri.path());
+            return protocol::unknown_operation(&message, &rid);
         }
     };
     let scope = caller_scope(&extensions, &headers, &query);

@@ -218,6 +218,11 @@ pub fn auth_error(e: &crate::server::sigv4::AuthError, request_id: &str) -> Resp
     render_error(e.status, e.code, &e.message, request_id)
 }
 
+/// A request that names no operation of the service (404, as AWS's front end answers it).
+pub fn unknown_operation(message: &str, request_id: &str) -> Response<Body> {
+    render_error(404, "UnknownOperationException", message, request_id)
+}
+
 fn render_error(status: u16, code: &str, message: &str, request_id: &str) -> Response<Body> {
     let body = serde_json::json!({ "message": message, "Message": message });
     base(status, request_id)

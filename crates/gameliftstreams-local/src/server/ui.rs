@@ -21,6 +21,7 @@ const STYLE: &str = include_str!("ui/app.css");
 
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/", get(landing).fallback(super::aws))
         .route("/_local/ui", get(page))
         .route("/_local/ui/", get(page))
         .route("/_local/ui/app.js", get(script))
@@ -44,6 +45,36 @@ fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
         [(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "no-cache")],
         body,
     )
+}
+
+/// `GET /`: what this endpoint is, and where to go from here.
+async fn landing(headers: axum::http::HeaderMap) -> impl IntoResponse {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:9080");
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(*c))
+        .collect();
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>gameliftstreams-local</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem">
+<h1>gameliftstreams-local {version}</h1>
+<p>A local Amazon GameLift Streams endpoint: <code>http://{host}</code></p>
+<ul>
+<li><a href="/_local/ui">Dashboard</a></li>
+<li><a href="/_local/health">Health</a> and <a href="/_local/clock">service clock</a></li>
+</ul>
+<pre>aws --endpoint-url http://{host} gameliftstreams list-stream-sessions-by-account
+
+boto3.client("gameliftstreams", endpoint_url="http://{host}", region_name="us-west-2")</pre>
+</body></html>
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body)
 }
 
 async fn page() -> impl IntoResponse {

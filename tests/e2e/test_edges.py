@@ -1,0 +1,86 @@
+"""AWS-shaped edges a newcomer meets first: unknown routes, the landing page, CORS for
+browser code (preflight and headers, any origin or one), in default and strict mode."""
+import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, Server
+from test_strict import credentials_file
+
+
+def fetch(url, method="GET", headers=None):
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def lower(headers):
+    return {k.lower(): v for k, v in headers.items()}
+
+
+@pytest.mark.parametrize("method,path", [("GET", "/nope"), ("POST", "/"), ("DELETE", "/streamgroups"),
+                                         ("GET", "/streamgroups/sg-1/nothing/here")])
+def test_an_unknown_route_is_an_unknown_operation(server, method, path):
+    status, headers, body = fetch(server.url + path, method)
+    assert status in (404, 400), (status, body)
+    if status == 404:
+        assert lower(headers)["x-amzn-errortype"] == "UnknownOperationException"
+
+
+def test_the_landing_page_links_the_dashboard_and_health(server):
+    status, headers, body = fetch(server.url + "/")
+    assert status == 200 and lower(headers)["content-type"].startswith("text/html")
+    page = body.decode()
+    for link in ('href="/_local/ui"', 'href="/_local/health"'):
+        assert link in page
+    assert server.url.split("//")[1] in page
+
+
+PREFLIGHT = {"Origin": "http://game.example", "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization,content-type,x-amz-date,x-amz-user-agent"}
+
+
+def test_browser_code_may_call_every_route(server):
+    status, headers, _ = fetch(server.url + "/streamgroups", "OPTIONS", PREFLIGHT)
+    h = lower(headers)
+    assert status == 200
+    assert h["access-control-allow-origin"] == "*"
+    assert "POST" in h["access-control-allow-methods"]
+    assert "authorization" in h["access-control-allow-headers"].lower()
+    status, headers, _ = fetch(server.url + "/streamgroups", headers={"Origin": "http://game.example"})
+    h = lower(headers)
+    assert status == 200 and h["access-control-allow-origin"] == "*"
+    assert {"x-amzn-requestid", "x-amzn-errortype"} <= set(h["access-control-expose-headers"].lower().split(","))
+    # Errors carry the headers too, so that the page can read them.
+    status, headers, _ = fetch(server.url + "/applications/a-000000000", headers={"Origin": "http://game.example"})
+    assert status == 404 and lower(headers)["access-control-allow-origin"] == "*"
+
+
+def test_one_allowed_origin_and_strict_mode_preflights():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(os.path.join(d, "data"), "--cors-origin", "http://game.example",
+                   "--credentials", credentials_file(d))
+        try:
+            status, headers, _ = fetch(s.url + "/streamgroups", "OPTIONS", PREFLIGHT)
+            assert status == 200  # unsigned, as browsers send preflights
+            assert lower(headers)["access-control-allow-origin"] == "http://game.example"
+            other = {**PREFLIGHT, "Origin": "http://elsewhere.example"}
+            _, headers, _ = fetch(s.url + "/streamgroups", "OPTIONS", other)
+            # The one allowed origin, not the caller's: a browser refuses the call.
+            assert lower(headers).get("access-control-allow-origin") != "http://elsewhere.example"
+        finally:
+            s.stop()
+
+
+def test_a_bad_cors_origin_is_refused_at_start():
+    with tempfile.TemporaryDirectory() as d:
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", d, "--cors-origin", "game.example/"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode != 0 and "not an origin" in r.stderr
