@@ -84,3 +84,23 @@ def test_a_bad_cors_origin_is_refused_at_start():
         r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", d, "--cors-origin", "game.example/"],
                            capture_output=True, text=True, timeout=10)
         assert r.returncode != 0 and "not an origin" in r.stderr
+
+
+def test_a_failed_start_prints_one_line_and_leaves_no_data_dir(server):
+    port = server.url.rsplit(":", 1)[1]
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    with tempfile.TemporaryDirectory() as d:
+        fresh = os.path.join(d, "never-made")
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:" + port, "--data-dir", fresh],
+                           capture_output=True, text=True, timeout=10, env=env)
+        assert r.returncode == 1
+        assert r.stderr.startswith("error: binding 127.0.0.1:%s" % port), r.stderr
+        assert "backtrace" not in r.stderr.lower() and len(r.stderr.splitlines()) == 1, r.stderr
+        assert not os.path.exists(fresh), "a start that could not listen made the data dir"
+        bad = os.path.join(d, "credentials.toml")
+        with open(bad, "w") as f:
+            f.write("[[credentials]]\naccess_key_id = 1\n")
+        r = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", fresh, "--credentials", bad],
+                           capture_output=True, text=True, timeout=10, env=env)
+        assert r.returncode == 1 and r.stderr.startswith("error: " + bad), r.stderr
+        assert "backtrace" not in r.stderr.lower(), r.stderr

@@ -210,6 +210,11 @@ def test_stream_urls(fresh):
     assert u["Status"] == "ACTIVE" and u["RemainingUses"] == 2 and u["UsageLimit"] == 2
     assert (u["ExpiresAt"] - u["CreatedAt"]).total_seconds() == pytest.approx(1800, abs=0.01)
     assert u["StreamUrl"].startswith(fresh.url + "/_local/streamurls/" + u["StreamUrlId"])
+    # A HEAD (a link preview) spends no use and starts no session.
+    with urllib.request.urlopen(urllib.request.Request(u["StreamUrl"], method="HEAD")) as r:
+        assert r.status == 200 and r.read() == b""
+    got = c.get_stream_url(Identifier=group, StreamUrlIdentifier=u["Arn"])
+    assert got["RemainingUses"] == 2 and got.get("StreamSessions", []) == []
     status, page = open_url(u["StreamUrl"])
     assert status == 200
     arn = re.search(r'id="arn">([^<]+)<', page).group(1)

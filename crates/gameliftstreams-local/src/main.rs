@@ -225,17 +225,22 @@ struct SeedArgs {
     timing: TimingProfile,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GLS_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    let result = match Cli::parse().command {
         Command::Serve(a) => serve(*a),
         Command::Seed(a) => run_seed(a),
         Command::Sessions { cmd } => client_command(cli::sessions(cmd)),
         Command::Applications { cmd } => client_command(cli::applications(cmd)),
         Command::StreamGroups { cmd } => client_command(cli::stream_groups(cmd)),
+    };
+    // One clear line (the causes joined), never a backtrace, whatever RUST_BACKTRACE says.
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
 }
 
@@ -258,6 +263,15 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // The addresses first: a start that cannot listen touches no data dir.
+    let (listener, hub) = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        let stream_addr = std::net::SocketAddr::new(a.stream_address, a.stream_port);
+        let hub = StreamHub::start(stream_addr).with_context(|| format!("binding udp://{stream_addr}"))?;
+        anyhow::Ok((listener, hub))
+    })?;
     let export_root = if a.in_memory {
         std::env::temp_dir().join(format!("gameliftstreams-local-{}", std::process::id()))
     } else {
@@ -325,12 +339,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         FailpointArg::ExportAfterArchive => Failpoint::AfterArchive,
     });
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen)
-            .await
-            .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
-        let stream_addr = std::net::SocketAddr::new(a.stream_address, a.stream_port);
-        let hub = StreamHub::start(stream_addr).with_context(|| format!("binding udp://{stream_addr}"))?;
         let service = Service::builder(store.clone())
             .settings(settings)
             .clock(clock_kind)

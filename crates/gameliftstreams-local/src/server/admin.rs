@@ -25,7 +25,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/_local/health", get(health))
         .route("/_local/clock", get(clock).post(advance))
         .route("/_local/reset", post(reset))
-        .route("/_local/streamurls/{id}", get(open_stream_url))
+        .route("/_local/streamurls/{id}", get(open_stream_url).head(peek_stream_url))
         .route("/_local/sessions/{session}/events", post(session_event))
         .route("/_local/faults", post(fault))
         .merge(super::streams::routes())
@@ -160,6 +160,17 @@ pub(super) fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// `HEAD` on a stream URL (link previews, checkers): it spends nothing and starts nothing.
+async fn peek_stream_url() -> (StatusCode, [(axum::http::HeaderName, &'static str); 2]) {
+    (
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+    )
 }
 
 /// What an end user's browser sees when it opens a stream URL: one use is spent and a
