@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, make_app_and_group
 from test_strict import credentials_file
 
 
@@ -104,3 +104,37 @@ def test_a_failed_start_prints_one_line_and_leaves_no_data_dir(server):
                            capture_output=True, text=True, timeout=10, env=env)
         assert r.returncode == 1 and r.stderr.startswith("error: " + bad), r.stderr
         assert "backtrace" not in r.stderr.lower(), r.stderr
+
+
+def test_pending_faults_are_listed_and_cleared():
+    import json
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(os.path.join(d, "data"))
+        try:
+            c = s.client()
+
+            def admin(method, path, body=None):
+                req = urllib.request.Request(s.url + path, method=method,
+                                             data=json.dumps(body).encode() if body is not None else None)
+                with urllib.request.urlopen(req) as r:
+                    return json.loads(r.read())
+
+            assert admin("GET", "/_local/faults") == {"faults": []}
+            admin("POST", "/_local/faults", {"target": "operation", "operation": "ListStreamGroups",
+                                             "error": "ThrottlingException", "count": 2})
+            _, group = make_app_and_group(s, c)
+            admin("POST", "/_local/faults", {"target": "placement", "streamGroup": group,
+                                             "location": "us-west-2", "count": 3})
+            with pytest.raises(c.exceptions.ThrottlingException):
+                c.list_stream_groups()
+            faults = admin("GET", "/_local/faults")["faults"]
+            assert {"target": "operation", "account": "111122223333", "region": "us-west-2",
+                    "operation": "ListStreamGroups", "error": "ThrottlingException", "remaining": 1} in faults
+            assert {"target": "placement", "account": "111122223333", "region": "us-west-2",
+                    "streamGroup": group, "location": "us-west-2", "remaining": 3} in faults
+            assert len(faults) == 2
+            assert admin("DELETE", "/_local/faults") == {"status": "cleared"}
+            assert admin("GET", "/_local/faults") == {"faults": []}
+            c.list_stream_groups()  # the cleared fault no longer strikes
+        finally:
+            s.stop()

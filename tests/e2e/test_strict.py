@@ -167,6 +167,25 @@ def test_the_dashboard_page_is_open_its_reads_are_signed_and_scoped(strict):
     assert status == 403
 
 
+def test_faults_are_listed_and_cleared_per_key(strict):
+    body = json.dumps({"target": "operation", "operation": "ListApplications", "error": "InternalServerException",
+                       "count": 5}).encode()
+    assert signed_request(strict, "POST", "/_local/faults", body)[0] == 200
+    assert signed_request(strict, "POST", "/_local/faults", body, key=KEYS[1][0], secret=KEYS[1][1])[0] == 200
+    status, listed = signed_request(strict, "GET", "/_local/faults", key=KEYS[1][0], secret=KEYS[1][1])
+    assert status == 200
+    assert [(f["account"], f["operation"]) for f in json.loads(listed)["faults"]] == [(KEYS[1][2], "ListApplications")]
+    assert signed_request(strict, "DELETE", "/_local/faults", key=KEYS[1][0], secret=KEYS[1][1])[0] == 200
+    assert json.loads(signed_request(strict, "GET", "/_local/faults", key=KEYS[1][0], secret=KEYS[1][1])[1])["faults"] == []
+    # The other key's fault is still there, and strikes.
+    assert [f["account"] for f in json.loads(signed_request(strict, "GET", "/_local/faults")[1])["faults"]] == [KEYS[0][2]]
+    assert code_of(client(strict).list_applications) == ("InternalServerException", 500)
+    assert signed_request(strict, "DELETE", "/_local/faults")[0] == 200
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(urllib.request.Request(strict.url + "/_local/faults", method="DELETE"))
+    assert e.value.code == 403
+
+
 def owned_session(strict, signal_request):
     """A placed session of the first key's account: (client, group, session)."""
     c = client(strict)

@@ -6,6 +6,7 @@ use super::AppState;
 use crate::domain::ids::{random_hex, Scope};
 use crate::domain::session::Event;
 use crate::ops::api::admin::Outcome;
+use crate::ops::engine::faults::PendingFault;
 use crate::ops::engine::urls::Activation;
 use crate::server::sigv4::Caller;
 use axum::extract::{Path, Query, State};
@@ -27,7 +28,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/_local/reset", post(reset))
         .route("/_local/streamurls/{id}", get(open_stream_url).head(peek_stream_url))
         .route("/_local/sessions/{session}/events", post(session_event))
-        .route("/_local/faults", post(fault))
+        .route("/_local/faults", post(fault).get(list_faults).delete(clear_faults))
         .merge(super::streams::routes())
 }
 
@@ -284,6 +285,62 @@ fn fault_id() -> String {
 
 pub(super) fn not_found(what: &str) -> Reply {
     reply(StatusCode::NOT_FOUND, json!({ "error": format!("no such {what}") }))
+}
+
+/// Whose faults a caller sees and clears: all (default mode, or a strict-mode `admin` key), or
+/// its own account and region.
+fn fault_owner(extensions: &axum::http::Extensions) -> Option<Scope> {
+    extensions
+        .get::<Caller>()
+        .filter(|c| !c.admin)
+        .map(|c| Scope::new(c.account.clone(), c.region.clone()))
+}
+
+/// `GET /_local/faults`: the injected failures still pending (operation and placement faults;
+/// the others act at once) → `{"faults": [{"target", "account", "region", ..., "remaining"}]}`.
+async fn list_faults(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
+    let owner = fault_owner(&extensions);
+    let svc = s.service.clone();
+    match blocking(move || svc.pending_faults(owner.as_ref())).await {
+        Ok(list) => {
+            let faults: Vec<Value> = list
+                .into_iter()
+                .map(|(account, region, f)| match f {
+                    PendingFault::Operation {
+                        operation,
+                        error,
+                        remaining,
+                        ..
+                    } => json!({
+                        "target": "operation", "account": account, "region": region,
+                        "operation": operation, "error": error.as_str(), "remaining": remaining,
+                    }),
+                    PendingFault::Placement {
+                        group,
+                        location,
+                        remaining,
+                        ..
+                    } => json!({
+                        "target": "placement", "account": account, "region": region,
+                        "streamGroup": group, "location": location, "remaining": remaining,
+                    }),
+                })
+                .collect();
+            reply(StatusCode::OK, json!({ "faults": faults }))
+        }
+        Err(e) => failed(e),
+    }
+}
+
+/// `DELETE /_local/faults`: forget the pending injected failures (a strict-mode key without
+/// `admin = true`: only its own account and region's).
+async fn clear_faults(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
+    let owner = fault_owner(&extensions);
+    let svc = s.service.clone();
+    match blocking(move || svc.clear_faults(owner.as_ref())).await {
+        Ok(()) => reply(StatusCode::OK, json!({ "status": "cleared" })),
+        Err(e) => failed(e),
+    }
 }
 
 /// `POST /_local/faults`: inject one failure (body shapes in DESIGN.md and the README).

@@ -37,6 +37,41 @@ impl Service {
         }
     }
 
+    /// The injected failures still pending: (account, region, fault), only `owner`'s with one.
+    pub fn pending_faults(
+        &self,
+        owner: Option<&Scope>,
+    ) -> Result<Vec<(String, String, faults::PendingFault)>, ApiError> {
+        let mut out = Vec::new();
+        for f in self.faults.pending() {
+            let (account, region) = match &f {
+                faults::PendingFault::Operation { account, region, .. } => (account.clone(), region.clone()),
+                faults::PendingFault::Placement { part, .. } => {
+                    match self.store.read(|tx| tx.partitions().scope(*part))? {
+                        Some(scope) => scope,
+                        None => continue,
+                    }
+                }
+            };
+            if owner.is_none_or(|o| o.account == account && o.region == region) {
+                out.push((account, region, f));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forget the injected failures still pending: all of them, or only `owner`'s.
+    pub fn clear_faults(&self, owner: Option<&Scope>) -> Result<(), ApiError> {
+        match owner {
+            None => self.faults.clear(),
+            Some(o) => {
+                let part = self.store.part(&o.account, &o.region)?;
+                self.faults.clear_scope(&o.account, &o.region, part);
+            }
+        }
+        Ok(())
+    }
+
     /// Every (account, region) the store knows, for the dashboard's pickers.
     pub fn partitions(&self) -> Result<Vec<(String, String)>, ApiError> {
         Ok(self.store.read(|tx| tx.partitions().all())?)

@@ -12,6 +12,27 @@ use std::sync::Mutex;
 /// (account, region, operation) of an injected operation failure.
 type OperationKey = (String, String, String);
 
+/// An injected failure that has not happened yet (session, export and location faults act at
+/// once and are not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingFault {
+    /// The next `remaining` calls of `operation` in (account, region) answer `error`.
+    Operation {
+        account: String,
+        region: String,
+        operation: String,
+        error: ErrorCode,
+        remaining: u32,
+    },
+    /// The next `remaining` placements in (group, location) of partition `part` find no capacity.
+    Placement {
+        part: i64,
+        group: String,
+        location: String,
+        remaining: u32,
+    },
+}
+
 /// Failures injected through the admin API, consumed as they strike. Kept in memory: a restart
 /// clears them, as it would clear a test's setup.
 #[derive(Debug, Default)]
@@ -38,6 +59,33 @@ impl Faults {
             m.remove(&key);
         }
         Some(code)
+    }
+
+    /// The injected failures still waiting for their calls or placements, in a stable order.
+    pub fn pending(&self) -> Vec<PendingFault> {
+        let mut out: Vec<PendingFault> = self
+            .operations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|((account, region, operation), (code, left))| PendingFault::Operation {
+                account: account.clone(),
+                region: region.clone(),
+                operation: operation.clone(),
+                error: *code,
+                remaining: *left,
+            })
+            .collect();
+        out.extend(self.placements.lock().unwrap_or_else(|p| p.into_inner()).iter().map(
+            |((part, group, location), left)| PendingFault::Placement {
+                part: *part,
+                group: group.clone(),
+                location: location.clone(),
+                remaining: *left,
+            },
+        ));
+        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        out
     }
 
     /// Forget every injected failure.
