@@ -138,3 +138,30 @@ def test_pending_faults_are_listed_and_cleared():
             c.list_stream_groups()  # the cleared fault no longer strikes
         finally:
             s.stop()
+
+
+def test_every_request_is_one_log_line_at_info():
+    with tempfile.TemporaryDirectory() as d:
+        log = open(os.path.join(d, "stderr"), "w+")
+        proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(d, "data")],
+                                stdout=subprocess.PIPE, stderr=log, text=True, env={**os.environ, "GLS_LOG": "info"})
+        try:
+            url = proc.stdout.readline().strip().split(" ")[-1]
+            fetch(url + "/streamgroups", headers={
+                "Authorization": "AWS4-HMAC-SHA256 Credential=210987654321/20261203/eu-central-1/gameliftstreams/aws4_request"})
+            fetch(url + "/applications/a-000000000")
+            fetch(url + "/nope")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+        log.seek(0)
+        lines = [l for l in log.read().splitlines() if "gameliftstreams_local::request" in l]
+        assert len(lines) == 3, lines
+        assert "\x1b[" not in "".join(lines), "no colour codes when stderr is not a terminal"
+        listed, missing, unknown = lines
+        for part in ('GET /streamgroups', 'operation="ListStreamGroups"', "status=200", "error=-", "account=210987654321",
+                     "region=eu-central-1", "ms=", "request_id="):
+            assert part in listed, listed
+        assert 'operation="GetApplication"' in missing and "status=404" in missing
+        assert "error=ResourceNotFoundException" in missing and "account=111122223333" in missing
+        assert 'operation="-"' in unknown and "error=UnknownOperationException" in unknown

@@ -227,8 +227,52 @@ fn request_id() -> String {
     id
 }
 
+/// Where the one line per request is logged (at info: `GLS_LOG=info`).
+const REQUEST_LOG: &str = "gameliftstreams_local::request";
+
+/// An AWS API request, and its log line when request logging is on: method and path,
+/// operation, HTTP status, error code, latency (monotonic time, not service time), account,
+/// region and request id.
 async fn aws(
     State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    extensions: axum::http::Extensions,
+    body: Bytes,
+) -> Response<Body> {
+    if !tracing::enabled!(target: REQUEST_LOG, tracing::Level::INFO) {
+        return answer(state, method, uri, headers, extensions, body).await;
+    }
+    let started = std::time::Instant::now();
+    let operation = protocol::route(method.as_str(), uri.path()).map_or("-", |m| m.op.name());
+    let scope = caller_scope(&extensions, &headers, &protocol::query_pairs(uri.query()));
+    let (verb, path) = (method.clone(), uri.path().to_string());
+    let response = answer(state, method, uri, headers, extensions, body).await;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string()
+    };
+    tracing::info!(
+        target: REQUEST_LOG,
+        operation,
+        status = response.status().as_u16(),
+        error = %header("x-amzn-ErrorType"),
+        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        account = %scope.account,
+        region = %scope.region,
+        request_id = %header("x-amzn-RequestId"),
+        "{verb} {path}"
+    );
+    response
+}
+
+async fn answer(
+    state: Arc<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
