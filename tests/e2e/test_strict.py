@@ -149,7 +149,7 @@ def test_admin_api_needs_a_signature_except_health(strict):
 
 
 def test_the_dashboard_page_is_open_its_reads_are_signed_and_scoped(strict):
-    for path, kind in [("/_local/ui", "text/html"), ("/_local/ui/app.js", "text/javascript"),
+    for path, kind in [("/", "text/html"), ("/_local/ui", "text/html"), ("/_local/ui/app.js", "text/javascript"),
                        ("/_local/ui/app.css", "text/css")]:
         with urllib.request.urlopen(strict.url + path) as r:
             assert r.status == 200 and r.headers["Content-Type"].startswith(kind)

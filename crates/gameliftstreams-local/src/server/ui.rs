@@ -31,12 +31,12 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/_local/sessions/{session}/export", get(export_archive))
 }
 
-/// Whether a path is one of the dashboard's static files (served without a signature in
-/// strict mode: a browser cannot sign the page it opens).
+/// Whether a path is the landing page or one of the dashboard's static files (served without
+/// a signature in strict mode: a browser cannot sign the page it opens).
 pub(super) fn is_asset(path: &str) -> bool {
     matches!(
         path,
-        "/_local/ui" | "/_local/ui/" | "/_local/ui/app.js" | "/_local/ui/app.css"
+        "/" | "/_local/ui" | "/_local/ui/" | "/_local/ui/app.js" | "/_local/ui/app.css"
     )
 }
 
