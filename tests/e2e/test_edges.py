@@ -165,3 +165,17 @@ def test_every_request_is_one_log_line_at_info():
         assert 'operation="GetApplication"' in missing and "status=404" in missing
         assert "error=ResourceNotFoundException" in missing and "account=111122223333" in missing
         assert 'operation="-"' in unknown and "error=UnknownOperationException" in unknown
+
+
+def test_listen_takes_a_bare_port():
+    with tempfile.TemporaryDirectory() as d:
+        proc = subprocess.Popen([BIN, "serve", "--listen", "0", "--data-dir", d], stdout=subprocess.PIPE, text=True)
+        try:
+            line = proc.stdout.readline()
+            assert line.startswith("listening on http://127.0.0.1:") and not line.strip().endswith(":0"), line
+            assert fetch(line.strip().split(" ")[-1] + "/_local/health")[0] == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+        r = subprocess.run([BIN, "serve", "--listen", "70000", "--data-dir", d], capture_output=True, text=True, timeout=10)
+        assert r.returncode != 0 and "not a port" in r.stderr

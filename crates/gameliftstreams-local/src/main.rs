@@ -56,8 +56,8 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on; port 0 takes a free port.
-    #[arg(long, default_value = "127.0.0.1:9080")]
+    /// Address to listen on (`HOST:PORT`, or a bare port on 127.0.0.1); port 0 takes a free port.
+    #[arg(long, default_value = "127.0.0.1:9080", value_parser = parse_listen)]
     listen: String,
     /// Where state is kept.
     #[arg(long, default_value = ".gameliftstreams-local", conflicts_with = "in_memory")]
@@ -161,6 +161,15 @@ struct ServeArgs {
 /// `--cors-origin`: one origin, or any (`*`: `None`).
 #[derive(Clone, Debug)]
 struct CorsOrigin(Option<axum::http::HeaderValue>);
+
+/// `--listen 9080` means 127.0.0.1:9080; anything else is an address as given.
+fn parse_listen(s: &str) -> Result<String, String> {
+    if s.chars().all(|c| c.is_ascii_digit()) {
+        let port: u16 = s.parse().map_err(|_| format!("{s} is not a port (0 to 65535)"))?;
+        return Ok(format!("127.0.0.1:{port}"));
+    }
+    Ok(s.to_string())
+}
 
 fn parse_origin(s: &str) -> Result<CorsOrigin, String> {
     if s == "*" {
