@@ -120,20 +120,19 @@ async fn advance(State(s): State<Arc<AppState>>, body: axum::body::Bytes) -> Rep
 /// `POST /_local/reset`: everything in default mode and for a strict-mode key marked
 /// `admin = true`; only the signer's account and region for any other key.
 async fn reset(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
-    let caller = extensions.get::<Caller>().cloned();
     let svc = s.service.clone();
-    match caller {
-        Some(c) if !c.admin => {
-            let scope = Scope::new(c.account.clone(), c.region.clone());
+    match limited_scope(&extensions) {
+        Some(scope) => {
+            let (account, region) = (scope.account.clone(), scope.region.clone());
             match blocking(move || svc.reset_scope(&scope)).await {
                 Ok(()) => reply(
                     StatusCode::OK,
-                    json!({ "status": "reset", "account": c.account, "region": c.region }),
+                    json!({ "status": "reset", "account": account, "region": region }),
                 ),
                 Err(e) => failed(e),
             }
         }
-        _ => match blocking(move || svc.reset()).await {
+        None => match blocking(move || svc.reset()).await {
             Ok(()) => reply(StatusCode::OK, json!({ "status": "reset" })),
             Err(e) => failed(e),
         },
@@ -238,6 +237,16 @@ pub(super) fn owner(extensions: &axum::http::Extensions) -> Option<Scope> {
         .map(|c| Scope::new(c.account.clone(), c.region.clone()))
 }
 
+/// What a caller's service-wide admin requests (reset, faults, partitions, counts) are limited
+/// to: nothing in default mode or for a strict-mode key marked `admin = true` (`None`), else
+/// the signer's own account and region.
+pub(super) fn limited_scope(extensions: &axum::http::Extensions) -> Option<Scope> {
+    extensions
+        .get::<Caller>()
+        .filter(|c| !c.admin)
+        .map(|c| Scope::new(c.account.clone(), c.region.clone()))
+}
+
 fn outcome_reply(
     result: Result<Outcome, crate::domain::ApiError>,
     ok: impl FnOnce(&gls_model::GetStreamSessionOutput) -> Reply,
@@ -287,19 +296,10 @@ pub(super) fn not_found(what: &str) -> Reply {
     reply(StatusCode::NOT_FOUND, json!({ "error": format!("no such {what}") }))
 }
 
-/// Whose faults a caller sees and clears: all (default mode, or a strict-mode `admin` key), or
-/// its own account and region.
-fn fault_owner(extensions: &axum::http::Extensions) -> Option<Scope> {
-    extensions
-        .get::<Caller>()
-        .filter(|c| !c.admin)
-        .map(|c| Scope::new(c.account.clone(), c.region.clone()))
-}
-
 /// `GET /_local/faults`: the injected failures still pending (operation and placement faults;
 /// the others act at once) → `{"faults": [{"target", "account", "region", ..., "remaining"}]}`.
 async fn list_faults(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
-    let owner = fault_owner(&extensions);
+    let owner = limited_scope(&extensions);
     let svc = s.service.clone();
     match blocking(move || svc.pending_faults(owner.as_ref())).await {
         Ok(list) => {
@@ -335,7 +335,7 @@ async fn list_faults(State(s): State<Arc<AppState>>, extensions: axum::http::Ext
 /// `DELETE /_local/faults`: forget the pending injected failures (a strict-mode key without
 /// `admin = true`: only its own account and region's).
 async fn clear_faults(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
-    let owner = fault_owner(&extensions);
+    let owner = limited_scope(&extensions);
     let svc = s.service.clone();
     match blocking(move || svc.clear_faults(owner.as_ref())).await {
         Ok(()) => reply(StatusCode::OK, json!({ "status": "cleared" })),

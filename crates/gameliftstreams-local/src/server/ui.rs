@@ -2,10 +2,9 @@
 //! and the admin reads it needs beside the AWS API — the partitions the store knows, a
 //! partition's session counts by status and export status, and a session's export archive.
 
-use super::admin::{bad_request, blocking, failed, owner, Reply};
+use super::admin::{bad_request, blocking, failed, limited_scope, owner, Reply};
 use super::AppState;
 use crate::domain::ids::Scope;
-use crate::server::sigv4::Caller;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -92,17 +91,13 @@ async fn style() -> impl IntoResponse {
 /// `GET /_local/partitions` → `{"partitions": [{"account", "region"}, ...]}`; in strict mode
 /// a key without `admin = true` sees only its own.
 async fn partitions(State(s): State<Arc<AppState>>, extensions: axum::http::Extensions) -> Reply {
-    let caller = extensions.get::<Caller>().cloned();
+    let limit = limited_scope(&extensions);
     let svc = s.service.clone();
     match blocking(move || svc.partitions()).await {
         Ok(all) => {
             let list: Vec<Value> = all
                 .into_iter()
-                .filter(|(a, r)| {
-                    caller
-                        .as_ref()
-                        .is_none_or(|c| c.admin || (&c.account == a && &c.region == r))
-                })
+                .filter(|(a, r)| limit.as_ref().is_none_or(|l| &l.account == a && &l.region == r))
                 .map(|(account, region)| json!({ "account": account, "region": region }))
                 .collect();
             (StatusCode::OK, Json(json!({ "partitions": list })))
@@ -129,8 +124,8 @@ async fn counts(
     let Ok(Query(q)) = query else {
         return bad_request("expected ?account=<12 digits>&region=<region>");
     };
-    if let Some(c) = extensions.get::<Caller>() {
-        if !c.admin && (c.account != q.account || c.region != q.region) {
+    if let Some(l) = limited_scope(&extensions) {
+        if l.account != q.account || l.region != q.region {
             return (
                 StatusCode::FORBIDDEN,
                 Json(json!({ "error": "this key may only read its own account and region" })),

@@ -42,21 +42,24 @@ impl Service {
         &self,
         owner: Option<&Scope>,
     ) -> Result<Vec<(String, String, faults::PendingFault)>, ApiError> {
-        let mut out = Vec::new();
-        for f in self.faults.pending() {
-            let (account, region) = match &f {
-                faults::PendingFault::Operation { account, region, .. } => (account.clone(), region.clone()),
-                faults::PendingFault::Placement { part, .. } => {
-                    match self.store.read(|tx| tx.partitions().scope(*part))? {
+        let pending = self.faults.pending();
+        // One read for the partitions that placement faults name.
+        let out = self.store.read(|tx| {
+            let mut out = Vec::new();
+            for f in pending {
+                let (account, region) = match &f {
+                    faults::PendingFault::Operation { account, region, .. } => (account.clone(), region.clone()),
+                    faults::PendingFault::Placement { part, .. } => match tx.partitions().scope(*part)? {
                         Some(scope) => scope,
                         None => continue,
-                    }
+                    },
+                };
+                if owner.is_none_or(|o| o.account == account && o.region == region) {
+                    out.push((account, region, f));
                 }
-            };
-            if owner.is_none_or(|o| o.account == account && o.region == region) {
-                out.push((account, region, f));
             }
-        }
+            Ok::<_, crate::store::StoreError>(out)
+        })?;
         Ok(out)
     }
 

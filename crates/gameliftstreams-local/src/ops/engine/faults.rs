@@ -61,31 +61,44 @@ impl Faults {
         Some(code)
     }
 
-    /// The injected failures still waiting for their calls or placements, in a stable order.
+    /// The injected failures still waiting for their calls or placements: operation faults
+    /// by (account, region, operation), then placement faults by (partition, group, location).
     pub fn pending(&self) -> Vec<PendingFault> {
-        let mut out: Vec<PendingFault> = self
+        let mut operations: Vec<_> = self
             .operations
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|((account, region, operation), (code, left))| PendingFault::Operation {
-                account: account.clone(),
-                region: region.clone(),
-                operation: operation.clone(),
-                error: *code,
-                remaining: *left,
-            })
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
-        out.extend(self.placements.lock().unwrap_or_else(|p| p.into_inner()).iter().map(
-            |((part, group, location), left)| PendingFault::Placement {
-                part: *part,
-                group: group.clone(),
-                location: location.clone(),
-                remaining: *left,
-            },
-        ));
-        out.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
-        out
+        operations.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut placements: Vec<_> = self
+            .placements
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        placements.sort_by(|a, b| a.0.cmp(&b.0));
+        let operations =
+            operations.into_iter().map(
+                |((account, region, operation), (error, remaining))| PendingFault::Operation {
+                    account,
+                    region,
+                    operation,
+                    error,
+                    remaining,
+                },
+            );
+        let placements = placements
+            .into_iter()
+            .map(|((part, group, location), remaining)| PendingFault::Placement {
+                part,
+                group,
+                location,
+                remaining,
+            });
+        operations.chain(placements).collect()
     }
 
     /// Forget every injected failure.
