@@ -112,6 +112,9 @@ pub fn status_code(s: StreamSessionStatus) -> i64 {
     StreamSessionStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
 }
 
+/// The export code of a session without an export in `session_counts` (migration 7).
+pub(super) const NO_EXPORT: i64 = -1;
+
 /// The stored code of an export status.
 pub fn export_code(s: ExportFilesStatus) -> i64 {
     ExportFilesStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as i64
@@ -225,7 +228,7 @@ impl Sessions for SqliteTx<'_> {
         if let Some(counts) = &self.bulk_counts {
             *counts
                 .borrow_mut()
-                .entry((part, s.status, s.export.unwrap_or(-1)))
+                .entry((part, s.status, s.export.unwrap_or(NO_EXPORT)))
                 .or_default() += 1;
         }
         Ok(())
@@ -357,28 +360,32 @@ impl Sessions for SqliteTx<'_> {
     }
 
     fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
-        let mut out = SessionCounts::default();
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT status, sum(n) FROM session_counts WHERE part = ?1 GROUP BY status HAVING sum(n) > 0 ORDER BY status",
-        )?;
-        for row in stmt.query_map([part], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
-            let (code, n) = row?;
-            if let Some(s) = usize::try_from(code).ok().and_then(|i| StreamSessionStatus::ALL.get(i)) {
-                out.status.push((*s, n.unsigned_abs()));
-            }
+        let mut by_status: std::collections::BTreeMap<i64, u64> = Default::default();
+        let mut by_export: std::collections::BTreeMap<i64, u64> = Default::default();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, export, n FROM session_counts WHERE part = ?1 AND n > 0")?;
+        for row in stmt.query_map([part], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })? {
+            let (status, export, n) = row?;
+            *by_status.entry(status).or_default() += n.unsigned_abs();
+            *by_export.entry(export).or_default() += n.unsigned_abs();
         }
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT export, sum(n) FROM session_counts WHERE part = ?1 GROUP BY export HAVING sum(n) > 0 ORDER BY export",
-        )?;
-        for row in stmt.query_map([part], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
-            let (code, n) = row?;
-            if code < 0 {
-                out.export.push((None, n.unsigned_abs()));
-            } else if let Some(e) = usize::try_from(code).ok().and_then(|i| ExportFilesStatus::ALL.get(i)) {
-                out.export.push((Some(*e), n.unsigned_abs()));
-            }
-        }
-        Ok(out)
+        let code = |c: i64| usize::try_from(c).ok();
+        Ok(SessionCounts {
+            status: by_status
+                .into_iter()
+                .filter_map(|(c, n)| Some((*StreamSessionStatus::ALL.get(code(c)?)?, n)))
+                .collect(),
+            export: by_export
+                .into_iter()
+                .filter_map(|(c, n)| match c {
+                    NO_EXPORT => Some((None, n)),
+                    c => Some((Some(*ExportFilesStatus::ALL.get(code(c)?)?), n)),
+                })
+                .collect(),
+        })
     }
 
     /// The partition of a session named by id alone.
