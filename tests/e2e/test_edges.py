@@ -179,3 +179,163 @@ def test_listen_takes_a_bare_port():
             proc.wait(timeout=15)
         r = subprocess.run([BIN, "serve", "--listen", "70000", "--data-dir", d], capture_output=True, text=True, timeout=10)
         assert r.returncode != 0 and "not a port" in r.stderr
+
+
+def start(data_dir, *args, env=None, stderr=None):
+    """`serve` on a free port: (process, url)."""
+    proc = subprocess.Popen([BIN, "serve", *args, "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=stderr,
+                            text=True, env={**os.environ, **(env or {})})
+    line = proc.stdout.readline()
+    assert line.startswith("listening on http://"), line
+    return proc, line.strip().split(" ")[-1]
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=15)
+
+
+def test_every_serve_flag_is_also_a_gls_variable():
+    import json
+    import re
+    helptext = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, timeout=10).stdout
+    flags = set(re.findall(r"^\s+--([a-z0-9-]+)", helptext, re.M)) - {"help"}
+    assert len(flags) > 25, flags
+    for flag in flags:
+        env = "GLS_" + flag.upper().replace("-", "_")
+        assert "[env: %s=" % env in helptext, (flag, env)
+    with tempfile.TemporaryDirectory() as d:
+        proc, url = start(os.path.join(d, "data"), env={"GLS_LISTEN": "127.0.0.1:0", "GLS_CLOCK": "frozen",
+                                                        "GLS_TIMING": "realistic", "GLS_THROTTLE": "true",
+                                                        "GLS_SESSION_PLACED_MS": "1234"})
+        try:
+            settings = json.loads(fetch(url + "/_local/health")[2])["settings"]
+            assert settings["clock"] == "frozen" and settings["timing"] == "realistic"
+            assert settings["throttle"] is True and settings["delaysMs"]["sessionPlaced"] == 1234
+            assert settings["listen"] == url and settings["data"] == os.path.join(d, "data")
+            assert settings["mode"] == "default" and settings["allowAnyRegion"] is False
+        finally:
+            stop(proc)
+        # A flag wins over its variable.
+        proc, url = start(os.path.join(d, "data"), "--listen", "127.0.0.1:0", "--clock", "system",
+                          env={"GLS_CLOCK": "frozen"})
+        try:
+            assert json.loads(fetch(url + "/_local/health")[2])["settings"]["clock"] == "system"
+        finally:
+            stop(proc)
+
+
+def test_an_unknown_region_is_refused_unless_any_region_is_allowed(server):
+    import boto3
+    from botocore.config import Config
+
+    def client(url, region):
+        return boto3.client("gameliftstreams", endpoint_url=url, region_name=region, aws_access_key_id="AKIDEXAMPLE",
+                            aws_secret_access_key="secret", config=Config(retries={"total_max_attempts": 1}))
+
+    for region in ("us-west2", "mars-1"):
+        c = client(server.url, region)
+        with pytest.raises(c.exceptions.ValidationException) as e:
+            c.list_stream_groups()
+        message = e.value.response["Error"]["Message"]
+        assert message.startswith("%s is not a region of Amazon GameLift Streams" % region), message
+        assert "us-west-2" in message and "--allow-any-region" in message
+    for region in ("us-east-2", "us-west-2", "ap-northeast-1", "eu-central-1", "us-east-1"):
+        client(server.url, region).list_stream_groups()
+    with tempfile.TemporaryDirectory() as d:
+        proc, url = start(os.path.join(d, "data"), "--listen", "0", "--allow-any-region")
+        try:
+            c = client(url, "mars-1")
+            app = c.create_application(Description="a", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+                                       ExecutablePath="a.exe", ApplicationSourceUri="s3://bucket/app")
+            assert app["Arn"].startswith("arn:aws:gameliftstreams:mars-1:")
+        finally:
+            stop(proc)
+
+
+def test_a_reset_empties_the_store_clears_faults_and_sets_the_clock_back(tmp_path):
+    import json
+    for clock in ("system", "frozen"):
+        data = str(tmp_path / clock)
+        proc, url = start(data, "--listen", "0", "--clock", clock)
+        try:
+            def admin(method, path, body=None):
+                req = urllib.request.Request(url + path, method=method,
+                                             data=json.dumps(body).encode() if body is not None else None)
+                with urllib.request.urlopen(req) as r:
+                    return json.loads(r.read())
+
+            before = admin("GET", "/_local/clock")["now"]
+            admin("POST", "/_local/clock", {"advanceSeconds": 86400 * 30})
+            assert admin("GET", "/_local/clock")["now"] >= before + 86400 * 30
+            admin("POST", "/_local/faults", {"target": "operation", "operation": "ListStreamGroups",
+                                             "error": "InternalServerException", "count": 5})
+            assert admin("POST", "/_local/reset") == {"status": "reset"}
+            assert admin("GET", "/_local/faults") == {"faults": []}
+            now = admin("GET", "/_local/clock")
+            assert now["now"] < before + 3600 and now["offsetSeconds"] < 60, now
+        finally:
+            stop(proc)
+        # The rewound clock is what the data dir keeps.
+        proc, url = start(data, "--listen", "0", "--clock", clock)
+        try:
+            assert json.loads(fetch(url + "/_local/clock")[2])["now"] < before + 3600
+        finally:
+            stop(proc)
+
+
+def test_metrics_in_the_prometheus_text_format(server):
+    c = server.client()
+    _, group = make_app_and_group(server, c)
+    c.list_stream_groups()
+    with pytest.raises(c.exceptions.ResourceNotFoundException):
+        c.get_application(Identifier="a-000000000")
+    status, headers, body = fetch(server.url + "/_local/metrics")
+    assert status == 200 and lower(headers)["content-type"].startswith("application/openmetrics-text")
+    lines = body.decode().splitlines()
+
+    def value(prefix):
+        found = [l for l in lines if l.startswith(prefix + " ")]
+        assert len(found) == 1, (prefix, [l for l in lines if not l.startswith("#")])
+        return float(found[0].rsplit(" ", 1)[1])
+
+    assert value('gameliftstreams_requests_total{operation="ListStreamGroups",status="200"}') >= 1
+    assert value('gameliftstreams_requests_total{operation="GetApplication",status="404"}') >= 1
+    assert value('gameliftstreams_request_duration_seconds_count{operation="CreateStreamGroup"}') >= 1
+    assert value('gameliftstreams_request_duration_seconds_bucket{le="+Inf",operation="GetApplication"}') >= 1
+    for gauge in ("timers_pending", "timers_dead", "export_jobs_pending", "streams_open"):
+        assert value("gameliftstreams_" + gauge) >= 0
+    assert lines[-1] == "# EOF"
+    # Sessions by status, as the store counts them.
+    app = c.list_applications()["Items"][0]["Arn"]
+    c.start_stream_session(Identifier=group, ApplicationIdentifier=app, Protocol="WebRTC", SignalRequest="offer")
+    body = fetch(server.url + "/_local/metrics")[2].decode()
+    assert "# TYPE gameliftstreams_sessions gauge" in body.splitlines()
+    live = sum(float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith("gameliftstreams_sessions{"))
+    assert live >= 1
+
+
+def test_start_up_summary_and_shutdown_line_in_text_and_json(tmp_path):
+    import json
+    for fmt in ("text", "json"):
+        log = open(tmp_path / ("stderr-" + fmt), "w+")
+        data = str(tmp_path / ("data-" + fmt))
+        proc, url = start(data, "--listen", "0", "--log-format", fmt, "--clock", "frozen", stderr=log,
+                          env={"GLS_LOG": "info"})
+        fetch(url + "/streamgroups")
+        stop(proc)
+        log.seek(0)
+        lines = log.read().splitlines()
+        if fmt == "text":
+            started = next(l for l in lines if "gameliftstreams-local started" in l)
+            for part in ("version=", "data=" + data, "mode=default", "timing=fast", "clock=frozen",
+                         "api=" + url, "admin=%s/_local/" % url, "streaming=udp://127.0.0.1:"):
+                assert part in started, started
+            assert any("stopped" in l for l in lines[-2:])
+        else:
+            events = [json.loads(l) for l in lines]  # every line is one JSON object
+            started = next(e for e in events if e.get("message") == "gameliftstreams-local started")
+            assert started["api"] == url and started["clock"] == "frozen" and started["data"] == data
+            request = next(e for e in events if e.get("target") == "gameliftstreams_local::request")
+            assert request["operation"] == "ListStreamGroups" and request["status"] == 200
+            assert events[-1]["message"] == "stopped"

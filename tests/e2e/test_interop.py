@@ -3,6 +3,7 @@ against boto3 1.44.8 and the AWS CLI: tokens interchangeable both ways, and the 
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -103,3 +104,46 @@ def test_endpoint_from_the_aws_configuration_chain(server, populated):
     out = subprocess.run([BIN, "stream-groups", "list"], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert [g["Id"] for g in json.loads(out.stdout)["Items"]] == [populated["group"]]
+
+
+def test_get_as_a_table_prints_times_as_iso_8601(server, populated):
+    sid = populated["ids"][0]
+    table = rust(server, "sessions", "get", "--stream-group", populated["group"], "--session", sid, "--output", "table")
+    fields = dict(line.split(None, 1) for line in table.strip().splitlines()[1:])
+    for key in ("CreatedAt", "LastUpdatedAt"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", fields[key].strip()), fields[key]
+
+
+def bare_env(**extra):
+    """No AWS configuration at all: no files, no instance metadata (nothing leaves loopback)."""
+    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent/config",
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials", "AWS_EC2_METADATA_DISABLED": "true"}
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("extra,args,message", [
+    ({}, [], 'You must specify a region. You can also configure your region by running "aws configure".'),
+    ({"AWS_REGION": "us-west-2"}, [],
+     'Unable to locate credentials. You can configure credentials by running "aws configure".'),
+    ({"AWS_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}, [],
+     'Could not connect to the endpoint URL: "https://gameliftstreams.us-west-2.api.aws"'),
+    ({"AWS_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"},
+     ["--endpoint-url", "https://127.0.0.1:9"], 'Could not connect to the endpoint URL: "https://127.0.0.1:9"'),
+])
+def test_client_commands_say_what_is_missing_as_the_aws_cli_does(extra, args, message):
+    out = subprocess.run([BIN, "sessions", "list", *args], capture_output=True, text=True, env=bare_env(**extra),
+                         timeout=30)
+    assert out.returncode == 255 and out.stdout == ""
+    assert out.stderr.strip().startswith(message), out.stderr
+
+
+def test_a_client_command_names_the_endpoint_it_cannot_reach():
+    import socket
+    with socket.socket() as s:  # a port nothing listens on: bound, never listening
+        s.bind(("127.0.0.1", 0))
+        url = "http://127.0.0.1:%d" % s.getsockname()[1]
+        env = bare_env(AWS_REGION="us-west-2", AWS_ACCESS_KEY_ID="AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY="secret")
+        out = subprocess.run([BIN, "sessions", "list", "--endpoint-url", url], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert out.returncode == 255
+    assert out.stderr.strip() == 'Could not connect to the endpoint URL: "%s"' % url, out.stderr

@@ -110,7 +110,22 @@ pub enum Listing {
     },
 }
 
-async fn client(conn: &Connection) -> Client {
+/// The AWS CLI's words when the configuration has no region or no credentials.
+const NO_REGION: &str = "You must specify a region. You can also configure your region by running \"aws configure\".";
+const NO_CREDENTIALS: &str =
+    "Unable to locate credentials. You can configure credentials by running \"aws configure\".";
+
+/// A client of the endpoint, and the endpoint as the messages name it.
+struct Api {
+    client: Client,
+    endpoint: String,
+}
+
+/// A client from the AWS configuration chain and the flags, refused as the AWS CLI refuses
+/// one without a region or credentials; an https:// endpoint (this command speaks plain HTTP
+/// to a local endpoint) is refused before anything is sent.
+async fn client(conn: &Connection) -> anyhow::Result<Api> {
+    use aws_credential_types::provider::ProvideCredentials;
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(aws_smithy_http_client::Builder::new().build_http());
     if let Some(url) = &conn.endpoint_url {
@@ -120,7 +135,30 @@ async fn client(conn: &Connection) -> Client {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
     let sdk = loader.load().await;
-    Client::new(&sdk)
+    let region = sdk.region().ok_or_else(|| anyhow::anyhow!(NO_REGION))?.to_string();
+    let credentials = sdk
+        .credentials_provider()
+        .ok_or_else(|| anyhow::anyhow!(NO_CREDENTIALS))?;
+    if credentials.provide_credentials().await.is_err() {
+        anyhow::bail!(NO_CREDENTIALS);
+    }
+    let endpoint = conn
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_GAMELIFTSTREAMS").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .or_else(|| sdk.endpoint_url().map(str::to_string))
+        .unwrap_or_else(|| format!("https://gameliftstreams.{region}.api.aws"));
+    if !endpoint.starts_with("http://") {
+        anyhow::bail!(
+            "Could not connect to the endpoint URL: \"{endpoint}\" (this command speaks plain HTTP to a local \
+             endpoint: pass --endpoint-url http://127.0.0.1:9080 or set AWS_ENDPOINT_URL_GAMELIFTSTREAMS)"
+        );
+    }
+    Ok(Api {
+        client: Client::new(&sdk),
+        endpoint,
+    })
 }
 
 /// Epoch seconds, as the AWS CLI prints this service's timestamps.
@@ -336,18 +374,59 @@ fn time_text(t: Option<&DateTime>) -> String {
     .unwrap_or_default()
 }
 
-fn fail(operation: &str, e: PaginationError) -> anyhow::Error {
-    match e {
-        PaginationError::Service(err) => {
-            use aws_sdk_gameliftstreams::error::ProvideErrorMetadata;
-            anyhow::anyhow!(
-                "An error occurred ({}) when calling the {operation} operation: {}",
-                err.code().unwrap_or("Unknown"),
-                err.message().unwrap_or("")
-            )
+impl Api {
+    /// A failed call as the AWS CLI reports it: the service's error code and message, or the
+    /// endpoint it could not reach.
+    fn fail(&self, operation: &str, e: PaginationError) -> anyhow::Error {
+        match e {
+            PaginationError::Service(err) => {
+                use aws_sdk_gameliftstreams::error::ProvideErrorMetadata;
+                if let Some(connector) = cause::<aws_smithy_runtime_api::client::result::ConnectorError>(&*err) {
+                    let why = if connector.is_timeout() { " (timed out)" } else { "" };
+                    return anyhow::anyhow!("Could not connect to the endpoint URL: \"{}\"{why}", self.endpoint);
+                }
+                match err.code() {
+                    Some(code) => anyhow::anyhow!(
+                        "An error occurred ({code}) when calling the {operation} operation: {}",
+                        err.message().unwrap_or("")
+                    ),
+                    // Not an AWS error answer: say what went wrong, all of it.
+                    None => anyhow::anyhow!(
+                        "An error occurred when calling the {operation} operation on {}: {}",
+                        self.endpoint,
+                        causes(&*err)
+                    ),
+                }
+            }
+            other => anyhow::anyhow!("{other}"),
         }
-        other => anyhow::anyhow!("{other}"),
     }
+}
+
+/// The first error of type `T` in the chain of `e`.
+fn cause<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// Every message of the chain of `e`, joined.
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
 }
 
 fn session_row(x: &StreamSessionSummary) -> Vec<String> {
@@ -378,7 +457,8 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
             paging,
             conn,
         } => {
-            let c = client(&conn).await;
+            let api = client(&conn).await?;
+            let c = &api.client;
             let status = status.map(|x| StreamSessionStatus::from(x.as_str()));
             let export = export_files_status.map(|x| ExportFilesStatus::from(x.as_str()));
             let cmd = ListCommand {
@@ -395,24 +475,24 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
             let output = conn.output;
             match stream_group {
                 Some(g) => {
-                    let mut op = list_stream_sessions(&c, g);
+                    let mut op = list_stream_sessions(c, g);
                     if let Some(st) = status {
                         op = op.status(st);
                     }
                     if let Some(e) = export {
                         op = op.export_files_status(e);
                     }
-                    run_list(op.paginate(config(&paging)), output, cmd).await
+                    run_list(&api, op.paginate(config(&paging)), output, cmd).await
                 }
                 None => {
-                    let mut op = list_stream_sessions_by_account(&c);
+                    let mut op = list_stream_sessions_by_account(c);
                     if let Some(st) = status {
                         op = op.status(st);
                     }
                     if let Some(e) = export {
                         op = op.export_files_status(e);
                     }
-                    run_list(op.paginate(config(&paging)), output, cmd).await
+                    run_list(&api, op.paginate(config(&paging)), output, cmd).await
                 }
             }
         }
@@ -421,14 +501,15 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
             session,
             conn,
         } => {
-            let c = client(&conn).await;
+            let api = client(&conn).await?;
+            let c = &api.client;
             let out = c
                 .get_stream_session()
                 .identifier(&stream_group)
                 .stream_session_identifier(&session)
                 .send()
                 .await
-                .map_err(|e| fail("GetStreamSession", e.into()))?;
+                .map_err(|e| api.fail("GetStreamSession", e.into()))?;
             let mut m = Map::new();
             put(&mut m, "Arn", s(out.arn()));
             put(&mut m, "Description", s(out.description()));
@@ -464,10 +545,13 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
                     let rows: Vec<Vec<String>> = m
                         .iter()
                         .map(|(k, v)| {
-                            vec![
-                                k.clone(),
-                                v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
-                            ]
+                            // Times as ISO 8601, as `sessions list --output table` shows them.
+                            let text = match k.as_str() {
+                                "LastUpdatedAt" => time_text(out.last_updated_at()),
+                                "CreatedAt" => time_text(out.created_at()),
+                                _ => v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()),
+                            };
+                            vec![k.clone(), text]
                         })
                         .collect();
                     print!("{}", table(&["FIELD", "VALUE"], &rows));
@@ -480,13 +564,14 @@ pub async fn sessions(cmd: Sessions) -> anyhow::Result<()> {
             session,
             conn,
         } => {
-            let c = client(&conn).await;
+            let api = client(&conn).await?;
+            let c = &api.client;
             c.terminate_stream_session()
                 .identifier(&stream_group)
                 .stream_session_identifier(&session)
                 .send()
                 .await
-                .map_err(|e| fail("TerminateStreamSession", e.into()))?;
+                .map_err(|e| api.fail("TerminateStreamSession", e.into()))?;
             Ok(())
         }
     }
@@ -501,8 +586,13 @@ struct ListCommand<'a, T> {
     row: fn(&T) -> Vec<String>,
 }
 
-async fn run_list<O: Operation>(p: Paginator<O>, output: Output, cmd: ListCommand<'_, O::Item>) -> anyhow::Result<()> {
-    let (items, next) = collect(p).await.map_err(|e| fail(cmd.operation, e))?;
+async fn run_list<O: Operation>(
+    api: &Api,
+    p: Paginator<O>,
+    output: Output,
+    cmd: ListCommand<'_, O::Item>,
+) -> anyhow::Result<()> {
+    let (items, next) = collect(p).await.map_err(|e| api.fail(cmd.operation, e))?;
     match output {
         Output::Json => print_json(&list_json(items.iter().map(cmd.json).collect(), next)),
         Output::Table => {
@@ -518,7 +608,8 @@ async fn run_list<O: Operation>(p: Paginator<O>, output: Output, cmd: ListComman
 /// Run `applications list`.
 pub async fn applications(cmd: Listing) -> anyhow::Result<()> {
     let Listing::List { paging, conn } = cmd;
-    let c = client(&conn).await;
+    let api = client(&conn).await?;
+    let c = &api.client;
     let cmd = ListCommand {
         operation: "ListApplications",
         what: "applications",
@@ -533,13 +624,14 @@ pub async fn applications(cmd: Listing) -> anyhow::Result<()> {
             ]
         },
     };
-    run_list(list_applications(&c).paginate(config(&paging)), conn.output, cmd).await
+    run_list(&api, list_applications(c).paginate(config(&paging)), conn.output, cmd).await
 }
 
 /// Run `stream-groups list`.
 pub async fn stream_groups(cmd: Listing) -> anyhow::Result<()> {
     let Listing::List { paging, conn } = cmd;
-    let c = client(&conn).await;
+    let api = client(&conn).await?;
+    let c = &api.client;
     let cmd = ListCommand {
         operation: "ListStreamGroups",
         what: "stream groups",
@@ -555,5 +647,5 @@ pub async fn stream_groups(cmd: Listing) -> anyhow::Result<()> {
             ]
         },
     };
-    run_list(list_stream_groups(&c).paginate(config(&paging)), conn.output, cmd).await
+    run_list(&api, list_stream_groups(c).paginate(config(&paging)), conn.output, cmd).await
 }

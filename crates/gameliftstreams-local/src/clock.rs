@@ -43,6 +43,9 @@ pub trait Clock: Send + Sync {
     fn advance(&self, seconds: i64) -> Result<ClockState, ClockError>;
     /// The state to persist.
     fn state(&self) -> ClockState;
+    /// Back to wall time, as a clock starts on a new data dir (`POST /_local/reset`): the one
+    /// move backwards, made only when nothing is left that service time could contradict.
+    fn rewind(&self);
     /// The kind of clock, as `serve --clock` names it.
     fn kind(&self) -> &'static str;
     /// How far service time is ahead of wall time, in milliseconds.
@@ -120,6 +123,10 @@ impl Clock for SystemClock {
         ClockState::Offset(self.offset_ms.load(Ordering::SeqCst))
     }
 
+    fn rewind(&self) {
+        self.offset_ms.store(0, Ordering::SeqCst);
+    }
+
     fn kind(&self) -> &'static str {
         "system"
     }
@@ -163,6 +170,10 @@ impl Clock for FrozenClock {
 
     fn state(&self) -> ClockState {
         ClockState::Frozen(self.now_ms.load(Ordering::SeqCst))
+    }
+
+    fn rewind(&self) {
+        self.now_ms.store(wall_ms().min(MAX_MS), Ordering::SeqCst);
     }
 
     fn kind(&self) -> &'static str {

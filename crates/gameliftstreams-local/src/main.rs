@@ -57,102 +57,115 @@ enum Command {
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on (`HOST:PORT`, or a bare port on 127.0.0.1); port 0 takes a free port.
-    #[arg(long, default_value = "127.0.0.1:9080", value_parser = parse_listen)]
+    #[arg(long, env = "GLS_LISTEN", default_value = "127.0.0.1:9080", value_parser = parse_listen)]
     listen: String,
     /// Where state is kept.
-    #[arg(long, default_value = ".gameliftstreams-local", conflicts_with = "in_memory")]
+    #[arg(
+        long,
+        env = "GLS_DATA_DIR",
+        default_value = ".gameliftstreams-local",
+        conflicts_with = "in_memory"
+    )]
     data_dir: PathBuf,
     /// Keep state in memory only.
-    #[arg(long)]
+    #[arg(long, env = "GLS_IN_MEMORY")]
     in_memory: bool,
     /// Create a small demo account once (an application, a stream group, sessions).
-    #[arg(long)]
+    #[arg(long, env = "GLS_DEMO")]
     demo: bool,
     /// Durations of the timed transitions: `fast` (waiters succeed at once) or `realistic`
     /// (close to AWS: minutes to bring up a stream group or scale up capacity).
-    #[arg(long, value_enum, default_value_t = TimingProfile::Fast)]
+    #[arg(long, env = "GLS_TIMING", value_enum, default_value_t = TimingProfile::Fast)]
     timing: TimingProfile,
     /// Milliseconds an application takes from INITIALIZED to PROCESSING.
-    #[arg(long)]
+    #[arg(long, env = "GLS_APP_PROCESSING_MS")]
     app_processing_ms: Option<i64>,
     /// Milliseconds an application takes from PROCESSING to READY.
-    #[arg(long)]
+    #[arg(long, env = "GLS_APP_READY_MS")]
     app_ready_ms: Option<i64>,
     /// Milliseconds a stream group takes from ACTIVATING to ACTIVE.
-    #[arg(long)]
+    #[arg(long, env = "GLS_GROUP_ACTIVE_MS")]
     group_active_ms: Option<i64>,
     /// Milliseconds a stream session takes from ACTIVATING to ACTIVE.
-    #[arg(long)]
+    #[arg(long, env = "GLS_SESSION_PLACED_MS")]
     session_placed_ms: Option<i64>,
     /// Milliseconds a stream session takes from TERMINATING to TERMINATED.
-    #[arg(long)]
+    #[arg(long, env = "GLS_SESSION_TERMINATED_MS")]
     session_terminated_ms: Option<i64>,
     /// Milliseconds a stream session takes from RECONNECTING to ACTIVE.
-    #[arg(long)]
+    #[arg(long, env = "GLS_SESSION_RECONNECTED_MS")]
     session_reconnected_ms: Option<i64>,
     /// Milliseconds an application stays DELETING before it is gone.
-    #[arg(long)]
+    #[arg(long, env = "GLS_APP_DELETED_MS")]
     app_deleted_ms: Option<i64>,
     /// Milliseconds a stream group stays DELETING before it is gone.
-    #[arg(long)]
+    #[arg(long, env = "GLS_GROUP_DELETED_MS")]
     group_deleted_ms: Option<i64>,
     /// Milliseconds a location takes to bring up more capacity.
-    #[arg(long)]
+    #[arg(long, env = "GLS_SCALE_UP_MS")]
     scale_up_ms: Option<i64>,
     /// Quota profile: `generous` (adjustable quotas raised) or `realistic` (a new AWS account:
     /// 20 applications per region, no GPU quota).
-    #[arg(long, value_enum, default_value_t = QuotaProfile::Generous)]
+    #[arg(long, env = "GLS_QUOTAS", value_enum, default_value_t = QuotaProfile::Generous)]
     quotas: QuotaProfile,
     /// Override the applications-per-region quota.
-    #[arg(long)]
+    #[arg(long, env = "GLS_QUOTA_APPLICATIONS")]
     quota_applications: Option<i64>,
     /// Override the GPUs per stream-class family per location quota.
-    #[arg(long)]
+    #[arg(long, env = "GLS_QUOTA_GPUS")]
     quota_gpus: Option<i64>,
     /// Upload exported files to this S3-compatible endpoint (plain HTTP, path-style) instead of
     /// writing them under `<data-dir>/s3/`. Credentials and region come from AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY and AWS_REGION when set.
-    #[arg(long)]
+    #[arg(long, env = "GLS_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
     /// Strict mode: verify SigV4 signatures against the keys of this TOML file
     /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
-    #[arg(long)]
+    #[arg(long, env = "GLS_CREDENTIALS")]
     credentials: Option<PathBuf>,
     /// Days an ended (TERMINATED or ERROR) session stays listable before it is deleted; 0 keeps
     /// them forever.
-    #[arg(long, default_value_t = 90)]
+    #[arg(long, env = "GLS_SESSION_RETENTION_DAYS", default_value_t = 90)]
     session_retention_days: i64,
     /// Enforce AWS's per-operation request rates (ThrottlingException beyond them).
-    #[arg(long)]
+    #[arg(long, env = "GLS_THROTTLE")]
     throttle: bool,
     /// The service clock: `system` (wall time plus the persisted offset) or `frozen` (moves
     /// only through POST /_local/clock).
-    #[arg(long, value_enum, default_value_t = ClockArg::System)]
+    #[arg(long, env = "GLS_CLOCK", value_enum, default_value_t = ClockArg::System)]
     clock: ClockArg,
     /// The address of the one ICE host candidate of every WebRTC answer (and of the UDP socket).
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, env = "GLS_STREAM_ADDRESS", default_value = "127.0.0.1")]
     stream_address: std::net::IpAddr,
     /// The UDP port of the streams; 0 takes a free port (printed as `streaming on udp://...`).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "GLS_STREAM_PORT", default_value_t = 0)]
     stream_port: u16,
     /// Milliseconds a client has to send a request's headers (also how long a kept-alive
     /// connection may sit idle).
-    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    #[arg(long, env = "GLS_HEADER_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     header_read_timeout_ms: u64,
     /// Milliseconds a client has to send a request's body once its headers are in.
-    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    #[arg(long, env = "GLS_BODY_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     body_read_timeout_ms: u64,
     /// Open connections at once; more are answered 503 ServiceUnavailableException.
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(long, env = "GLS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
     /// A SignalRequest that is not a usable WebRTC offer: `lenient` gives the session a
     /// placeholder answer (no media); `strict` ends it ERROR/invalidSignalRequest, as in AWS.
-    #[arg(long, value_enum, default_value_t = SignalArg::Lenient)]
+    #[arg(long, env = "GLS_SIGNAL", value_enum, default_value_t = SignalArg::Lenient)]
     signal: SignalArg,
     /// The origin whose browser pages may call the server (CORS `Access-Control-Allow-Origin`);
     /// `*` lets any page call it.
-    #[arg(long, default_value = "*", value_parser = parse_origin)]
+    #[arg(long, env = "GLS_CORS_ORIGIN", default_value = "*", value_parser = parse_origin)]
     cors_origin: CorsOrigin,
+    /// Accept requests signed for any region (default: only the regions of the service's
+    /// catalogue; others answer ValidationException naming them).
+    #[arg(long, env = "GLS_ALLOW_ANY_REGION")]
+    allow_any_region: bool,
+    /// Log format on stderr: `text` or `json` (one object per line). The level is GLS_LOG
+    /// (e.g. `info` logs every request; default: warnings, the start-up summary and shutdown).
+    #[arg(long, env = "GLS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Crash tests only: abort the process in the export worker at this point.
     #[arg(long, value_enum, hide = true)]
     failpoint: Option<FailpointArg>,
@@ -180,6 +193,12 @@ fn parse_origin(s: &str) -> Result<CorsOrigin, String> {
     value
         .map(|v| CorsOrigin(Some(v)))
         .ok_or_else(|| format!("{s:?} is not an origin (scheme://host[:port], no path) or *"))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -234,13 +253,19 @@ struct SeedArgs {
     timing: TimingProfile,
 }
 
+/// Where the start-up summary and the shutdown line are logged (on at the default level).
+const LIFECYCLE_LOG: &str = "gameliftstreams_local::lifecycle";
+
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GLS_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    // A client command speaks as the AWS CLI does: its errors, not the SDK's warnings.
+    let (format, default_filter) = match &cli.command {
+        Command::Serve(a) => (a.log_format, format!("warn,{LIFECYCLE_LOG}=info")),
+        Command::Seed(_) => (LogFormat::Text, "warn".to_string()),
+        _ => (LogFormat::Text, "error".to_string()),
+    };
+    init_logging(format, &default_filter);
+    let result = match cli.command {
         Command::Serve(a) => serve(*a),
         Command::Seed(a) => run_seed(a),
         Command::Sessions { cmd } => client_command(cli::sessions(cmd)),
@@ -251,6 +276,23 @@ fn main() {
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Logs on stderr at the level of GLS_LOG (default `default_filter`: for `serve` warnings, the
+/// start-up summary and the shutdown line), as text (colours only on a terminal) or one JSON
+/// object per line.
+fn init_logging(format: LogFormat, default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("GLS_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_ansi(false).init(),
     }
 }
 
@@ -265,6 +307,7 @@ fn client_command(f: impl std::future::Future<Output = anyhow::Result<()>>) -> a
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
     let verifier = match &a.credentials {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -340,6 +383,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         },
     };
     let delays = settings.delays.clone();
+    let quotas = settings.quotas.clone();
     let clock_kind = match a.clock {
         ClockArg::System => ClockKind::System,
         ClockArg::Frozen => ClockKind::Frozen,
@@ -368,29 +412,109 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             max_connections: a.max_connections as usize,
             ..Default::default()
         };
+        let api = format!("http://{addr}");
+        let streaming = format!("udp://{}", hub.addr());
+        let effective = effective_settings(&a, &api, &streaming, &delays, &quotas);
         let state = AppState::builder(service)
             .verifier(verifier)
             .throttle(a.throttle)
             .streams(hub.clone())
             .limits(limits)
             .cors_origin(a.cors_origin.0.clone())
+            .any_region(a.allow_any_region)
+            .settings(effective.clone())
             .build();
         {
             // One write: a reader that takes the first line and closes the pipe still gets both.
             let mut out = std::io::stdout().lock();
-            out.write_all(format!("listening on http://{addr}\nstreaming on udp://{}\n", hub.addr()).as_bytes())?;
+            out.write_all(format!("listening on {api}\nstreaming on {streaming}\n").as_bytes())?;
             out.flush()?;
         }
+        let field = |k: &str| {
+            effective
+                .get(k)
+                .map_or_else(String::new, |v| v.as_str().map_or(v.to_string(), str::to_string))
+        };
+        tracing::info!(
+            target: LIFECYCLE_LOG,
+            version = env!("CARGO_PKG_VERSION"),
+            data = %field("data"),
+            mode = %field("mode"),
+            timing = %field("timing"),
+            clock = %field("clock"),
+            quotas = %field("quotas"),
+            api = %api,
+            admin = %format!("{api}/_local/"),
+            dashboard = %format!("{api}/_local/ui"),
+            streaming = %streaming,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "gameliftstreams-local started"
+        );
         let shutdown = async {
             let signal = stop_signal().await;
+            tracing::info!(target: LIFECYCLE_LOG, signal, "shutting down: finishing the requests in flight");
             let _ = writeln!(
                 std::io::stdout(),
                 "shutting down ({signal}): finishing the requests in flight"
             );
         };
         server::serve(listener, state, shutdown).await?;
+        tracing::info!(target: LIFECYCLE_LOG, "stopped");
         let _ = writeln!(std::io::stdout(), "stopped");
         Ok(())
+    })
+}
+
+/// The settings `serve` runs with, flags and GLS_* variables applied, as `/_local/health`
+/// and the start-up summary show them.
+fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: &Quotas) -> serde_json::Value {
+    fn name(v: &impl clap::ValueEnum) -> Option<String> {
+        v.to_possible_value().map(|p| p.get_name().to_string())
+    }
+    serde_json::json!({
+        "listen": api,
+        "streaming": streaming,
+        "data": if a.in_memory {
+            "in memory".to_string()
+        } else {
+            std::path::absolute(&a.data_dir).unwrap_or_else(|_| a.data_dir.clone()).display().to_string()
+        },
+        "mode": match &a.credentials {
+            Some(path) => format!("strict ({})", path.display()),
+            None => "default".to_string(),
+        },
+        "timing": name(&a.timing),
+        "delaysMs": {
+            "appProcessing": d.app_processing_ms,
+            "appReady": d.app_ready_ms,
+            "groupActive": d.group_active_ms,
+            "sessionPlaced": d.session_placed_ms,
+            "sessionTerminated": d.session_terminated_ms,
+            "sessionReconnected": d.session_reconnected_ms,
+            "appDeleted": d.app_deleted_ms,
+            "groupDeleted": d.group_deleted_ms,
+            "scaleUp": d.scale_up_ms,
+        },
+        "quotas": name(&a.quotas),
+        "quotaValues": {
+            "applications": q.applications,
+            "gpusPerFamilyLocation": q.gpus_per_family_location,
+            "gpusPerGroup": q.gpus_per_group,
+            "appsPerGroup": q.apps_per_group,
+            "groupsPerApp": q.groups_per_app,
+        },
+        "clock": name(&a.clock),
+        "signal": name(&a.signal),
+        "throttle": a.throttle,
+        "allowAnyRegion": a.allow_any_region,
+        "corsOrigin": a.cors_origin.0.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("*"),
+        "sessionRetentionDays": a.session_retention_days,
+        "s3Endpoint": a.s3_endpoint,
+        "headerReadTimeoutMs": a.header_read_timeout_ms,
+        "bodyReadTimeoutMs": a.body_read_timeout_ms,
+        "maxConnections": a.max_connections,
+        "demo": a.demo,
+        "logFormat": name(&a.log_format),
     })
 }
 

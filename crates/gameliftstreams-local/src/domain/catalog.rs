@@ -19,6 +19,12 @@ pub const LOCATIONS: [&str; 12] = [
     "sa-east-1",
 ];
 
+/// Whether `name` is a region of the service, one whose name a request may be signed for:
+/// the regions it streams from (its four primary regions among them).
+pub fn is_region(name: &str) -> bool {
+    is_location(name)
+}
+
 /// Whether `name` is a streaming location.
 pub fn is_location(name: &str) -> bool {
     LOCATIONS.contains(&name)

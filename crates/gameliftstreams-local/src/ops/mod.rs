@@ -229,6 +229,10 @@ pub struct Health {
     pub dead_letters: i64,
     /// Export archives still to be written.
     pub pending_exports: usize,
+    /// Timers waiting to fire.
+    pub pending_timers: i64,
+    /// Sessions in each status, over every account and region.
+    pub sessions: Vec<(gls_model::StreamSessionStatus, u64)>,
 }
 
 type Handler<I, O> = fn(&Ctx<'_>, &dyn Tx, I) -> Result<O, ApiError>;
@@ -464,10 +468,13 @@ impl Service {
         Ok(Ok(self.clock.now()))
     }
 
-    /// Forget all resources and injected faults.
+    /// Forget all resources and injected faults, and set the clock back to wall time (frozen
+    /// or not: nothing is left that an earlier service time could contradict).
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
         self.faults.clear();
+        self.clock.rewind();
+        self.store.write(|tx| tx.meta().clear_clock())?;
         self.fire_due()?;
         Ok(())
     }
@@ -484,12 +491,20 @@ impl Service {
 
     /// What the health check reports.
     pub fn health(&self) -> Result<Health, ApiError> {
-        let dead_letters = self.store.read(|tx| tx.timers().dead_letters())?;
+        let (dead_letters, pending_timers, sessions) = self.store.read(|tx| {
+            Ok::<_, StoreError>((
+                tx.timers().dead_letters()?,
+                tx.timers().pending()?,
+                tx.sessions().status_totals()?,
+            ))
+        })?;
         Ok(Health {
             now: self.clock.now(),
             clock: self.clock.kind(),
             dead_letters,
             pending_exports: self.exports.pending(self.store.as_ref())?,
+            pending_timers,
+            sessions,
         })
     }
 

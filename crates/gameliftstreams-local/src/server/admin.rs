@@ -24,6 +24,7 @@ pub(super) type Reply = (StatusCode, Json<Value>);
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/_local/health", get(health))
+        .route("/_local/metrics", get(metrics))
         .route("/_local/clock", get(clock).post(advance))
         .route("/_local/reset", post(reset))
         .route("/_local/streamurls/{id}", get(open_stream_url).head(peek_stream_url))
@@ -56,8 +57,8 @@ pub(super) fn bad_request(msg: impl Into<String>) -> Reply {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": msg.into() })))
 }
 
-async fn health(State(s): State<Arc<AppState>>) -> Reply {
-    let s = s.service.clone();
+async fn health(State(state): State<Arc<AppState>>) -> Reply {
+    let s = state.service.clone();
     match blocking(move || s.health()).await {
         Ok(h) => (
             StatusCode::OK,
@@ -70,9 +71,38 @@ async fn health(State(s): State<Arc<AppState>>) -> Reply {
                 "clock": h.clock,
                 "deadLetters": h.dead_letters,
                 "pendingExports": h.pending_exports,
+                "settings": state.settings(),
             })),
         ),
         Err(e) => failed(e),
+    }
+}
+
+/// `GET /_local/metrics`: the Prometheus (OpenMetrics) text format.
+async fn metrics(State(state): State<Arc<AppState>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let s = state.service.clone();
+    let health = match blocking(move || s.health()).await {
+        Ok(h) => h,
+        Err(e) => return failed(e).into_response(),
+    };
+    let snapshot = super::metrics::Snapshot {
+        sessions: health.sessions.iter().map(|(st, n)| (st.as_str(), *n)).collect(),
+        timers_pending: health.pending_timers,
+        timers_dead: health.dead_letters,
+        export_jobs: health.pending_exports,
+        open_streams: state.streams.as_ref().map_or(0, |h| h.open_streams()),
+    };
+    match state.metrics.render(&snapshot) {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => failed(e).into_response(),
     }
 }
 

@@ -4,6 +4,7 @@
 mod admin;
 pub mod conn;
 mod guard;
+pub mod metrics;
 pub mod protocol;
 pub mod sigv4;
 mod streams;
@@ -31,6 +32,9 @@ pub struct AppState {
     streams: Option<Arc<StreamHub>>,
     limits: conn::Limits,
     cors_origin: Option<HeaderValue>,
+    any_region: bool,
+    settings: serde_json::Value,
+    metrics: metrics::Metrics,
 }
 
 /// Builds an [`AppState`].
@@ -41,9 +45,23 @@ pub struct AppStateBuilder {
     streams: Option<Arc<StreamHub>>,
     limits: conn::Limits,
     cors_origin: Option<HeaderValue>,
+    any_region: bool,
+    settings: serde_json::Value,
 }
 
 impl AppStateBuilder {
+    /// Accept any region in the credential scope, not only the service's catalogue.
+    pub fn any_region(mut self, on: bool) -> Self {
+        self.any_region = on;
+        self
+    }
+
+    /// The effective settings the server runs with, shown by `/_local/health`.
+    pub fn settings(mut self, settings: serde_json::Value) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// The one origin whose browser pages may call the server (CORS); `None`: any (`*`).
     pub fn cors_origin(mut self, origin: Option<HeaderValue>) -> Self {
         self.cors_origin = origin;
@@ -83,6 +101,9 @@ impl AppStateBuilder {
             streams: self.streams,
             limits: self.limits,
             cors_origin: self.cors_origin,
+            any_region: self.any_region,
+            settings: self.settings,
+            metrics: metrics::Metrics::default(),
         })
     }
 }
@@ -97,12 +118,19 @@ impl AppState {
             streams: None,
             limits: conn::Limits::default(),
             cors_origin: None,
+            any_region: false,
+            settings: serde_json::Value::Null,
         }
     }
 
     /// The service.
     pub fn service(&self) -> &Arc<Service> {
         &self.service
+    }
+
+    /// The effective settings (`Value::Null` when the builder was given none).
+    pub fn settings(&self) -> &serde_json::Value {
+        &self.settings
     }
 }
 
@@ -150,7 +178,7 @@ fn cors(origin: Option<HeaderValue>) -> tower_http::cors::CorsLayer {
 /// connect carries the token that the signed request for the page was given (checked by its
 /// handler).
 fn is_open(method: &Method, path: &str) -> bool {
-    (method == Method::GET && (path == "/_local/health" || ui::is_asset(path)))
+    (method == Method::GET && (path == "/_local/health" || path == "/_local/metrics" || ui::is_asset(path)))
         || path.starts_with("/_local/streamurls/")
         || path.starts_with("/_local/webrtc/")
         || (method == Method::POST && path.starts_with("/_local/play/") && path.ends_with("/connect"))
@@ -230,9 +258,9 @@ fn request_id() -> String {
 /// Where the one line per request is logged (at info: `GLS_LOG=info`).
 const REQUEST_LOG: &str = "gameliftstreams_local::request";
 
-/// An AWS API request, and its log line when request logging is on: method and path,
-/// operation, HTTP status, error code, latency (monotonic time, not service time), account,
-/// region and request id.
+/// An AWS API request: answered, counted in the metrics, and logged in one line when request
+/// logging is on: method and path, operation, HTTP status, error code, latency (monotonic
+/// time, not service time), account, region and request id.
 async fn aws(
     State(state): State<Arc<AppState>>,
     method: Method,
@@ -241,38 +269,43 @@ async fn aws(
     extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response<Body> {
-    if !tracing::enabled!(target: REQUEST_LOG, tracing::Level::INFO) {
-        return answer(state, method, uri, headers, extensions, body).await;
-    }
     let started = std::time::Instant::now();
-    let operation = protocol::route(method.as_str(), uri.path()).map_or("-", |m| m.op.name());
-    let scope = caller_scope(&extensions, &headers, &protocol::query_pairs(uri.query()));
-    let (verb, path) = (method.clone(), uri.path().to_string());
-    let response = answer(state, method, uri, headers, extensions, body).await;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_string()
-    };
-    tracing::info!(
-        target: REQUEST_LOG,
-        operation,
-        status = response.status().as_u16(),
-        error = %header("x-amzn-ErrorType"),
-        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
-        account = %scope.account,
-        region = %scope.region,
-        request_id = %header("x-amzn-RequestId"),
-        "{verb} {path}"
-    );
+    let routed = protocol::route(method.as_str(), uri.path());
+    let operation = routed.as_ref().map_or("-", |m| m.op.name());
+    let logged = tracing::enabled!(target: REQUEST_LOG, tracing::Level::INFO).then(|| {
+        let scope = caller_scope(&extensions, &headers, &protocol::query_pairs(uri.query()));
+        (scope, method.clone(), uri.path().to_string())
+    });
+    let response = answer(state.clone(), routed, method, uri, headers, extensions, body).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    state.metrics.record(operation, response.status().as_u16(), elapsed);
+    if let Some((scope, verb, path)) = logged {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string()
+        };
+        tracing::info!(
+            target: REQUEST_LOG,
+            operation,
+            status = response.status().as_u16(),
+            error = %header("x-amzn-ErrorType"),
+            ms = format_args!("{:.2}", elapsed * 1000.0),
+            account = %scope.account,
+            region = %scope.region,
+            request_id = %header("x-amzn-RequestId"),
+            "{verb} {path}"
+        );
+    }
     response
 }
 
 async fn answer(
     state: Arc<AppState>,
+    routed: Result<protocol::Matched, protocol::NoRoute>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -281,7 +314,7 @@ async fn answer(
 ) -> Response<Body> {
     let rid = request_id();
     let query = protocol::query_pairs(uri.query());
-    let matched = match protocol::route(method.as_str(), uri.path()) {
+    let matched = match routed {
         Ok(m) => m,
         Err(protocol::NoRoute::MethodNotAllowed) if protocol::known_method(&method) => {
             let e = crate::domain::ApiError::validation(format!("Method {method} is not allowed on {}.", uri.path()));
@@ -295,6 +328,15 @@ async fn answer(
     };
     let scope = caller_scope(&extensions, &headers, &query);
     let op = matched.op;
+    if !state.any_region && !crate::domain::catalog::is_region(&scope.region) {
+        let e = crate::domain::ApiError::validation(format!(
+            "{} is not a region of Amazon GameLift Streams. Use one of: {} (or start the server with \
+             --allow-any-region).",
+            scope.region,
+            crate::domain::catalog::LOCATIONS.join(", ")
+        ));
+        return protocol::error(&e, &rid);
+    }
     let service = &state.service;
     if let Some(t) = state.throttle.as_ref() {
         if !t.admit(&scope.account, &scope.region, op, crate::clock::wall_now()) {

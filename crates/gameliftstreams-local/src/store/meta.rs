@@ -69,6 +69,12 @@ impl dyn Meta + '_ {
         }
     }
 
+    /// Forget the clock's state: the next start runs from wall time, as on a new data dir.
+    pub fn clear_clock(&self) -> Result<(), StoreError> {
+        self.delete(OFFSET)?;
+        self.delete(FROZEN)
+    }
+
     /// Whether a one-time flag is set.
     pub fn flag(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self.get(name)?.is_some())

@@ -50,6 +50,9 @@ pub trait Sessions {
     /// How many sessions of the partition are in each status and each export status (no
     /// export: `None`), for the dashboard: from the counts the schema's triggers keep, O(1).
     fn counts(&self, part: i64) -> Result<SessionCounts, StoreError>;
+    /// How many sessions are in each status over every partition (for the metrics), from the
+    /// same counts: O(partitions).
+    fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError>;
     /// The partition of a session named by id alone (ids are unique across partitions).
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError>;
     /// Up to `limit` sessions of a group that wait for capacity, oldest first (created at the
@@ -386,6 +389,21 @@ impl Sessions for SqliteTx<'_> {
                 })
                 .collect(),
         })
+    }
+
+    fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT status, sum(n) FROM session_counts GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (code, n) = row?;
+            if let Some(status) = usize::try_from(code).ok().and_then(|c| StreamSessionStatus::ALL.get(c)) {
+                out.push((*status, n.max(0).unsigned_abs()));
+            }
+        }
+        Ok(out)
     }
 
     /// The partition of a session named by id alone.

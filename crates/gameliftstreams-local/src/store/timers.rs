@@ -34,6 +34,8 @@ pub trait Timers {
     fn dead_letter(&self, timer: &Timer, error: &str, at: i64) -> Result<(), StoreError>;
     /// How many dead letters there are.
     fn dead_letters(&self) -> Result<i64, StoreError>;
+    /// How many timers are waiting to fire.
+    fn pending(&self) -> Result<i64, StoreError>;
 }
 
 impl Timers for SqliteTx<'_> {
@@ -90,6 +92,13 @@ impl Timers for SqliteTx<'_> {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM dead_timers")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    fn pending(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM timers")?
             .query_row([], |r| r.get(0))?)
     }
 }

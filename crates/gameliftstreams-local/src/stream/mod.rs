@@ -136,6 +136,12 @@ impl StreamHub {
         })
     }
 
+    /// How many sessions have a client connected to their stream now.
+    pub fn open_streams(&self) -> usize {
+        let mail = self.mail.lock().unwrap_or_else(|p| p.into_inner());
+        mail.values().filter(|m| m.info.connected).count()
+    }
+
     /// What the session's stream looks like now.
     pub fn info(&self, session: &str) -> StreamInfo {
         self.mail(session, |m| m.info.clone())
