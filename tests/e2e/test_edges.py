@@ -38,7 +38,7 @@ def test_the_landing_page_links_the_dashboard_and_health(server):
     status, headers, body = fetch(server.url + "/")
     assert status == 200 and lower(headers)["content-type"].startswith("text/html")
     page = body.decode()
-    for link in ('href="/_local/ui"', 'href="/_local/health"'):
+    for link in ('href="/_local/ui"', 'href="/_local/health"', 'href="/_local/metrics"'):
         assert link in page
     assert server.url.split("//")[1] in page
 

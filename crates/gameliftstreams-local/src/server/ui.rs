@@ -64,9 +64,11 @@ async fn landing(headers: axum::http::HeaderMap) -> impl IntoResponse {
 <p>A local Amazon GameLift Streams endpoint: <code>http://{host}</code></p>
 <ul>
 <li><a href="/_local/ui">Dashboard</a></li>
-<li><a href="/_local/health">Health</a> and <a href="/_local/clock">service clock</a></li>
+<li><a href="/_local/health">Health</a> (with the effective settings) and <a href="/_local/clock">service clock</a></li>
+<li><a href="/_local/metrics">Metrics</a> (Prometheus text format)</li>
 </ul>
-<pre>aws --endpoint-url http://{host} gameliftstreams list-stream-sessions-by-account
+<pre>export AWS_ENDPOINT_URL_GAMELIFTSTREAMS=http://{host}
+aws gameliftstreams list-stream-sessions-by-account --region us-west-2
 
 boto3.client("gameliftstreams", endpoint_url="http://{host}", region_name="us-west-2")</pre>
 </body></html>

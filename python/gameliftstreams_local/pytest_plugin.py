@@ -1,0 +1,88 @@
+"""pytest fixtures for a local Amazon GameLift Streams, registered through the ``pytest11``
+entry point: installing the package is all a test suite needs.
+
+- ``gameliftstreams_server``: a fresh :class:`gameliftstreams_local.Server` for the test (its
+  own port and temporary data dir, frozen clock), stopped at teardown.
+- ``gameliftstreams``: a boto3 GameLift Streams client bound to it.
+- ``gameliftstreams_server_factory``: start more servers, each with its own options.
+
+Options per test with the marker::
+
+    @pytest.mark.gameliftstreams(clock="system", timing="realistic", quotas="realistic",
+                                 options={"session_placed_ms": 5000})
+
+or for the whole run with ``--gameliftstreams-clock``, ``--gameliftstreams-timing`` and
+``--gameliftstreams-quotas`` (also as ini options of the same names without the dashes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+from . import Server
+
+_CHOICES = {
+    "clock": ("frozen", ("frozen", "system")),
+    "timing": ("fast", ("fast", "realistic")),
+    "quotas": ("generous", ("generous", "realistic")),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gameliftstreams", "local Amazon GameLift Streams (gameliftstreams-local)")
+    for name, (default, choices) in _CHOICES.items():
+        group.addoption("--gameliftstreams-" + name, choices=choices, default=None,
+                        help="serve --%s of the gameliftstreams_server fixture (default %s)" % (name, default))
+        parser.addini("gameliftstreams_" + name, "serve --%s of the gameliftstreams_server fixture" % name,
+                      default=default)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gameliftstreams(clock=, timing=, quotas=, credentials=, options=): options of the test's "
+        "gameliftstreams_server (see gameliftstreams_local.Server)")
+
+
+def _defaults(config: pytest.Config) -> dict:
+    out = {}
+    for name in _CHOICES:
+        out[name] = config.getoption("--gameliftstreams-" + name) or config.getini("gameliftstreams_" + name)
+    return out
+
+
+@pytest.fixture
+def gameliftstreams_server_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                                   ) -> Iterator[Callable[..., Server]]:
+    """Start servers with any :class:`Server` options (over the run's defaults); all are
+    stopped at teardown."""
+    started: List[Server] = []
+
+    def make(**kwargs: Any) -> Server:
+        options = {**_defaults(request.config), **kwargs}
+        if "data_dir" not in options:
+            options["data_dir"] = str(tmp_path_factory.mktemp("gameliftstreams") / "data")
+        server = Server(**options).start()
+        started.append(server)
+        return server
+
+    yield make
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def gameliftstreams_server(request: pytest.FixtureRequest,
+                           gameliftstreams_server_factory: Callable[..., Server]) -> Server:
+    """A fresh server for this test, with the options of its ``gameliftstreams`` marker."""
+    marker = request.node.get_closest_marker("gameliftstreams")
+    kwargs = dict(marker.kwargs) if marker else {}
+    return gameliftstreams_server_factory(**kwargs)
+
+
+@pytest.fixture
+def gameliftstreams(gameliftstreams_server: Server) -> Any:
+    """A boto3 GameLift Streams client of ``gameliftstreams_server`` (us-west-2, no retries)."""
+    return gameliftstreams_server.client()
