@@ -77,3 +77,31 @@ def test_the_cli_example_lists_the_demo_sessions():
             assert '"Status": "ACTIVE"' in out.stdout, out.stdout
         finally:
             s.stop()
+
+
+def test_the_suite_runs_from_a_venv_of_the_system_python():
+    # scripts/test makes .venv from Debian's /usr/bin/python3 when there is one, never from the
+    # python3 that PATH finds first: nothing of this machine's other Pythons is used.
+    assert sys.prefix != sys.base_prefix, "not in a virtualenv"
+    if os.path.exists("/usr/bin/python3"):
+        assert os.path.realpath(sys.base_prefix) == "/usr", sys.base_prefix
+
+
+def test_the_service_endpoint_variable_points_boto3_and_the_aws_cli_here():
+    import json
+
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(os.path.join(d, "data"), "--demo")
+        try:
+            env = dict(os.environ, AWS_ENDPOINT_URL_GAMELIFTSTREAMS=s.url, AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+                       AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-west-2", AWS_PAGER="")
+            out = subprocess.run([venv_tool("aws"), "gameliftstreams", "list-stream-groups"], capture_output=True,
+                                 text=True, env=env, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert len(json.loads(out.stdout)["Items"]) == 1
+            code = ("import boto3; c = boto3.client('gameliftstreams'); "
+                    "print(len(c.list_stream_groups()['Items']))")
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+            assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr
+        finally:
+            s.stop()
