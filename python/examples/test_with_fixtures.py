@@ -36,6 +36,7 @@ def test_a_fresh_server_is_empty_and_frozen(gameliftstreams, gameliftstreams_ser
     before = gameliftstreams_server.now()
     assert gameliftstreams_server.now() == before
     assert gameliftstreams_server.advance(60) == before + 60
+    assert "gameliftstreams-local started" in gameliftstreams_server.log()
 
 
 def test_sessions_start_and_list_by_account(gameliftstreams, gameliftstreams_server):

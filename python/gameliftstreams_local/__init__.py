@@ -83,7 +83,8 @@ Options = Union[str, int, bool, None]
 class Server:
     """One ``gameliftstreams-local serve`` process on a free port of 127.0.0.1.
 
-    :param data_dir: where state is kept; default a new temporary directory, deleted on stop.
+    :param data_dir: where state is kept; default a new temporary directory, deleted on stop
+        (a given one is kept).
     :param clock: ``"frozen"`` (service time moves only through :meth:`advance`) or ``"system"``.
     :param timing: ``"fast"`` (waiters succeed at once) or ``"realistic"``.
     :param quotas: ``"generous"`` or ``"realistic"`` (a new AWS account's).
@@ -97,19 +98,20 @@ class Server:
     def __init__(self, data_dir: Optional[str] = None, *, clock: str = "frozen", timing: str = "fast",
                  quotas: str = "generous", credentials: Optional[Sequence[Credential]] = None,
                  options: Optional[Mapping[str, Options]] = None, binary_path: Optional[str] = None) -> None:
-        self._temp: Optional[tempfile.TemporaryDirectory] = None
+        # The server's log, the strict-mode key file and (by default) the data dir live in a
+        # directory of this server's own, deleted on stop.
+        self._work: Optional[tempfile.TemporaryDirectory] = tempfile.TemporaryDirectory(prefix="gameliftstreams-")
         if data_dir is None:
-            self._temp = tempfile.TemporaryDirectory(prefix="gameliftstreams-")
-            data_dir = os.path.join(self._temp.name, "data")
+            data_dir = os.path.join(self._work.name, "data")
         self.data_dir = data_dir
         self.credentials = list(credentials or [])
         self.url = ""
         self.streaming = ""
-        self.log_path = os.path.join(os.path.dirname(os.path.abspath(data_dir)), "gameliftstreams-local.log")
+        self.log_path = os.path.join(self._work.name, "server.log")
         args = [binary_path or binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
                 "--clock", clock, "--timing", timing, "--quotas", quotas]
         if self.credentials:
-            path = os.path.join(os.path.dirname(os.path.abspath(data_dir)), "credentials.toml")
+            path = os.path.join(self._work.name, "credentials.toml")
             with open(path, "w") as f:
                 f.write("\n".join(c.toml() for c in self.credentials))
             args += ["--credentials", path]
@@ -124,7 +126,6 @@ class Server:
 
     def start(self) -> "Server":
         """Start the process and wait until it listens."""
-        os.makedirs(os.path.dirname(os.path.abspath(self.log_path)), exist_ok=True)
         log = open(self.log_path, "ab")
         try:
             self._proc = subprocess.Popen(self._args, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -133,17 +134,30 @@ class Server:
         assert self._proc.stdout is not None
         first = self._proc.stdout.readline()
         if not first.startswith("listening on "):
-            self._proc.wait(timeout=10)
-            with open(self.log_path) as f:
-                raise RuntimeError("gameliftstreams-local did not start: %s" % (f.read().strip() or first))
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            raise RuntimeError("gameliftstreams-local did not start: %s" % (self.log().strip() or first))
         self.url = first.split()[-1]
         second = self._proc.stdout.readline()
         if second.startswith("streaming on "):
             self.streaming = second.split()[-1]
         return self
 
+    def log(self) -> str:
+        """What the server wrote to stderr so far (warnings, its start-up line; every request
+        when started with ``GLS_LOG=info`` in the environment)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def stop(self) -> None:
-        """Stop gracefully (SIGTERM; SIGKILL after 10 s), then delete a temporary data dir."""
+        """Stop gracefully (SIGTERM; SIGKILL after 10 s), then delete the server's own
+        directory (its log, and the data dir unless one was given)."""
         if self._proc is not None and self._proc.poll() is None:
             self._proc.terminate()
             try:
@@ -154,9 +168,9 @@ class Server:
         if self._proc is not None and self._proc.stdout is not None:
             self._proc.stdout.close()
         self._proc = None
-        if self._temp is not None:
-            self._temp.cleanup()
-            self._temp = None
+        if self._work is not None:
+            self._work.cleanup()
+            self._work = None
 
     def __enter__(self) -> "Server":
         return self.start()

@@ -229,6 +229,12 @@ pub struct Health {
     pub dead_letters: i64,
     /// Export archives still to be written.
     pub pending_exports: usize,
+}
+
+/// What the metrics read at each scrape, besides the health.
+pub struct Gauges {
+    /// The health: timers set aside, exports pending.
+    pub health: Health,
     /// Timers waiting to fire.
     pub pending_timers: i64,
     /// Sessions in each status, over every account and region.
@@ -491,18 +497,23 @@ impl Service {
 
     /// What the health check reports.
     pub fn health(&self) -> Result<Health, ApiError> {
-        let (dead_letters, pending_timers, sessions) = self.store.read(|tx| {
-            Ok::<_, StoreError>((
-                tx.timers().dead_letters()?,
-                tx.timers().pending()?,
-                tx.sessions().status_totals()?,
-            ))
-        })?;
+        let dead_letters = self.store.read(|tx| tx.timers().dead_letters())?;
         Ok(Health {
             now: self.clock.now(),
             clock: self.clock.kind(),
             dead_letters,
             pending_exports: self.exports.pending(self.store.as_ref())?,
+        })
+    }
+
+    /// The health, the timers waiting and the sessions by status (the store's counts: O(1) in
+    /// the number of sessions).
+    pub fn gauges(&self) -> Result<Gauges, ApiError> {
+        let (pending_timers, sessions) = self
+            .store
+            .read(|tx| Ok::<_, StoreError>((tx.timers().pending()?, tx.sessions().status_totals()?)))?;
+        Ok(Gauges {
+            health: self.health()?,
             pending_timers,
             sessions,
         })

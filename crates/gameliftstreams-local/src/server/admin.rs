@@ -82,15 +82,15 @@ async fn health(State(state): State<Arc<AppState>>) -> Reply {
 async fn metrics(State(state): State<Arc<AppState>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let s = state.service.clone();
-    let health = match blocking(move || s.health()).await {
-        Ok(h) => h,
+    let gauges = match blocking(move || s.gauges()).await {
+        Ok(g) => g,
         Err(e) => return failed(e).into_response(),
     };
     let snapshot = super::metrics::Snapshot {
-        sessions: health.sessions.iter().map(|(st, n)| (st.as_str(), *n)).collect(),
-        timers_pending: health.pending_timers,
-        timers_dead: health.dead_letters,
-        export_jobs: health.pending_exports,
+        sessions: gauges.sessions.iter().map(|(st, n)| (st.as_str(), *n)).collect(),
+        timers_pending: gauges.pending_timers,
+        timers_dead: gauges.health.dead_letters,
+        export_jobs: gauges.health.pending_exports,
         open_streams: state.streams.as_ref().map_or(0, |h| h.open_streams()),
     };
     match state.metrics.render(&snapshot) {
