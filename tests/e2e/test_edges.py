@@ -151,14 +151,16 @@ def test_every_request_is_one_log_line_at_info():
                 "Authorization": "AWS4-HMAC-SHA256 Credential=210987654321/20261203/eu-central-1/gameliftstreams/aws4_request"})
             fetch(url + "/applications/a-000000000")
             fetch(url + "/nope")
+            fetch(url + "/_local/health")
         finally:
             proc.terminate()
             proc.wait(timeout=15)
         log.seek(0)
         lines = [l for l in log.read().splitlines() if "gameliftstreams_local::request" in l]
-        assert len(lines) == 3, lines
+        assert len(lines) == 4, lines
         assert "\x1b[" not in "".join(lines), "no colour codes when stderr is not a terminal"
-        listed, missing, unknown = lines
+        listed, missing, unknown, local = lines
+        assert "GET /_local/health" in local and "status=200" in local and "ms=" in local, local
         for part in ('GET /streamgroups', 'operation="ListStreamGroups"', "status=200", "error=-", "account=210987654321",
                      "region=eu-central-1", "ms=", "request_id="):
             assert part in listed, listed

@@ -140,6 +140,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let strict_mode = state.verifier.is_some();
     let router = admin::routes()
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn(log_local))
         .fallback(aws)
         .with_state(state.clone())
         // The guard reads and bounds every body; nothing after it needs another limit.
@@ -300,6 +301,25 @@ async fn aws(
             "{verb} {path}"
         );
     }
+    response
+}
+
+/// The log line of a `/_local/` request (when request logging is on): method and path, HTTP
+/// status, latency; `operation="-"` sets them apart from the AWS API's.
+async fn log_local(request: axum::extract::Request, next: axum::middleware::Next) -> Response<Body> {
+    if !tracing::enabled!(target: REQUEST_LOG, tracing::Level::INFO) {
+        return next.run(request).await;
+    }
+    let started = std::time::Instant::now();
+    let (verb, path) = (request.method().clone(), request.uri().path().to_string());
+    let response = next.run(request).await;
+    tracing::info!(
+        target: REQUEST_LOG,
+        operation = "-",
+        status = response.status().as_u16(),
+        ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "{verb} {path}"
+    );
     response
 }
 
