@@ -6,6 +6,8 @@ entry point: installing the package is all a test suite needs.
 - ``gameliftstreams``: a boto3 GameLift Streams client bound to it.
 - ``gameliftstreams_server_factory``: start more servers, each with its own options.
 
+When a test fails, the log of each of its servers is shown with the failure.
+
 Options per test with the marker::
 
     @pytest.mark.gameliftstreams(clock="system", timing="realistic", quotas="realistic",
@@ -17,7 +19,8 @@ or for the whole run with ``--gameliftstreams-clock``, ``--gameliftstreams-timin
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+import sys
+from typing import Any, Callable, Generator, Iterator, List
 
 import pytest
 
@@ -46,6 +49,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "gameliftstreams_server (see gameliftstreams_local.Server)")
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        item.stash[_FAILED] = True
+
+
 def _defaults(config: pytest.Config) -> dict:
     out = {}
     for name in _CHOICES:
@@ -69,7 +83,10 @@ def gameliftstreams_server_factory(request: pytest.FixtureRequest, tmp_path_fact
         return server
 
     yield make
+    failed = request.node.stash.get(_FAILED, False)
     for server in reversed(started):
+        if failed:  # shown with the failure, under "Captured stderr teardown"
+            sys.stderr.write("--- gameliftstreams-local at %s ---\n%s" % (server.url, server.log()))
         server.stop()
 
 
