@@ -100,7 +100,7 @@ class Server:
                  options: Optional[Mapping[str, Options]] = None, binary_path: Optional[str] = None) -> None:
         # The server's log, the strict-mode key file and (by default) the data dir live in a
         # directory of this server's own, deleted on stop.
-        self._work: Optional[tempfile.TemporaryDirectory] = tempfile.TemporaryDirectory(prefix="gameliftstreams-")
+        self._work: Optional["tempfile.TemporaryDirectory[str]"] = tempfile.TemporaryDirectory(prefix="gameliftstreams-")
         if data_dir is None:
             data_dir = os.path.join(self._work.name, "data")
         self.data_dir = data_dir
@@ -122,7 +122,7 @@ class Server:
             elif value is not None and value is not False:
                 args += [flag, str(value)]
         self._args = args
-        self._proc: Optional[subprocess.Popen] = None
+        self._proc: Optional["subprocess.Popen[str]"] = None
 
     def start(self) -> "Server":
         """Start the process and wait until it listens."""
@@ -229,7 +229,7 @@ class Server:
 
     def health(self) -> Dict[str, Any]:
         """``GET /_local/health``: version, clock, effective settings."""
-        return self.request("GET", "/_local/health")
+        return dict(self.request("GET", "/_local/health"))
 
     def now(self) -> float:
         """Service time, epoch seconds."""
@@ -245,7 +245,7 @@ class Server:
         body: Dict[str, Any] = {"event": event}
         if exit_code is not None:
             body["exitCode"] = exit_code
-        return self.request("POST", "/_local/sessions/%s/events" % _segment(session), body)
+        return dict(self.request("POST", "/_local/sessions/%s/events" % _segment(session), body))
 
     def fault(self, target: str, **fields: Any) -> str:
         """Inject one failure (``target``: operation, session, export, location or placement;
@@ -279,7 +279,8 @@ class Server:
     def metrics(self) -> str:
         """``GET /_local/metrics``: the Prometheus text format."""
         with urllib.request.urlopen(self.url + "/_local/metrics", timeout=60) as r:
-            return r.read().decode()
+            raw: bytes = r.read()
+        return raw.decode()
 
 
 def _segment(name: str) -> str:

@@ -20,7 +20,7 @@ or for the whole run with ``--gameliftstreams-clock``, ``--gameliftstreams-timin
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Generator, Iterator, List
+from typing import Any, Callable, Dict, Generator, Iterator, List
 
 import pytest
 
@@ -53,14 +53,14 @@ _FAILED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Generator[None, Any, None]:
+def pytest_runtest_makereport(item: pytest.Item, call: "pytest.CallInfo[None]") -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     if report.failed:
         item.stash[_FAILED] = True
 
 
-def _defaults(config: pytest.Config) -> dict:
+def _defaults(config: pytest.Config) -> Dict[str, Any]:
     out = {}
     for name in _CHOICES:
         out[name] = config.getoption("--gameliftstreams-" + name) or config.getini("gameliftstreams_" + name)
