@@ -58,6 +58,9 @@ def test_browser_code_may_call_every_route(server):
     h = lower(headers)
     assert status == 200 and h["access-control-allow-origin"] == "*"
     assert {"x-amzn-requestid", "x-amzn-errortype"} <= set(h["access-control-expose-headers"].lower().split(","))
+    # A caller that is no browser page (no Origin: the SDKs, the CLI) gets no CORS headers.
+    status, headers, _ = fetch(server.url + "/streamgroups")
+    assert status == 200 and "access-control-allow-origin" not in lower(headers)
     # Errors carry the headers too, so that the page can read them.
     status, headers, _ = fetch(server.url + "/applications/a-000000000", headers={"Origin": "http://game.example"})
     assert status == 404 and lower(headers)["access-control-allow-origin"] == "*"

@@ -150,12 +150,21 @@ pub fn app(state: Arc<AppState>) -> Router {
     } else {
         router
     };
-    let cors = cors(state.cors_origin.clone());
-    router
-        .layer(axum::middleware::from_fn_with_state(state, guard::guard))
-        // Outermost: a browser's preflight is answered before signatures or bounds are checked
-        // (it carries no credentials), and every answer carries the CORS headers.
-        .layer(cors)
+    let inner = router.layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard));
+    // Outermost: a browser's preflight is answered before signatures or bounds are checked (it
+    // carries no credentials), and every answer to a browser carries the CORS headers. Only a
+    // request with an `Origin` (what browsers send across origins, preflights included) goes
+    // through the CORS layer: the SDKs and the CLI send none and need none of its headers.
+    let with_cors = inner.clone().layer(cors(state.cors_origin.clone()));
+    Router::new().fallback_service(tower::service_fn(move |request: axum::extract::Request| {
+        use tower::ServiceExt;
+        let route = if request.headers().contains_key(axum::http::header::ORIGIN) {
+            with_cors.clone()
+        } else {
+            inner.clone()
+        };
+        route.oneshot(request)
+    }))
 }
 
 /// CORS for browser code (the AWS SDK for JavaScript in a web page): any method and request
