@@ -93,11 +93,17 @@ class Server:
     :param options: any other ``serve`` flag by name, e.g. ``{"session_placed_ms": 5000,
         "throttle": True}`` (``True`` for a bare flag, ``None`` or ``False`` leaves it out).
     :param binary_path: the server binary (default :func:`binary`).
+    :param data_from: a data dir to start from: it is copied into the server's data dir (which
+        must not exist yet) before the server starts, so that every test gets the same world
+        and changes none. Make one with ``gameliftstreams-local seed --data-dir DIR ...`` or by
+        running ``serve --data-dir DIR --demo`` once; no server may be using it while it is
+        copied.
     """
 
     def __init__(self, data_dir: Optional[str] = None, *, clock: str = "frozen", timing: str = "fast",
                  quotas: str = "generous", credentials: Optional[Sequence[Credential]] = None,
-                 options: Optional[Mapping[str, Options]] = None, binary_path: Optional[str] = None) -> None:
+                 options: Optional[Mapping[str, Options]] = None, binary_path: Optional[str] = None,
+                 data_from: Optional[str] = None) -> None:
         # The server's log, the strict-mode key file and (by default) the data dir live in a
         # directory of this server's own, deleted on stop.
         self._work: Optional["tempfile.TemporaryDirectory[str]"] = tempfile.TemporaryDirectory(prefix="gameliftstreams-")
@@ -122,10 +128,18 @@ class Server:
             elif value is not None and value is not False:
                 args += [flag, str(value)]
         self._args = args
+        self.data_from = data_from
         self._proc: Optional["subprocess.Popen[str]"] = None
 
     def start(self) -> "Server":
         """Start the process and wait until it listens."""
+        if self.data_from is not None:
+            if os.path.exists(self.data_dir):
+                raise FileExistsError("data_from copies into a new data dir; %s exists" % self.data_dir)
+            if not os.path.isfile(os.path.join(self.data_from, "state.db")):
+                raise FileNotFoundError("%s is not a gameliftstreams-local data dir (no state.db)" % self.data_from)
+            # The lock file names the process that held the source; the copy gets its own.
+            shutil.copytree(self.data_from, self.data_dir, ignore=shutil.ignore_patterns("lock"))
         log = open(self.log_path, "ab")
         try:
             self._proc = subprocess.Popen(self._args, stdout=subprocess.PIPE, stderr=log, text=True)

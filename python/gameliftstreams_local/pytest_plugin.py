@@ -15,10 +15,15 @@ Options per test with the marker::
 
 or for the whole run with ``--gameliftstreams-clock``, ``--gameliftstreams-timing`` and
 ``--gameliftstreams-quotas`` (also as ini options of the same names without the dashes).
+
+``--gameliftstreams-data-from DIR`` (ini ``gameliftstreams_data_from``, marker
+``data_from=``) starts every server on a copy of the data dir DIR, e.g. one made by
+``gameliftstreams-local seed``: each test gets the same world and changes nothing in DIR.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable, Dict, Generator, Iterator, List
 
@@ -40,12 +45,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                         help="serve --%s of the gameliftstreams_server fixture (default %s)" % (name, default))
         parser.addini("gameliftstreams_" + name, "serve --%s of the gameliftstreams_server fixture" % name,
                       default=default)
+    group.addoption("--gameliftstreams-data-from", metavar="DIR", default=None,
+                    help="start every gameliftstreams_server on a copy of this data dir (e.g. made by "
+                         "gameliftstreams-local seed)")
+    parser.addini("gameliftstreams_data_from", "a data dir every gameliftstreams_server starts on a copy of",
+                  default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "gameliftstreams(clock=, timing=, quotas=, credentials=, options=): options of the test's "
+        "gameliftstreams(clock=, timing=, quotas=, credentials=, options=, data_from=): options of the test's "
         "gameliftstreams_server (see gameliftstreams_local.Server)")
 
 
@@ -64,6 +74,13 @@ def _defaults(config: pytest.Config) -> Dict[str, Any]:
     out = {}
     for name in _CHOICES:
         out[name] = config.getoption("--gameliftstreams-" + name) or config.getini("gameliftstreams_" + name)
+    # The option is a path from the working directory; the ini key one from the ini file's.
+    given = config.getoption("--gameliftstreams-data-from")
+    if given:
+        out["data_from"] = os.path.abspath(given)
+    elif config.getini("gameliftstreams_data_from"):
+        base = config.inipath.parent if config.inipath else config.rootpath
+        out["data_from"] = os.path.join(str(base), str(config.getini("gameliftstreams_data_from")))
     return out
 
 

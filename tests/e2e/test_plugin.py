@@ -61,3 +61,33 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
             assert "not an origin" in str(e.value)
     """)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_servers_start_on_a_copy_of_a_data_dir(tmp_path):
+    world = tmp_path / "world"
+    subprocess.run([BIN, "seed", "--data-dir", str(world), "--sessions", "40"], capture_output=True, check=True)
+    code = """
+        import pytest
+        from gameliftstreams_local import Server
+
+        def test_a_copy(gameliftstreams, gameliftstreams_server):
+            assert len(gameliftstreams.list_stream_sessions_by_account(MaxResults=100)["Items"]) == 40
+            assert gameliftstreams_server.data_from and gameliftstreams_server.data_dir != gameliftstreams_server.data_from
+            gameliftstreams_server.reset()  # changes the copy only
+
+        def test_another_copy(gameliftstreams):
+            assert len(gameliftstreams.list_stream_sessions_by_account(MaxResults=100)["Items"]) == 40
+
+        @pytest.mark.gameliftstreams(data_from=None)
+        def test_the_marker_over_it(gameliftstreams):
+            assert gameliftstreams.list_stream_sessions_by_account()["Items"] == []
+
+        def test_not_a_data_dir(tmp_path):
+            with pytest.raises(FileNotFoundError):
+                Server(data_from=str(tmp_path)).start()
+    """
+    out = run_pytest(tmp_path, code, "--gameliftstreams-data-from", "world")
+    assert out.returncode == 0 and "4 passed" in out.stdout, out.stdout + out.stderr
+    (tmp_path / "pytest.ini").write_text("[pytest]\ngameliftstreams_data_from = world\n")
+    out = run_pytest(tmp_path, code)
+    assert out.returncode == 0 and "4 passed" in out.stdout, out.stdout + out.stderr

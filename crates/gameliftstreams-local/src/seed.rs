@@ -64,7 +64,10 @@ const SPAN_MS: i64 = 30 * 24 * HOUR;
 const HISTORY_END_MS: i64 = 10 * MINUTE;
 /// Live sessions are this share of an account's sessions, up to its group's capacity.
 const LIVE_PER_MILLE: u64 = 320;
-/// Capacity of each location of a seeded group: always-on, and at most.
+/// Capacity of each location of a seeded group: always-on, and the most the live tail may
+/// hold there. A location's MaximumCapacity is what its live sessions need plus `ALWAYS_ON`
+/// of headroom, in tens, within `MAXIMUM`: the group takes no more of the account's GPU quota
+/// than its load calls for, and leaves room for the groups a user creates next.
 const ALWAYS_ON: i32 = 10;
 const MAXIMUM: i32 = 100;
 /// Live sessions per account: they fit the two locations (each at most `MAXIMUM`) whatever
@@ -72,7 +75,8 @@ const MAXIMUM: i32 = 100;
 const LIVE_CAP: u64 = 150;
 /// The placement deadline of a group with always-on capacity.
 const PLACEMENT_TIMEOUT_MS: i64 = 75_000;
-/// Where the seeded groups' protocol script is served (the default `--listen`).
+/// The host written into seeded sessions' protocol-script address. Reads answer it with the
+/// host and port the caller reached the server by (`views::session_via`), as for every session.
 const HOST: &str = "127.0.0.1:9080";
 /// The export prefix of seeded export requests.
 const EXPORT_PREFIX: &str = "s3://gameliftstreams-local-exports/sessions/";
@@ -502,8 +506,15 @@ fn ready_app(w: &World, at: Timestamp) -> GetApplicationOutput {
     }
 }
 
-/// The group, sized to the sessions that hold a slot in each location.
-fn active_group(w: &World, at: Timestamp, in_use: &[i32; 2]) -> GetStreamGroupOutput {
+/// A location's MaximumCapacity for the sessions that hold a slot there and those still to be
+/// placed there: their number plus `ALWAYS_ON` of headroom, rounded up to ten, within
+/// `ALWAYS_ON..=MAXIMUM`.
+fn maximum_for(needed: i32) -> i32 {
+    ((needed + ALWAYS_ON + 9) / 10 * 10).clamp(ALWAYS_ON, MAXIMUM)
+}
+
+/// The group, sized to the sessions that hold or will want a slot in each location.
+fn active_group(w: &World, at: Timestamp, in_use: &[i32; 2], needed: &[i32; 2]) -> GetStreamGroupOutput {
     let class = StreamClass::Gen5nUltra;
     let tenancy = catalog::tenancy(class);
     GetStreamGroupOutput {
@@ -518,15 +529,16 @@ fn active_group(w: &World, at: Timestamp, in_use: &[i32; 2]) -> GetStreamGroupOu
         location_states: Some(
             w.locations
                 .iter()
-                .zip(in_use)
-                .map(|(l, used)| {
+                .zip(in_use.iter().zip(needed))
+                .map(|(l, (used, needed))| {
+                    let maximum = maximum_for(*needed);
                     let mut state = LocationState {
                         location_name: Some((*l).to_string()),
                         status: Some(StreamGroupLocationStatus::Active),
                         always_on_capacity: Some(ALWAYS_ON),
-                        on_demand_capacity: Some(MAXIMUM - ALWAYS_ON),
+                        on_demand_capacity: Some(maximum - ALWAYS_ON),
                         target_idle_capacity: Some(0),
-                        maximum_capacity: Some(MAXIMUM),
+                        maximum_capacity: Some(maximum),
                         requested_capacity: Some(ALWAYS_ON),
                         allocated_capacity: Some(*used),
                         idle_capacity: Some(0),
@@ -546,11 +558,13 @@ fn active_group(w: &World, at: Timestamp, in_use: &[i32; 2]) -> GetStreamGroupOu
     }
 }
 
-/// The sessions of one account: how many live, and the live tail itself (oldest first) with
-/// its timers and the slots it holds per location.
-fn live_tail(rng: &mut StdRng, w: &World, n: u64) -> (Vec<Seeded>, [i32; 2]) {
+/// The live tail of one account's sessions (oldest first) with its timers, the slots it holds
+/// per location, and the slots it will want there (those held, and one for each session still
+/// to be placed, in the first location it asks for).
+fn live_tail(rng: &mut StdRng, w: &World, n: u64) -> (Vec<Seeded>, [i32; 2], [i32; 2]) {
     let count = (n * LIVE_PER_MILLE).div_ceil(1000).min(LIVE_CAP).min(n);
     let mut in_use = [0i32; 2];
+    let mut waiting = [0i32; 2];
     let mut tail = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let status = pick(rng, &LIVE_MIX);
@@ -561,11 +575,15 @@ fn live_tail(rng: &mut StdRng, w: &World, n: u64) -> (Vec<Seeded>, [i32; 2]) {
         let (row, timers) = live(rng, w, status, &mut free);
         if let Some(slot) = row.internal.slot.as_deref() {
             in_use[usize::from(slot != w.locations[0])] += 1;
+        } else if row.doc.status == Some(StreamSessionStatus::Activating) {
+            let first = row.internal.locations.first().map(String::as_str);
+            waiting[usize::from(first != Some(w.locations[0]))] += 1;
         }
         tail.push((row, timers));
     }
     tail.sort_by_key(|(r, _)| r.created_at);
-    (tail, in_use)
+    let needed = [in_use[0] + waiting[0], in_use[1] + waiting[1]];
+    (tail, in_use, needed)
 }
 
 /// Write the data set. Sessions are spread evenly over accounts; in each, the ended ones are
@@ -590,12 +608,12 @@ pub fn seed(store: &dyn Store, opts: &SeedOptions) -> Result<SeedReport, StoreEr
             delays: opts.delays.clone(),
             timing: opts.delays.timing(),
         };
-        let (tail, in_use) = live_tail(&mut rng, &w, n);
+        let (tail, in_use, needed) = live_tail(&mut rng, &w, n);
         let setup_at = Timestamp(opts.now_ms - SPAN_MS - 86_400_000);
         store.bulk(|tx| {
             let part = tx.partitions().part(&w.scope.account, &w.scope.region)?;
             let app = ready_app(&w, setup_at);
-            let group = active_group(&w, setup_at, &in_use);
+            let group = active_group(&w, setup_at, &in_use, &needed);
             tx.applications()
                 .insert(part, &w.app_id, setup_at.millis(), &app, &Tags::new())?;
             tx.groups()

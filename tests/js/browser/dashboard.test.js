@@ -61,14 +61,41 @@ async function showRow(page, arn) {
     await page.locator("#more").click();
     await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
   }
+  // On screen (the refresh re-reads the rows on screen); a row the refresh just redrew is
+  // found again.
+  for (let i = 0; ; i++) {
+    try {
+      await row.scrollIntoViewIfNeeded({ timeout: 2000 });
+      break;
+    } catch (err) {
+      if (i >= 3) throw err;
+    }
+  }
   return row;
 }
+
+// Press "Load more" until every session is shown.
+async function loadAll(page) {
+  while (await page.locator("#more").isVisible()) {
+    const before = await page.locator("#sessions tbody tr").count();
+    await page.locator("#more").click();
+    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
+  }
+}
+
+const shownArns = (page) => page.locator("#sessions tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.arn));
 
 // Show the session's row and open its drawer.
 async function openRow(page, arn) {
   await (await showRow(page, arn)).click();
   await until("the drawer's fields", async () =>
     (await page.locator('#fields dd[data-field="Arn"]').textContent().catch(() => "")) === arn);
+}
+
+// Move the service clock (the admin API).
+async function advance(seconds) {
+  const r = await fetch(`${url}/_local/clock`, { method: "POST", body: JSON.stringify({ advanceSeconds: seconds }) });
+  assert.equal(r.status, 200);
 }
 
 const rowStatus = (page, id) => page.locator(`#sessions tbody tr[data-arn$="/${id}"] td.status`).textContent();
@@ -110,14 +137,10 @@ test("the dashboard shows the seeded counts, filters and pages through every ses
   }
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-1280.png"), fullPage: true });
 
-  // "Load more" pages through all of them, newest first as the API lists them, no repeats.
+  // "Load more" pages through all of them, in the API's order (oldest first), no repeats.
   assert.equal(await page.locator("#sessions tbody tr").count(), 25);
-  while (await page.locator("#more").isVisible()) {
-    const before = await page.locator("#sessions tbody tr").count();
-    await page.locator("#more").click();
-    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
-  }
-  const shown = await page.locator("#sessions tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.arn));
+  await loadAll(page);
+  const shown = await shownArns(page);
   assert.equal(shown.length, SESSIONS);
   assert.equal(new Set(shown).size, SESSIONS);
   assert.deepEqual(shown, sessions.map((s) => s.Arn));
@@ -126,11 +149,7 @@ test("the dashboard shows the seeded counts, filters and pages through every ses
   await page.locator("#filter-status").selectOption("TERMINATED");
   await until("the filtered page", async () =>
     (await page.locator("#sessions tbody td.status").allTextContents()).every((t) => t === "TERMINATED"));
-  while (await page.locator("#more").isVisible()) {
-    const before = await page.locator("#sessions tbody tr").count();
-    await page.locator("#more").click();
-    await until("another page", async () => (await page.locator("#sessions tbody tr").count()) > before);
-  }
+  await loadAll(page);
   assert.equal(await page.locator("#sessions tbody tr").count(), byStatus.TERMINATED);
   assert.match(await page.locator("#cli").textContent(), /list-stream-sessions-by-account .*--status TERMINATED/);
   assert.deepEqual(errors, []);
@@ -230,6 +249,116 @@ test("the drawer takes a session through its life: connect, input, export, termi
   const bytes = await archive.body();
   assert.equal(bytes.subarray(0, 2).toString(), "PK");
   assert.ok(!(await page.locator("#watch").isVisible()), "an ended session cannot be watched");
+  assert.deepEqual(errors, []);
+});
+
+test("a refresh that lands after \"Load more\" keeps every row loaded", async () => {
+  const { page, errors } = await openDashboard();
+  // Reads of the first page (what a refresh re-reads) answer 800 ms late.
+  let delayed = 0;
+  let inFlight = false;
+  await page.route((u) => u.pathname === "/streamsessions" && !u.searchParams.has("NextToken"), async (route) => {
+    delayed += 1;
+    inFlight = true;
+    await new Promise((r) => setTimeout(r, 800));
+    inFlight = false;
+    await route.continue();
+  });
+  await until("a refresh in flight", async () => inFlight, 10000, 5);
+  await page.locator("#more").click();
+  await until("125 rows", async () => (await page.locator("#sessions tbody tr").count()) === 125);
+  const seen = delayed;
+  await until("two more refreshes", async () => delayed >= seen + 2 && !inFlight, 15000);
+  await new Promise((r) => setTimeout(r, 300));
+  const shown = await shownArns(page);
+  assert.equal(shown.length, 125);
+  assert.equal(new Set(shown).size, 125);
+  assert.deepEqual(shown, (await allSessions()).slice(0, 125).map((s) => s.Arn));
+  assert.ok(await page.locator("#more").isVisible(), "more is still there to load");
+  assert.match(await page.locator("#sessions-caption").textContent(), /^125 shown, more to load$/);
+  assert.deepEqual(errors, []);
+});
+
+test("a refresh re-reads the rows on screen, not every row loaded", async () => {
+  const { page, errors } = await openDashboard();
+  await loadAll(page);
+  assert.equal(await page.locator("#sessions tbody tr").count(), (await allSessions()).length);
+  const log = [];
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname === "/_local/counts") log.push("tick");
+    if (u.pathname === "/streamsessions") log.push(u.searchParams.has("NextToken") ? "page" : "first");
+  });
+  // The reads of one whole refresh: what lies between two ticks.
+  const cycle = async () => {
+    const start = log.length;
+    await until("two refreshes", async () => log.slice(start).filter((x) => x === "tick").length >= 3, 15000);
+    const ticks = log.map((x, i) => [x, i]).filter(([x, i]) => x === "tick" && i >= start).map(([, i]) => i);
+    return log.slice(ticks[1] + 1, ticks[2]);
+  };
+  // The top of the list on screen: its first page, and at most the next one.
+  await page.locator("#sessions tbody tr").first().scrollIntoViewIfNeeded();
+  const top = await cycle();
+  assert.ok(top.length >= 1 && top.length <= 2 && top[0] === "first", JSON.stringify(top));
+  // The last rows on screen: only their page (read by its token).
+  await page.locator("#sessions tbody tr").last().scrollIntoViewIfNeeded();
+  const bottom = await cycle();
+  assert.ok(bottom.length >= 1 && bottom.length <= 2 && bottom.every((x) => x === "page"), JSON.stringify(bottom));
+  // A new session appears at the end, and changes there; none is lost or repeated.
+  const group = (await client.send(new ListStreamGroupsCommand({}))).Items[0];
+  const app = (await client.send(new ListApplicationsCommand({}))).Items[0];
+  const started = await client.send(new StartStreamSessionCommand({
+    Identifier: group.Id, ApplicationIdentifier: app.Arn, Protocol: "WebRTC", SignalRequest: "NO_CLIENT_CONNECTION",
+  }));
+  await until("the new session at the end", async () => (await shownArns(page)).at(-1) === started.Arn);
+  await advance(60);
+  await until("its change on screen", async () =>
+    (await page.locator(`#sessions tbody tr[data-arn="${started.Arn}"] td.status`).textContent()) === "ACTIVE");
+  assert.deepEqual(await shownArns(page), (await allSessions()).map((s) => s.Arn));
+  assert.deepEqual(errors, []);
+});
+
+test("the drawer disables what the session's status cannot take, and says why", async () => {
+  const { page, errors } = await openDashboard();
+  const sessions = await allSessions();
+  const actions = ['[data-event="clientConnected"]', '[data-event="clientDisconnected"]', '[data-event="userInput"]',
+    '[data-event="applicationExited"]', "#inject", "#export", "#terminate"];
+  const enabled = async () => {
+    const out = {};
+    for (const a of actions) out[a] = await page.locator(`#drawer ${a}`).isEnabled();
+    return out;
+  };
+  const terminated = sessions.find((s) => s.Status === "TERMINATED");
+  await openRow(page, terminated.Arn);
+  assert.deepEqual(Object.values(await enabled()), actions.map(() => false));
+  assert.match(await page.locator("#actions-why").textContent(), /^TERMINATED — Client connects: only while ACTIVE; /);
+  assert.ok(await page.locator("#actions-why").isVisible());
+  assert.match(await page.locator("#drawer #terminate").getAttribute("title"), /TERMINATED: it has already ended/);
+  assert.ok(!(await page.locator("#watch").isVisible()));
+
+  // A session of our own, placed: ACTIVE.
+  const group = (await client.send(new ListStreamGroupsCommand({}))).Items[0];
+  const app = (await client.send(new ListApplicationsCommand({}))).Items[0];
+  const active = await client.send(new StartStreamSessionCommand({
+    Identifier: group.Id, ApplicationIdentifier: app.Arn, Protocol: "WebRTC", SignalRequest: "NO_CLIENT_CONNECTION",
+  }));
+  await advance(60);
+  await until("ACTIVE", async () => (await client.send(new GetStreamSessionCommand({
+    Identifier: group.Id, StreamSessionIdentifier: active.Arn }))).Status === "ACTIVE");
+  await openRow(page, active.Arn);
+  await until("the ACTIVE session's actions", async () => (await enabled())['[data-event="clientConnected"]']);
+  assert.deepEqual(await enabled(), {
+    '[data-event="clientConnected"]': true, '[data-event="clientDisconnected"]': false, '[data-event="userInput"]': false,
+    '[data-event="applicationExited"]': true, "#inject": true, "#export": true, "#terminate": true,
+  });
+  assert.match(await page.locator("#actions-why").textContent(), /^ACTIVE — Client disconnects, Input: only while CONNECTED\.$/);
+  // assumeRoleFailed needs a session started with a RoleArn: this one has none.
+  await page.locator("#fault-reason").selectOption("assumeRoleFailed");
+  assert.ok(await page.locator("#drawer #inject").isDisabled());
+  assert.match(await page.locator("#actions-why").textContent(), /Inject fault: assumeRoleFailed needs a session started with a RoleArn/);
+  await page.locator("#fault-reason").selectOption("internalError");
+  assert.ok(await page.locator("#drawer #inject").isEnabled());
+  await page.screenshot({ path: join(ARTIFACTS, "dashboard-drawer.png") });
   assert.deepEqual(errors, []);
 });
 

@@ -133,11 +133,13 @@ pub struct Quotas {
 }
 
 impl Quotas {
-    /// Adjustable quotas raised so that tests rarely meet them; fixed limits as in AWS.
+    /// Adjustable quotas raised so that tests rarely meet them; fixed limits as in AWS. The
+    /// GPU quota is ten times what a seeded or demo stream group can take in one location (at
+    /// most 100 GPUs), so that a seeded account still has room for whatever is created next.
     pub fn generous() -> Self {
         Quotas {
             applications: 200,
-            gpus_per_family_location: 100,
+            gpus_per_family_location: 1_000,
             gpus_per_group: 2_500,
             apps_per_group: 100,
             groups_per_app: 100,

@@ -1,6 +1,7 @@
 //! What a SignalRequest is: no client (`NO_CLIENT_CONNECTION`), a WebRTC offer (the Web SDK's
 //! JSON, or a complete SDP text), or anything else; the SDP normalization the SDK's offers
-//! need before a parser sees them; the SignalResponse JSON and the protocol script's URL. No I/O, no WebRTC stack.
+//! need before a parser sees them; the SignalResponse JSON and the protocol script's URL, and
+//! this server's addresses as a caller reached it. No I/O, no WebRTC stack.
 
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +102,48 @@ pub fn web_sdk_url(host: &str, group_id: &str) -> String {
     format!("http://{host}/_local/webrtc/{}.js", hex::encode(digest))
 }
 
+/// One of this server's addresses (`http://AUTHORITY/_local/…`: a protocol script, a stream
+/// URL) as the caller reached the server, through `host`. What is stored names the endpoint
+/// in use when it was written (or, for seeded data, none in particular): reads answer with
+/// the one in use now. Anything else is returned as it is.
+pub fn rehost(url: &str, host: &str) -> String {
+    let path = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]));
+    match path {
+        Some(path) if path.starts_with("/_local/") && !host.is_empty() => format!("http://{host}{path}"),
+        _ => url.to_string(),
+    }
+}
+
+/// A stored SignalResponse with a protocol script (an answer to an offer).
+#[derive(Deserialize)]
+struct StoredAnswer {
+    #[serde(rename = "type")]
+    kind: String,
+    sdp: String,
+    #[serde(rename = "webSdkProtocolUrl")]
+    web_sdk_protocol_url: String,
+}
+
+/// A SignalResponse whose `webSdkProtocolUrl` names the server as reached through `host`;
+/// a placeholder answer (no script) is returned as it is.
+pub fn rehost_answer(response: &str, host: &str) -> String {
+    let Ok(stored) = serde_json::from_str::<StoredAnswer>(response) else {
+        return response.to_string();
+    };
+    let url = rehost(&stored.web_sdk_protocol_url, host);
+    if url == stored.web_sdk_protocol_url {
+        return response.to_string();
+    }
+    serde_json::to_string(&JsonAnswer {
+        kind: &stored.kind,
+        sdp: &stored.sdp,
+        web_sdk_protocol_url: &url,
+    })
+    .unwrap_or_else(|_| response.to_string())
+}
+
 /// The SignalResponse for an SDP answer.
 pub fn answer_json(sdp: &str, protocol_url: &str) -> String {
     serde_json::to_string(&JsonAnswer {
@@ -122,6 +165,33 @@ pub fn placeholder(session_id: &str, location: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_follow_the_host_a_caller_reached() {
+        let seeded = web_sdk_url("127.0.0.1:9080", "sg-1");
+        let served = web_sdk_url("127.0.0.1:41234", "sg-1");
+        assert_eq!(rehost(&seeded, "127.0.0.1:41234"), served);
+        assert_eq!(rehost(&served, "127.0.0.1:41234"), served);
+        assert_eq!(
+            rehost("http://127.0.0.1:9080/_local/streamurls/su-1?token=t", "[::1]:7"),
+            "http://[::1]:7/_local/streamurls/su-1?token=t"
+        );
+        // Not one of this server's addresses, or no host to put in: unchanged.
+        for other in ["https://example.com/x.js", "http://h/elsewhere/x.js", "s3://b/k", ""] {
+            assert_eq!(rehost(other, "127.0.0.1:1"), other);
+        }
+        assert_eq!(rehost(&seeded, ""), seeded);
+
+        let answer = answer_json("v=0\r\n", &seeded);
+        let moved = rehost_answer(&answer, "localhost:8");
+        let v: serde_json::Value = serde_json::from_str(&moved).unwrap();
+        assert_eq!(v["webSdkProtocolUrl"], web_sdk_url("localhost:8", "sg-1"));
+        assert_eq!(v["sdp"], "v=0\r\n");
+        assert!(moved.starts_with("{\"type\":\"answer\",\"sdp\":"), "{moved}");
+        let placeholder = placeholder("s-1", "us-west-2");
+        assert_eq!(rehost_answer(&placeholder, "localhost:8"), placeholder);
+        assert_eq!(rehost_answer("not json", "localhost:8"), "not json");
+    }
 
     const SDK_OFFER_SDP: &str = "v=0\no=- 1 2 IN IP4 127.0.0.1\ns=-\nt=0 0\na=group:BUNDLE 0 1 2\n\
         m=audio 9 UDP/TLS/RTP/SAVPF 111\nc=IN IP4 0.0.0.0\na=mid:0\na=rtpmap:111 opus/48000/2\n\

@@ -1,9 +1,31 @@
-//! The summary views of resources, as list operations show them.
+//! The views of resources as operations answer them: list summaries, and this server's
+//! addresses named as the caller reached it.
 
+use super::signal;
 use gls_model::{
     ApplicationSummary, ExportFilesMetadata, GetApplicationOutput, GetStreamGroupOutput, GetStreamSessionOutput,
     GetStreamUrlOutput, StreamGroupSummary, StreamSessionSummary, StreamUrlSummary,
 };
+
+/// A session as read through `host`: its WebSdkProtocolUrl, and the protocol script its
+/// SignalResponse names, are this server's as the caller reached it.
+pub fn session_via(mut doc: GetStreamSessionOutput, host: &str) -> GetStreamSessionOutput {
+    if let Some(url) = doc.web_sdk_protocol_url.as_mut() {
+        *url = signal::rehost(url, host);
+    }
+    if let Some(answer) = doc.signal_response.as_mut() {
+        *answer = signal::rehost_answer(answer, host);
+    }
+    doc
+}
+
+/// A stream URL as read through `host`.
+pub fn url_via(mut doc: GetStreamUrlOutput, host: &str) -> GetStreamUrlOutput {
+    if let Some(url) = doc.stream_url.as_mut() {
+        *url = signal::rehost(url, host);
+    }
+    doc
+}
 
 /// The list item of a session; ListStreamSessionsByAccount shows only the export status.
 pub fn session_summary(doc: GetStreamSessionOutput, full_export: bool) -> StreamSessionSummary {

@@ -211,11 +211,7 @@ async fn open_stream_url(
     Query(q): Query<UrlQuery>,
     headers: axum::http::HeaderMap,
 ) -> (StatusCode, Html<String>) {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
+    let host = super::request_host(&headers);
     let s = s.service.clone();
     let result = blocking(move || s.open_stream_url(&id, &q.token, &host)).await;
     match result {

@@ -268,6 +268,24 @@ fn request_id() -> String {
 /// Where the one line per request is logged (at info: `GLS_LOG=info`).
 const REQUEST_LOG: &str = "gameliftstreams_local::request";
 
+/// The host and port the caller reached the server by (its `Host` header, kept to the
+/// characters of an authority), which the addresses of this server's in an answer name;
+/// `localhost` when it sent none.
+pub(super) fn request_host(headers: &axum::http::HeaderMap) -> String {
+    let host: String = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || ".:-_[]".contains(*c))
+        .collect();
+    if host.is_empty() {
+        "localhost".to_string()
+    } else {
+        host
+    }
+}
+
 /// An AWS API request: answered, counted in the metrics, and logged in one line when request
 /// logging is on: method and path, operation, HTTP status, error code, latency (monotonic
 /// time, not service time), account, region and request id.
@@ -388,11 +406,7 @@ async fn answer(
         }
     };
     let svc = service.clone();
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_string();
+    let host = request_host(&headers);
     // A read with nothing due is answered here: no hand-off to a blocking thread.
     let result = if svc.answers_inline(op) {
         Ok(svc.call(op, &scope, &host, input))

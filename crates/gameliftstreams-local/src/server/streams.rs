@@ -83,6 +83,7 @@ async fn connect(
     State(s): State<Arc<AppState>>,
     Path(session): Path<String>,
     Query(query): Query<PlayToken>,
+    headers: axum::http::HeaderMap,
     extensions: axum::http::Extensions,
     body: axum::body::Bytes,
 ) -> Reply {
@@ -103,7 +104,10 @@ async fn connect(
     let svc = s.service.clone();
     match blocking(move || svc.connect_client(None, &id, &req.signal_request)).await {
         Ok(None) => not_found("stream session"),
-        Ok(Some(Ok(Some(answer)))) => reply(StatusCode::OK, json!({ "signalResponse": answer })),
+        Ok(Some(Ok(Some(answer)))) => {
+            let answer = crate::domain::signal::rehost_answer(&answer, &super::request_host(&headers));
+            reply(StatusCode::OK, json!({ "signalResponse": answer }))
+        }
         Ok(Some(Ok(None))) => bad_request("the offer is not usable: the session ended ERROR/invalidSignalRequest"),
         Ok(Some(Err(status))) => reply(
             StatusCode::CONFLICT,

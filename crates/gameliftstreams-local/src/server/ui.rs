@@ -48,14 +48,7 @@ fn asset(kind: &'static str, body: &'static str) -> impl IntoResponse {
 
 /// `GET /`: what this endpoint is, and where to go from here.
 async fn landing(headers: axum::http::HeaderMap) -> impl IntoResponse {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:9080");
-    let host: String = host
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(*c))
-        .collect();
+    let host = super::request_host(&headers);
     let body = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>gameliftstreams-local</title></head>

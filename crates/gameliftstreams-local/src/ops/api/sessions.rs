@@ -29,7 +29,8 @@ pub(crate) fn get(
     tx: &dyn Tx,
     input: GetStreamSessionInput,
 ) -> Result<GetStreamSessionOutput, ApiError> {
-    Ok(resources::session(ctx, tx, &input.identifier, &input.stream_session_identifier)?.doc)
+    let row = resources::session(ctx, tx, &input.identifier, &input.stream_session_identifier)?;
+    Ok(views::session_via(row.doc, ctx.host))
 }
 
 pub(crate) fn terminate(ctx: &Ctx<'_>, tx: &dyn Tx, input: TerminateStreamSessionInput) -> Result<(), ApiError> {
@@ -210,6 +211,6 @@ pub(crate) fn create_connection(
         return Err(ApiError::conflict(why));
     }
     Ok(CreateStreamSessionConnectionOutput {
-        signal_response: Some(answer),
+        signal_response: Some(domain_signal::rehost_answer(&answer, ctx.host)),
     })
 }

@@ -94,7 +94,7 @@ pub(crate) fn get(ctx: &Ctx<'_>, tx: &dyn Tx, input: GetStreamUrlInput) -> Resul
         }
     }
     doc.stream_sessions = Some(items);
-    Ok(doc)
+    Ok(views::url_via(doc, ctx.host))
 }
 
 pub(crate) fn list(ctx: &Ctx<'_>, tx: &dyn Tx, input: ListStreamUrlsInput) -> Result<ListStreamUrlsOutput, ApiError> {
@@ -121,7 +121,12 @@ pub(crate) fn list(ctx: &Ctx<'_>, tx: &dyn Tx, input: ListStreamUrlsInput) -> Re
         tx.urls().page(ctx.part, group.as_deref(), status, after, limit)
     })?;
     Ok(ListStreamUrlsOutput {
-        items: Some(items.into_iter().map(|r| views::url_summary(r.doc)).collect()),
+        items: Some(
+            items
+                .into_iter()
+                .map(|r| views::url_summary(views::url_via(r.doc, ctx.host)))
+                .collect(),
+        ),
         next_token,
     })
 }

@@ -3,7 +3,12 @@
 
 const POLL_MS = 2000;
 const $ = (sel) => document.querySelector(sel);
-const state = { account: "", region: "", token: undefined, rows: 0, pages: [], selected: null, timer: 0 };
+// The session list is a run of pages, each its own <tbody>: the token that starts it (none for
+// the first), the key (CreatedAt, id) of its last row when it was loaded (its upper bound; none
+// for a last page that had no NextToken) and its rows. Loading a page, the refresh of the pages
+// on screen and a reload for new filters are one queue (`list`), so that none undoes another;
+// `gen` changes with the partition or the filters and drops what an older list was doing.
+const state = { account: "", region: "", pages: [], next: undefined, gen: 0, list: Promise.resolve(), selected: null, timer: 0 };
 
 // An unsigned Authorization header naming the account and region: in default mode the server
 // reads the caller's scope from its credential and checks no signature.
@@ -115,31 +120,146 @@ async function fetchPage(token, max) {
   return call("GET", `/streamsessions?${q}`);
 }
 
-// The first `want` rows again (the pages already shown), so that statuses change in place.
-async function loadSessions(want) {
-  const items = [];
-  let token;
-  do {
-    const page = await fetchPage(token, Math.min(100, Math.max(1, want - items.length)));
-    items.push(...(page.Items || []));
-    token = page.NextToken;
-  } while (token && items.length < want);
-  state.token = token;
-  state.rows = items.length;
-  $("#sessions tbody").replaceChildren(...items.map(sessionRow));
-  $("#sessions-caption").textContent = `${items.length} shown${token ? ", more to load" : ""}`;
-  $("#more").hidden = !token;
+// The list's order: CreatedAt, then the session id.
+const keyOf = (s) => ({ at: s.CreatedAt || 0, id: idOf(s.Arn) });
+const after = (a, b) => a.at > b.at || (a.at === b.at && a.id > b.id);
+
+// Run `task` after every list task queued before it; it is dropped if the list was reloaded
+// (other partition or filters) in the meantime.
+function enqueue(task) {
+  const gen = state.gen;
+  const run = state.list.then(() => (gen === state.gen ? task(gen) : undefined));
+  state.list = run.catch(() => {});
+  return run;
+}
+
+function showPages() {
+  const rows = state.pages.reduce((n, p) => n + p.items.length, 0);
+  $("#sessions-caption").textContent = `${rows} shown${state.next ? ", more to load" : ""}`;
+  $("#more").hidden = !state.next;
   $("#cli").textContent = cliCommand();
 }
 
-async function loadMore() {
-  const page = await fetchPage(state.token, 100);
-  const body = $("#sessions tbody");
-  for (const s of page.Items || []) body.append(sessionRow(s));
-  state.rows += (page.Items || []).length;
-  state.token = page.NextToken;
-  $("#sessions-caption").textContent = `${state.rows} shown${state.token ? ", more to load" : ""}`;
-  $("#more").hidden = !state.token;
+function addPage(token, page) {
+  const items = page.Items || [];
+  const body = el("tbody", {}, ...items.map(sessionRow));
+  const last = items[items.length - 1];
+  const bound = page.NextToken && last ? keyOf(last) : null;
+  state.pages.push({ token, bound, items, body, readAt: Date.now() });
+  state.next = page.NextToken;
+  $("#sessions").append(body);
+}
+
+// The list starts again at its first page (in list task `gen`).
+async function firstPage(gen) {
+  const page = await fetchPage(undefined, 25);
+  if (gen !== state.gen) return;
+  for (const p of state.pages) p.body.remove();
+  state.pages = [];
+  addPage(undefined, page);
+  showPages();
+}
+
+// A new list: the first page under the current filters.
+function reloadSessions() {
+  state.gen += 1;
+  return enqueue(firstPage);
+}
+
+function loadMore() {
+  return enqueue(async (gen) => {
+    if (!state.next) return;
+    const token = state.next;
+    const page = await fetchPage(token, 100);
+    if (gen !== state.gen) return;
+    addPage(token, page);
+    showPages();
+  });
+}
+
+// The pages whose rows are on screen (an empty page counts when a neighbour does).
+function visiblePages() {
+  const seen = state.pages.map((p) => {
+    const r = p.body.getBoundingClientRect();
+    return r.height > 0 && r.bottom > 0 && r.top < window.innerHeight;
+  });
+  return state.pages.filter((p, i) => seen[i] || (p.items.length === 0 && (seen[i - 1] || seen[i + 1])));
+}
+
+// Read a page again: the rows from its token up to its bound, at most three requests (an open
+// last page: one request, and `more` when it has grown past it).
+async function rereadPage(p) {
+  const items = [];
+  let token = p.token;
+  for (let i = 0; i < 3; i++) {
+    const page = await fetchPage(token, 100);
+    const got = page.Items || [];
+    if (!p.bound) return { items: got, more: page.NextToken };
+    items.push(...got.filter((s) => !after(keyOf(s), p.bound)));
+    const last = got[got.length - 1];
+    token = page.NextToken;
+    if (!token || !last || !after(p.bound, keyOf(last))) break; // at the bound, or the end
+  }
+  return { items, more: undefined };
+}
+
+// Show `items` as the page's rows, keeping the rows that did not change (and so the focus and
+// the hover on them).
+function showRows(p, items) {
+  const old = new Map(p.items.map((s, i) => [s.Arn, [JSON.stringify(s), p.body.children[i]]]));
+  const rows = items.map((s) => {
+    const [was, tr] = old.get(s.Arn) || [];
+    return tr && was === JSON.stringify(s) ? tr : sessionRow(s);
+  });
+  p.items = items;
+  const current = [...p.body.children];
+  if (rows.length === current.length && rows.every((r, i) => r === current[i] || r.dataset.arn === current[i].dataset.arn)) {
+    rows.forEach((r, i) => { if (r !== current[i]) current[i].replaceWith(r); });
+  } else {
+    p.body.replaceChildren(...rows);
+  }
+}
+
+// The drawer's session as it just read it, in its row of the list too (wherever that is).
+function showInList(s) {
+  const p = state.pages.find((page) => page.items.some((i) => i.Arn === s.Arn));
+  if (!p) return;
+  const fields = ["Arn", "UserId", "Status", "StatusReason", "Protocol", "LastUpdatedAt", "CreatedAt", "ApplicationArn", "Location", "RoleArn"];
+  const summary = Object.fromEntries(fields.filter((k) => s[k] !== undefined).map((k) => [k, s[k]]));
+  if (s.ExportFilesMetadata) summary.ExportFilesMetadata = { Status: s.ExportFilesMetadata.Status };
+  showRows(p, p.items.map((i) => (i.Arn === s.Arn ? summary : i)));
+}
+
+// The refresh re-reads the pages on screen, not every page ever loaded; each replaces its own
+// rows, so rows loaded while it ran stay. A token the service no longer takes (its 24 hours of
+// service time are over) starts the list again.
+function refreshSessions(maxAge = 0) {
+  return enqueue(async (gen) => {
+    if (state.pages.length === 0) return firstPage(gen); // the first load failed: again
+    const now = Date.now();
+    for (const p of visiblePages().filter((v) => now - v.readAt >= maxAge)) {
+      let got;
+      try {
+        got = await rereadPage(p);
+      } catch (err) {
+        if (err.status === 400 && gen === state.gen) {
+          reloadSessions().catch(() => {});
+          return;
+        }
+        throw err;
+      }
+      if (gen !== state.gen || !state.pages.includes(p)) return;
+      showRows(p, got.items);
+      p.readAt = Date.now();
+      if (!p.bound && got.more && p === state.pages[state.pages.length - 1]) {
+        // The open last page grew past what one read shows: it ends here, the rest is "more".
+        const last = got.items[got.items.length - 1];
+        p.bound = last ? keyOf(last) : null;
+        state.next = got.more;
+      }
+    }
+    if (gen === state.gen) showPages();
+  });
 }
 
 async function loadGroups() {
@@ -193,6 +313,8 @@ async function refreshDrawer() {
   const s = await call("GET", `/streamgroups/${groupOf(arn)}/streamsessions/${idOf(arn)}`);
   if (state.selected !== arn) return;
   $("#drawer-title").textContent = `Stream session ${idOf(arn)} — ${s.Status}`;
+  allowActions(s);
+  showInList(s);
   $("#fields").replaceChildren(...Object.entries(s).flatMap(([k, v]) => [
     el("dt", { text: k }),
     el("dd", { "data-field": k, text: typeof v === "object" ? JSON.stringify(v, null, 1) : k.endsWith("At") ? `${when(v)} (${v})` : String(v) }),
@@ -208,6 +330,38 @@ async function refreshDrawer() {
   link.textContent = e && e.OutputUri ? `Export archive (${e.OutputUri})` : "Export archive";
 }
 
+// What each drawer action needs of the session, and what the drawer says when it is not so.
+const RUNNING = ["ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING"];
+const ENDED = ["TERMINATED", "ERROR"];
+const ACTIONS = [
+  ['[data-event="clientConnected"]', (s) => s.Status === "ACTIVE" || "only while ACTIVE"],
+  ['[data-event="clientDisconnected"]', (s) => s.Status === "CONNECTED" || "only while CONNECTED"],
+  ['[data-event="userInput"]', (s) => s.Status === "CONNECTED" || "only while CONNECTED"],
+  ['[data-event="applicationExited"]', (s) => RUNNING.includes(s.Status) || `only while the application runs (${RUNNING.join(", ")})`],
+  ["#inject", (s) => (ENDED.includes(s.Status) ? "not once the session has ended"
+    : $("#fault-reason").value === "assumeRoleFailed" && !s.RoleArn ? "assumeRoleFailed needs a session started with a RoleArn" : true)],
+  ["#export", (s) => RUNNING.includes(s.Status) || `only while the application runs (${RUNNING.join(", ")})`],
+  ["#terminate", (s) => (s.Status === "ACTIVATING" ? "not while ACTIVATING: once it is ACTIVE"
+    : ["TERMINATING", ...ENDED].includes(s.Status) ? "it has already ended or is ending" : true)],
+];
+
+// Enable the actions the session's status can take; the others are disabled, each with its
+// reason as its title and all of them in one line under the buttons.
+function allowActions(s) {
+  state.session = s;
+  const why = new Map();
+  for (const [sel, rule] of ACTIONS) {
+    const button = $(`#drawer ${sel}`);
+    const ok = rule(s);
+    button.disabled = ok !== true;
+    button.title = ok === true ? "" : `${s.Status}: ${ok}`;
+    if (ok !== true) why.set(ok, [...(why.get(ok) || []), button.textContent]);
+  }
+  const line = $("#actions-why");
+  line.textContent = why.size ? `${s.Status} — ` + [...why].map(([reason, names]) => `${names.join(", ")}: ${reason}`).join("; ") + "." : "";
+  line.hidden = !why.size;
+}
+
 async function act(what, f) {
   const arn = state.selected;
   try {
@@ -219,10 +373,12 @@ async function act(what, f) {
   await refresh();
 }
 
-async function refresh() {
+// Everything on the page again; list pages read less than `maxAge` ms ago are left as they are
+// (the tick passes half its period: a page just loaded is not read twice).
+async function refresh(maxAge = 0) {
   if (!state.account) return;
   try {
-    await Promise.all([loadCounts(), loadSessions(Math.max(25, state.rows)), loadGroups(), loadApps(), loadClock(), refreshDrawer()]);
+    await Promise.all([loadCounts(), refreshSessions(maxAge), loadGroups(), loadApps(), loadClock(), refreshDrawer()]);
     notice("");
   } catch (err) {
     notice(isAuthError(err) ? STRICT : `Could not refresh: ${err.message}`);
@@ -231,7 +387,7 @@ async function refresh() {
 
 function schedule() {
   clearTimeout(state.timer);
-  state.timer = setTimeout(async () => { await refresh(); schedule(); }, POLL_MS);
+  state.timer = setTimeout(async () => { await refresh(POLL_MS / 2); schedule(); }, POLL_MS);
 }
 
 async function loadPartitions() {
@@ -252,17 +408,23 @@ async function loadPartitions() {
 
 function choose(value) {
   [state.account, state.region] = value.split("/");
-  state.rows = 0;
   state.selected = null;
   $("#drawer").hidden = true;
-  refresh().then(schedule);
+  reloadSessions().catch(() => {});
+  refresh(POLL_MS / 2).then(schedule);
 }
 
 $("#partition").addEventListener("change", (e) => choose(e.target.value));
 for (const id of ["#filter-status", "#filter-export"]) {
-  $(id).addEventListener("change", () => { state.rows = 0; loadSessions(25).catch((e) => notice(e.message)); });
+  $(id).addEventListener("change", () => reloadSessions().catch((e) => notice(e.message)));
 }
 $("#more").addEventListener("click", () => loadMore().catch((e) => notice(e.message)));
+// Pages scrolled onto the screen are read again soon, not only at the next tick.
+let scrolled = 0;
+window.addEventListener("scroll", () => {
+  clearTimeout(scrolled);
+  scrolled = setTimeout(() => refreshSessions(POLL_MS / 2).catch(() => {}), 250);
+}, { passive: true });
 $("#copy-cli").addEventListener("click", async () => {
   const text = cliCommand();
   try { await navigator.clipboard.writeText(text); $("#copy-cli").textContent = "Copied"; } catch { $("#copy-cli").textContent = "Select the command to copy it"; }
@@ -285,6 +447,7 @@ for (const b of document.querySelectorAll("[data-event]")) {
     return call("POST", `/_local/sessions/${encodeURIComponent(arn)}/events`, body);
   }));
 }
+$("#fault-reason").addEventListener("change", () => { if (state.session) allowActions(state.session); });
 $("#inject").addEventListener("click", () => act("Inject fault", (arn) =>
   call("POST", "/_local/faults", { target: "session", session: arn, statusReason: $("#fault-reason").value })));
 $("#export").addEventListener("click", () => act("Export files", (arn) =>
