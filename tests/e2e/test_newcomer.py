@@ -119,3 +119,24 @@ def test_seeded_sessions_name_the_endpoint_that_serves_them(served):
         assert again["WebSdkProtocolUrl"] == with_host(url, "localhost:%d" % port)
         checked += 1
     assert checked == 20
+
+
+def test_stream_urls_and_new_sessions_name_the_endpoint_a_read_reached(served):
+    port = urllib.parse.urlsplit(served.url).port
+    c = served.client()
+    [group] = c.list_stream_groups()["Items"]
+    app = group["DefaultApplication"]["Id"]
+    made = c.create_stream_url(Identifier=group["Id"], ApplicationIdentifier=app, Protocol="WebRTC",
+                               UrlExpiresAfterMinutes=60, Locations=["us-west-2"])
+    assert urllib.parse.urlsplit(made["StreamUrl"]).netloc == "127.0.0.1:%d" % port
+    started = c.start_stream_session(Identifier=group["Id"], ApplicationIdentifier=app, Protocol="WebRTC",
+                                     SignalRequest="NO_CLIENT_CONNECTION")
+    other = served.client()
+    other.meta.events.register("before-send", lambda request, **_: request.headers.__setitem__(
+        "Host", "localhost:%d" % port))
+    got = other.get_stream_url(Identifier=group["Id"], StreamUrlIdentifier=made["StreamUrlId"])
+    assert got["StreamUrl"] == with_host(made["StreamUrl"], "localhost:%d" % port)
+    listed = other.list_stream_urls(StreamGroupIdentifier=group["Id"])["Items"]
+    assert [u["StreamUrl"] for u in listed] == [got["StreamUrl"]]
+    session = other.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=started["Arn"])
+    assert session["WebSdkProtocolUrl"] == with_host(started["WebSdkProtocolUrl"], "localhost:%d" % port)

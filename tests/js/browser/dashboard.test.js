@@ -318,6 +318,22 @@ test("a refresh re-reads the rows on screen, not every row loaded", async () => 
   assert.deepEqual(errors, []);
 });
 
+test("a day of service time later, expired tokens start the list again", async () => {
+  const { page, errors } = await openDashboard();
+  await page.locator("#more").click();
+  await until("125 rows", async () => (await page.locator("#sessions tbody tr").count()) === 125);
+  await page.locator('[data-advance="86400"]').click();
+  await page.locator('[data-advance="60"]').click(); // past the tokens' 24 hours (the clock is frozen)
+  await page.locator("#sessions tbody tr").nth(60).scrollIntoViewIfNeeded(); // the second page on screen
+  await until("the first page again", async () => (await page.locator("#sessions tbody tr").count()) === 25);
+  assert.deepEqual(await shownArns(page), (await allSessions()).slice(0, 25).map((s) => s.Arn));
+  await page.locator("#more").click();
+  await until("125 rows again", async () => (await page.locator("#sessions tbody tr").count()) === 125);
+  assert.ok(await page.locator("#notice").isHidden());
+  // The expired token's 400 is logged by the browser itself; nothing else is.
+  assert.deepEqual(errors.filter((e) => !/status of 400/.test(e)), []);
+});
+
 test("the drawer disables what the session's status cannot take, and says why", async () => {
   const { page, errors } = await openDashboard();
   const sessions = await allSessions();

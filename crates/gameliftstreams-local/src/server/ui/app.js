@@ -166,11 +166,25 @@ function reloadSessions() {
   return enqueue(firstPage);
 }
 
+// A list read refused as a bad request: its token has expired (24 hours of service time, as
+// the clock panel can pass at once). The list starts again at its first page.
+function startOverIf(err, gen) {
+  if (err.status !== 400 || gen !== state.gen) return false;
+  reloadSessions().catch(() => {});
+  return true;
+}
+
 function loadMore() {
   return enqueue(async (gen) => {
     if (!state.next) return;
     const token = state.next;
-    const page = await fetchPage(token, 100);
+    let page;
+    try {
+      page = await fetchPage(token, 100);
+    } catch (err) {
+      if (startOverIf(err, gen)) return;
+      throw err;
+    }
     if (gen !== state.gen) return;
     addPage(token, page);
     showPages();
@@ -231,8 +245,7 @@ function showInList(s) {
 }
 
 // The refresh re-reads the pages on screen, not every page ever loaded; each replaces its own
-// rows, so rows loaded while it ran stay. A token the service no longer takes (its 24 hours of
-// service time are over) starts the list again.
+// rows, so rows loaded while it ran stay.
 function refreshSessions(maxAge = 0) {
   return enqueue(async (gen) => {
     if (state.pages.length === 0) return firstPage(gen); // the first load failed: again
@@ -242,10 +255,7 @@ function refreshSessions(maxAge = 0) {
       try {
         got = await rereadPage(p);
       } catch (err) {
-        if (err.status === 400 && gen === state.gen) {
-          reloadSessions().catch(() => {});
-          return;
-        }
+        if (startOverIf(err, gen)) return;
         throw err;
       }
       if (gen !== state.gen || !state.pages.includes(p)) return;
