@@ -28,13 +28,21 @@ def venv_tool(name):
 
 
 class Server:
-    def __init__(self, data_dir, *extra):
+    def __init__(self, data_dir, *extra, log=None):
+        """`log`: a file that gets the server's stderr (else the test's own)."""
         self.data_dir = data_dir
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir, *extra],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        self.log = log
+        stderr = open(log, "ab") if log else None
+        try:
+            self.proc = subprocess.Popen(
+                [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir, *extra],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        finally:
+            if stderr:
+                stderr.close()
         line = self.proc.stdout.readline()
         assert line.startswith("listening on http://"), line
         self.url = line.strip().split(" ")[-1]
@@ -42,6 +50,11 @@ class Server:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+
+    def logged(self):
+        """What the server wrote to its `log` so far."""
+        with open(self.log, errors="replace") as f:
+            return f.read()
 
     def admin(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()

@@ -8,7 +8,8 @@ use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
 use gameliftstreams_local::domain::signal::SignalMode;
-use gameliftstreams_local::ops::engine::exports::{Failpoint, S3Sink};
+use gameliftstreams_local::ops::engine::exports::Failpoint;
+use gameliftstreams_local::ops::engine::s3::S3Sink;
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
 use gameliftstreams_local::server::{self, sigv4::Verifier, AppState};
@@ -119,6 +120,16 @@ struct ServeArgs {
     /// AWS_SECRET_ACCESS_KEY and AWS_REGION when set.
     #[arg(long, env = "GLS_S3_ENDPOINT")]
     s3_endpoint: Option<String>,
+    /// The local S3 root: `s3://bucket/key` is `DIR/bucket/key`, for application builds
+    /// (`ApplicationSourceUri`), exported files and application logs (default
+    /// `<data-dir>/s3`). Not used with --s3-endpoint.
+    #[arg(long, env = "GLS_S3_ROOT", value_name = "DIR")]
+    s3_root: Option<PathBuf>,
+    /// An application whose `ApplicationSourceUri` holds no build: `optional` (it becomes
+    /// READY and its sessions stream the test card) or `required` (ERROR/accessDenied, as in
+    /// AWS).
+    #[arg(long, env = "GLS_APP_BUILDS", value_enum, default_value_t = AppBuilds::Optional)]
+    app_builds: AppBuilds,
     /// Strict mode: verify SigV4 signatures against the keys of this TOML file
     /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
     #[arg(long, env = "GLS_CREDENTIALS")]
@@ -205,6 +216,12 @@ enum LogFormat {
 enum ClockArg {
     System,
     Frozen,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AppBuilds {
+    Optional,
+    Required,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -325,11 +342,12 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         let hub = StreamHub::start(stream_addr).with_context(|| format!("binding udp://{stream_addr}"))?;
         anyhow::Ok((listener, hub))
     })?;
-    let export_root = if a.in_memory {
+    let files_root = if a.in_memory {
         std::env::temp_dir().join(format!("gameliftstreams-local-{}", std::process::id()))
     } else {
         a.data_dir.clone()
     };
+    let s3_root = a.s3_root.clone().unwrap_or_else(|| files_root.join("s3"));
     let store: Arc<dyn Store> = if a.in_memory {
         Arc::new(SqliteStore::in_memory()?)
     } else {
@@ -366,8 +384,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             SignalArg::Strict => SignalMode::Strict,
         },
         session_retention_days: (a.session_retention_days > 0).then_some(a.session_retention_days),
-        export_root: export_root.clone(),
+        s3_root: s3_root.clone(),
         s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
+        builds_root: files_root.join("builds"),
+        builds_required: a.app_builds == AppBuilds::Required,
         quotas: {
             let mut q = match a.quotas {
                 QuotaProfile::Generous => Quotas::generous(),
@@ -403,6 +423,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?;
         let service = Arc::new(service);
         hub.attach(&service);
+        service.start_build_worker()?;
         if a.demo {
             seed::demo(store.as_ref(), service.now().millis(), &delays)?;
         }
@@ -510,6 +531,11 @@ fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: 
         "corsOrigin": a.cors_origin.0.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("*"),
         "sessionRetentionDays": a.session_retention_days,
         "s3Endpoint": a.s3_endpoint,
+        "s3Root": a.s3_endpoint.is_none().then(|| {
+            let root = a.s3_root.clone().unwrap_or_else(|| a.data_dir.join("s3"));
+            std::path::absolute(&root).unwrap_or(root).display().to_string()
+        }),
+        "appBuilds": name(&a.app_builds),
         "headerReadTimeoutMs": a.header_read_timeout_ms,
         "bodyReadTimeoutMs": a.body_read_timeout_ms,
         "maxConnections": a.max_connections,

@@ -113,6 +113,43 @@ pub fn app_ready(doc: &mut GetApplicationOutput, at: Timestamp) -> bool {
     true
 }
 
+/// What the snapshot of an application's build came to, for its PROCESSING -> READY step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildOutcome {
+    /// The build is on disk and follows every rule.
+    Ready,
+    /// Nothing at the source URI; `required`: `serve --app-builds required`.
+    Missing {
+        /// A missing build is an error, as in AWS.
+        required: bool,
+    },
+    /// The build broke a rule or could not be read.
+    Failed(ApplicationStatusReason),
+}
+
+/// PROCESSING -> READY or ERROR by what the build came to: a missing one is judged as
+/// before builds were read (the card streams), unless builds are required (accessDenied, as
+/// AWS answers a source it cannot read). Returns whether anything changed.
+pub fn app_built(doc: &mut GetApplicationOutput, at: Timestamp, build: BuildOutcome) -> bool {
+    let failed = match build {
+        BuildOutcome::Missing { required: false } => return app_ready(doc, at),
+        BuildOutcome::Ready => None,
+        BuildOutcome::Missing { required: true } => Some(ApplicationStatusReason::AccessDenied),
+        BuildOutcome::Failed(reason) => Some(reason),
+    };
+    if doc.status != Some(ApplicationStatus::Processing) {
+        return false;
+    }
+    doc.status = Some(if failed.is_some() {
+        ApplicationStatus::Error
+    } else {
+        ApplicationStatus::Ready
+    });
+    doc.status_reason = failed;
+    doc.last_updated_at = Some(at);
+    true
+}
+
 /// ACTIVATING or UPDATING_LOCATIONS -> ACTIVE (ACTIVE_WITH_ERRORS if a location is in ERROR):
 /// ACTIVATING locations come up with capacity at always-on, REMOVING ones are dropped.
 pub fn group_active(doc: &mut GetStreamGroupOutput, at: Timestamp) -> bool {
@@ -291,5 +328,42 @@ mod tests {
         doc.executable_path = Some("Game/Game.EXE".into());
         assert!(app_ready(&mut doc, Timestamp(1)));
         assert_eq!(doc.status, Some(ApplicationStatus::Ready));
+    }
+
+    #[test]
+    fn a_build_decides_ready_or_error() {
+        let processing = || GetApplicationOutput {
+            status: Some(ApplicationStatus::Processing),
+            runtime_environment: Some(gls_model::RuntimeEnvironment {
+                type_: RuntimeEnvironmentType::Ubuntu,
+                version: "22_04_LTS".into(),
+            }),
+            executable_path: Some("run.sh".into()),
+            ..Default::default()
+        };
+        let cases = [
+            (BuildOutcome::Ready, ApplicationStatus::Ready, None),
+            (
+                BuildOutcome::Missing { required: false },
+                ApplicationStatus::Ready,
+                None,
+            ),
+            (
+                BuildOutcome::Missing { required: true },
+                ApplicationStatus::Error,
+                Some(ApplicationStatusReason::AccessDenied),
+            ),
+            (
+                BuildOutcome::Failed(ApplicationStatusReason::InternalError),
+                ApplicationStatus::Error,
+                Some(ApplicationStatusReason::InternalError),
+            ),
+        ];
+        for (build, status, reason) in cases {
+            let mut doc = processing();
+            assert!(app_built(&mut doc, Timestamp(2), build));
+            assert_eq!((doc.status, doc.status_reason), (Some(status), reason), "{build:?}");
+            assert!(!app_built(&mut doc, Timestamp(3), build), "only from PROCESSING");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! The rules of the service, free of HTTP, SQL and I/O: identifiers and ARNs, the error type,
-//! the catalogue of locations, classes and runtimes, resource state transitions (the session
+//! the catalogue of locations, classes and runtimes, the rules of application builds, resource state transitions (the session
 //! state machine, timer kinds), location and association rules, tag and request rules, the
 //! list views, and the pagination cursor.
 
 pub mod associations;
+pub mod builds;
 pub mod capacity;
 pub mod catalog;
 pub mod cursor;

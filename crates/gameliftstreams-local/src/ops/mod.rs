@@ -13,8 +13,10 @@ use crate::domain::ids::Scope;
 use crate::domain::lifecycle::Delays;
 use crate::domain::ApiError;
 use crate::store::{Store, StoreError, Tx};
-use engine::exports::{ExportWorker, Failpoint, S3Sink};
+use engine::builds::BuildWorker;
+use engine::exports::{ExportWorker, Failpoint};
 use engine::faults::Faults;
+use engine::s3::S3Sink;
 use engine::signal::Streams;
 use gls_model::{ErrorCode, Op, Timestamp};
 use serde::de::DeserializeOwned;
@@ -34,10 +36,16 @@ pub struct Settings {
     pub delays: Delays,
     /// Service quotas.
     pub quotas: crate::domain::catalog::Quotas,
-    /// Where exported files go (`<root>/s3/<bucket>/<key>`).
-    pub export_root: std::path::PathBuf,
-    /// Upload exports to this S3 endpoint instead.
+    /// The local S3 root: `s3://bucket/key` is `<s3_root>/bucket/key` (exports, logs and
+    /// application builds).
+    pub s3_root: std::path::PathBuf,
+    /// Use this S3 endpoint instead of the local S3 root.
     pub s3: Option<S3Sink>,
+    /// Where application builds are snapshotted (`<builds_root>/<app id>/`).
+    pub builds_root: std::path::PathBuf,
+    /// A missing build is an error (accessDenied), as in AWS; otherwise its sessions stream
+    /// the test card.
+    pub builds_required: bool,
     /// Days an ended session stays listable (`None`: forever).
     pub session_retention_days: Option<i64>,
     /// What a SignalRequest that is not an offer gets.
@@ -58,6 +66,8 @@ pub struct Ctx<'a> {
     pub faults: &'a Faults,
     /// The export worker.
     pub exports: &'a ExportWorker,
+    /// The build worker.
+    pub builds: &'a BuildWorker,
     /// The streaming layer, when it runs.
     pub streams: Option<&'a dyn Streams>,
     /// The pagination token codec.
@@ -145,6 +155,7 @@ pub struct Service {
     published: std::sync::Mutex<u64>,
     wake: Notify,
     exports: ExportWorker,
+    builds: BuildWorker,
     streams: Option<Arc<dyn Streams>>,
 }
 
@@ -212,6 +223,7 @@ impl ServiceBuilder {
             published: std::sync::Mutex::new(0),
             wake: Notify::new(),
             exports: ExportWorker::new(self.failpoint),
+            builds: BuildWorker::default(),
             streams: self.streams,
         })
     }
@@ -342,6 +354,7 @@ impl Service {
                     &self.settings,
                     &self.faults,
                     &self.exports,
+                    &self.builds,
                     self.streams.as_deref(),
                     now,
                 )?;
@@ -351,6 +364,7 @@ impl Service {
             |order, (_, next)| self.publish_next_due(order, *next),
         )?;
         self.wake.notify_one();
+        self.builds.committed();
         self.exports.run(self.store.as_ref(), &self.settings);
         Ok(out)
     }
@@ -376,6 +390,7 @@ impl Service {
             settings: &self.settings,
             faults: &self.faults,
             exports: &self.exports,
+            builds: &self.builds,
             streams: self.streams.as_deref(),
             codec: &self.codec,
             host,
@@ -451,6 +466,28 @@ impl Service {
         }
     }
 
+    /// Start the thread that takes application builds' snapshots (and removes those of
+    /// deleted applications); it ends once the service is dropped.
+    pub fn start_build_worker(self: &Arc<Self>) -> std::io::Result<()> {
+        let weak = Arc::downgrade(self);
+        let waiter = self.builds.waiter();
+        std::thread::Builder::new()
+            .name("gls-builds".into())
+            .spawn(move || loop {
+                let mut alive = true;
+                waiter.serve(|| match weak.upgrade() {
+                    Some(service) => service
+                        .builds
+                        .run(service.store.as_ref(), &service.settings, &|| service.clock.now()),
+                    None => alive = false,
+                });
+                if !alive {
+                    return;
+                }
+            })?;
+        Ok(())
+    }
+
     /// One scheduler step: fire what is due (touching the store only if something is), write
     /// export archives left from before a restart, and say when the next timer falls due.
     pub fn tick(&self) -> Result<Option<i64>, ApiError> {
@@ -465,6 +502,9 @@ impl Service {
     /// Move the service clock forward and fire what fell due on the way. An advance out of
     /// range changes nothing.
     pub fn advance_clock(&self, seconds: i64) -> Result<Result<Timestamp, ClockError>, ApiError> {
+        // Snapshots asked for before this advance get a moment to finish, so that the READY
+        // timers it fires find them taken (a long one is finished by its worker later).
+        self.builds.settle(std::time::Duration::from_secs(5));
         let state = match self.clock.advance(seconds) {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
@@ -478,6 +518,7 @@ impl Service {
     /// or not: nothing is left that an earlier service time could contradict).
     pub fn reset(&self) -> Result<(), ApiError> {
         self.store.reset()?;
+        self.builds.swept();
         self.faults.clear();
         self.clock.rewind();
         self.store.write(|tx| tx.meta().clear_clock())?;
@@ -490,6 +531,7 @@ impl Service {
     pub fn reset_scope(&self, scope: &Scope) -> Result<(), ApiError> {
         let part = self.store.part(&scope.account, &scope.region)?;
         self.store.reset_part(part)?;
+        self.builds.swept();
         self.faults.clear_scope(&scope.account, &scope.region, part);
         self.fire_due()?;
         Ok(())

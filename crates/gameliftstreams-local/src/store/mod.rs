@@ -1,9 +1,10 @@
 //! Durable state behind typed functions: the [`Store`] trait (transactions) and one table
 //! trait per kind of record (`meta`, `docs` for applications and stream groups, `sessions`,
-//! `urls`, `timers`, `tokens`, `exports`), each taking and returning model documents. The
+//! `urls`, `timers`, `tokens`, `exports`, `builds`), each taking and returning model documents. The
 //! embedded SQLite backend (`sqlite`) is the first implementation; nothing outside this module
 //! sees SQL, a `rusqlite` type or stored JSON. No HTTP and no operation logic here.
 
+pub mod builds;
 pub mod docs;
 pub mod exports;
 pub mod meta;
@@ -15,6 +16,7 @@ pub mod tokens;
 pub mod urls;
 mod writer;
 
+pub use builds::{BuildRow, BuildState, Builds};
 pub use docs::{Documents, Tags};
 pub use exports::{ExportJob, ExportJobs};
 pub use meta::{Meta, Partitions};
@@ -66,6 +68,8 @@ pub trait Tx {
     fn tokens(&self) -> &dyn Tokens;
     /// The export outbox.
     fn exports(&self) -> &dyn ExportJobs;
+    /// Application builds and their worker's queue.
+    fn builds(&self) -> &dyn Builds;
     /// Run `f` in a savepoint: what it did is kept when it returns true and undone alone
     /// (the rest of the transaction stays) when it returns false.
     fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError>;

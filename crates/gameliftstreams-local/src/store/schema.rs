@@ -128,6 +128,14 @@ const MIGRATIONS: &[&str] = &[
              VALUES (new.part, new.status, coalesce(new.export_status, -1), 1)
              ON CONFLICT (part, status, export) DO UPDATE SET n = n + 1;
      END;",
+    // 8: application builds: the snapshot of each application's source, and the worker's
+    // queue (pending snapshots, deleted applications' snapshots to remove).
+    "CREATE TABLE builds (
+         part INTEGER NOT NULL, app TEXT NOT NULL, state TEXT NOT NULL,
+         reason TEXT, message TEXT, awaiting INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (part, app)
+     );
+     CREATE INDEX builds_todo ON builds (state) WHERE state IN ('pending', 'deleted');",
 ];
 
 /// Bring the database up to the latest schema version.

@@ -3,7 +3,9 @@
 //! column codec shared by the table modules.
 
 use super::writer::Writer;
-use super::{schema, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
+use super::{
+    schema, Builds, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls,
+};
 use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
 use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
 use std::cell::{Cell, RefCell};
@@ -109,6 +111,10 @@ impl Tx for SqliteTx<'_> {
         self
     }
     fn exports(&self) -> &dyn ExportJobs {
+        self
+    }
+
+    fn builds(&self) -> &dyn Builds {
         self
     }
 
@@ -323,6 +329,7 @@ impl Store for SqliteStore {
                  DELETE FROM sessions; DELETE FROM applications; DELETE FROM stream_groups;
                  DELETE FROM timers; DELETE FROM idempotency; DELETE FROM partitions;
                  DELETE FROM stream_urls; DELETE FROM dead_timers; DELETE FROM export_jobs;
+                 DELETE FROM builds;
                  COMMIT;",
             )?;
             Ok(())
@@ -342,7 +349,8 @@ impl Store for SqliteStore {
 }
 
 /// Every table that holds a partition's records.
-const PARTITIONED: [&str; 8] = [
+const PARTITIONED: [&str; 9] = [
+    "builds",
     "sessions",
     "applications",
     "stream_groups",

@@ -52,6 +52,8 @@ pub struct StreamInfo {
     pub last_input: Option<String>,
     /// The last application message received, as text.
     pub last_message: Option<String>,
+    /// Why the session streams the test card (its caption says the same).
+    pub card_note: Option<String>,
     /// The encoded size.
     pub width: u32,
     /// See `width`.
@@ -212,6 +214,7 @@ mod tests {
             width: 1280,
             height: 720,
             shared_stats: false,
+            card_note: None,
         }
     }
 

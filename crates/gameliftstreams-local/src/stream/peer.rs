@@ -320,7 +320,7 @@ impl Peer {
             }
         }
         let service_time = hub.service().map(|s| export_stamp(s.now())).unwrap_or_default();
-        let text = CardText {
+        let mut text = CardText {
             lines: vec![
                 "gameliftstreams-local".into(),
                 format!("session {}", self.spec.session_id),
@@ -331,6 +331,9 @@ impl Peer {
                 format!("message {}", self.last_message.as_deref().unwrap_or("-")),
             ],
         };
+        if let Some(note) = &self.spec.card_note {
+            text.lines.push(format!("app     {note}"));
+        }
         let t = self.frames as f64 / f64::from(FPS);
         let keyframe = std::mem::take(&mut self.keyframe);
         let Some(card) = self.card.as_mut() else { return };
@@ -428,6 +431,7 @@ impl Peer {
             frames_sent: self.frames,
             last_input: self.last_input.clone(),
             last_message: self.last_message.clone(),
+            card_note: self.spec.card_note.clone(),
             width: self.card.as_ref().map_or(self.spec.width, |c| c.size().0 as u32),
             height: self.card.as_ref().map_or(self.spec.height, |c| c.size().1 as u32),
         };

@@ -80,6 +80,11 @@ async fn a_webrtc_client_streams_a_session_and_drives_its_lifecycle() {
         s.connected && s.channels_open && s.video_frames >= 10 && s.keyframes >= 1 && s.audio_packets >= 10
     });
     let connected = until_status(&client, &group, &arn, StreamSessionStatus::Connected).await;
+    // No build at the application's source: the card says so.
+    assert_eq!(
+        stream_info(&server, &id)["cardNote"],
+        "no build at s3://test-bucket/game/"
+    );
 
     // Input on the data channel: recorded, and a userInput event at the service time.
     server.advance(30);

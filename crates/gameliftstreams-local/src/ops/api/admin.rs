@@ -31,6 +31,7 @@ impl Service {
             settings: &self.settings,
             faults: &self.faults,
             exports: &self.exports,
+            builds: &self.builds,
             streams: self.streams.as_deref(),
             part,
             now,
@@ -170,7 +171,7 @@ impl Service {
         if self.settings.s3.is_some() {
             return Ok(Err(format!("the archive was uploaded to {uri} (--s3-endpoint)")));
         }
-        let path = match exports::local_path(&self.settings.export_root, &uri) {
+        let path = match exports::local_path(&self.settings.s3_root, &uri) {
             Ok(p) => p,
             Err(why) => return Ok(Err(why)),
         };

@@ -8,7 +8,7 @@ use crate::domain::timer::TimerKind;
 use crate::domain::views;
 use crate::domain::ApiError;
 use crate::ops::engine::urls::{self, UrlOwner};
-use crate::ops::engine::{quotas, resources};
+use crate::ops::engine::{builds, quotas, resources};
 use crate::ops::{Ctx, Listing};
 use crate::store::{LiveBy, Tx};
 use gls_model::{
@@ -75,6 +75,9 @@ pub(crate) fn create(
     };
     tx.applications()
         .insert(ctx.part, &id, ctx.now.millis(), &doc, &input.tags.unwrap_or_default())?;
+    // The build is snapshotted outside this transaction, by the build worker.
+    let uri = doc.application_source_uri.as_deref().unwrap_or_default();
+    builds::add(ctx.env(tx), &id, uri)?;
     ctx.env(tx)
         .schedule(TimerKind::AppProcessing, ctx.settings.delays.app_processing_ms, &id)?;
     Ok(doc)

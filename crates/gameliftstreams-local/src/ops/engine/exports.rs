@@ -2,7 +2,7 @@
 //! outcome is decided in the same transaction where that needs no I/O (an injected failure,
 //! an ERROR, no client ever connected); otherwise an export job is recorded there. The
 //! [`ExportWorker`] then writes the archive (session metadata, application logs, performance
-//! stats, as a ZIP) to the OutputUri, which maps `s3://bucket/key` to `<root>/s3/bucket/key`
+//! stats, as a ZIP) to the OutputUri, which maps `s3://bucket/key` to `<s3 root>/bucket/key`
 //! or is uploaded to a configured S3 endpoint, outside any transaction, and records
 //! SUCCEEDED or FAILED in a short one. A crash in between leaves the job to be done again:
 //! the archive is a function of the session and its end time, so a retry rewrites the same
@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// The file an `s3://bucket/key` URI maps to under `root`, or why it cannot.
+/// The file an `s3://bucket/key` URI maps to under the local S3 root `root` (a folder per
+/// bucket), or why it cannot.
 pub fn local_path(root: &Path, uri: &str) -> Result<PathBuf, String> {
     let rest = uri
         .strip_prefix("s3://")
@@ -31,7 +32,7 @@ pub fn local_path(root: &Path, uri: &str) -> Result<PathBuf, String> {
     if !catalog::is_bucket_name(bucket) {
         return Err(format!("bucket name {bucket:?} is not valid"));
     }
-    let mut path = root.join("s3").join(bucket);
+    let mut path = root.join(bucket);
     for seg in key.split('/') {
         let bad =
             seg.is_empty() || seg == "." || seg == ".." || seg.chars().any(|c| c.is_control() || c == '\\' || c == ':');
@@ -111,49 +112,6 @@ fn archive(session: &SessionRow, app: Option<&GetApplicationOutput>, now: Timest
         zip.finish().map_err(err)?;
     }
     Ok(buf.into_inner())
-}
-
-/// Where export archives go when an S3 endpoint is configured.
-#[derive(Clone, Debug)]
-pub struct S3Sink {
-    /// The S3 client, pointed at the endpoint.
-    pub client: aws_sdk_s3::Client,
-    /// The runtime the client's futures run on.
-    pub runtime: tokio::runtime::Handle,
-}
-
-fn split_uri(uri: &str) -> Result<(&str, &str), String> {
-    let rest = uri
-        .strip_prefix("s3://")
-        .ok_or_else(|| format!("{uri} is not an s3:// URI"))?;
-    rest.split_once('/')
-        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-        .ok_or_else(|| format!("{uri} names no object key"))
-}
-
-impl S3Sink {
-    /// Upload the archive. Runs on a blocking thread (the export worker's), never on the
-    /// runtime, and never inside a store transaction.
-    fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
-        let (bucket, key) = split_uri(uri)?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type("application/zip")
-            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
-            .send();
-        self.runtime.block_on(request).map(|_| ()).map_err(|e| {
-            use aws_sdk_s3::error::ProvideErrorMetadata;
-            let e = e.into_service_error();
-            format!(
-                "{}: {}",
-                e.code().unwrap_or("error"),
-                e.message().unwrap_or("upload failed")
-            )
-        })
-    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
@@ -314,8 +272,8 @@ fn write_archive(
 ) -> Result<(), String> {
     let bytes = archive(row, app, Timestamp(job.ended_at))?;
     match &settings.s3 {
-        Some(sink) => sink.put(&job.uri, bytes),
-        None => write_file(&local_path(&settings.export_root, &job.uri)?, &bytes),
+        Some(sink) => sink.put(&job.uri, bytes, "application/zip"),
+        None => write_file(&local_path(&settings.s3_root, &job.uri)?, &bytes),
     }
 }
 
@@ -328,7 +286,7 @@ mod tests {
         let root = Path::new("/data");
         assert_eq!(
             local_path(root, "s3://my-bucket/a/b.zip").unwrap(),
-            Path::new("/data/s3/my-bucket/a/b.zip")
+            Path::new("/data/my-bucket/a/b.zip")
         );
         for bad in [
             "s3://my-bucket/../x.zip",

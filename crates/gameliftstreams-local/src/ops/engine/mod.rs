@@ -2,9 +2,11 @@
 //! domain event to a stored session and carries out its effects; `placement` owns capacity
 //! and the queue of waiting sessions; `cascades` what one resource's change does to others;
 //! `launch` creates sessions; `urls` the stream URL lifecycle; `timers` fires due timers,
-//! each isolated; `exports` the export outbox and its worker; `faults` injected failures;
+//! each isolated; `exports` the export outbox and its worker; `builds` the snapshots of
+//! application builds and their worker; `s3` the S3 endpoint; `faults` injected failures;
 //! `resources` finds resources named by the caller. Engine modules never import `ops::api`.
 
+pub mod builds;
 pub mod cascades;
 pub mod exports;
 pub mod faults;
@@ -12,6 +14,7 @@ pub mod launch;
 pub mod placement;
 pub mod quotas;
 pub mod resources;
+pub mod s3;
 pub mod signal;
 pub mod timers;
 pub mod urls;
@@ -21,6 +24,7 @@ use crate::domain::session::{self, Effect, Event, Refusal, Session};
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
 use crate::store::{SessionRow, Tx};
+use builds::BuildWorker;
 use exports::ExportWorker;
 use faults::Faults;
 use gls_model::Timestamp;
@@ -38,6 +42,8 @@ pub struct Env<'a> {
     pub faults: &'a Faults,
     /// The export worker, told when a job is queued.
     pub exports: &'a ExportWorker,
+    /// The build worker, told when a snapshot is to be taken or removed.
+    pub builds: &'a BuildWorker,
     /// The streaming layer, when it runs.
     pub streams: Option<&'a dyn Streams>,
     /// The partition.
@@ -72,6 +78,7 @@ impl Ctx<'_> {
             settings: self.settings,
             faults: self.faults,
             exports: self.exports,
+            builds: self.builds,
             streams: self.streams,
             part: self.part,
             now: self.now,

@@ -5,7 +5,7 @@
 
 use super::Env;
 use crate::domain::signal::{self, Signal, SignalMode};
-use crate::store::SessionRow;
+use crate::store::{BuildState, SessionRow};
 use gls_model::StreamSessionStatus;
 
 /// What the streaming layer needs to know to make a peer for a session.
@@ -19,6 +19,8 @@ pub struct PeerSpec {
     pub height: u32,
     /// PerformanceStatsConfiguration.SharedWithClient.
     pub shared_stats: bool,
+    /// Why the session streams the test card rather than its game, for the card's caption.
+    pub card_note: Option<String>,
 }
 
 /// A WebRTC peer per session, made by the streaming layer.
@@ -47,7 +49,7 @@ pub fn answer(env: Env<'_>, row: &SessionRow, request: &str, location: &str) -> 
             let Some(streams) = env.streams else {
                 return Some(signal::placeholder(&tag, location));
             };
-            match streams.answer(&spec(row), &sdp) {
+            match streams.answer(&spec(env, row), &sdp) {
                 Ok(answer) => Some(signal::answer_json(
                     &answer,
                     row.doc.web_sdk_protocol_url.as_deref().unwrap_or_default(),
@@ -61,7 +63,25 @@ pub fn answer(env: Env<'_>, row: &SessionRow, request: &str, location: &str) -> 
     }
 }
 
-fn spec(row: &SessionRow) -> PeerSpec {
+/// Why the session shows the test card: what its application's build came to.
+fn card_note(env: Env<'_>, row: &SessionRow) -> Option<String> {
+    let build = match env.tx.builds().get(env.part, &row.app_id) {
+        Ok(b) => b?,
+        Err(e) => {
+            tracing::debug!(error = %e, "build unreadable");
+            return None;
+        }
+    };
+    let what = build.message.unwrap_or_default();
+    Some(match build.state {
+        // "no build at s3://…: <path> is not a folder": the URI is what the user wrote.
+        BuildState::Missing => what.split(": ").next().unwrap_or_default().to_string(),
+        BuildState::Ready => "build ready; games do not run in this version yet".to_string(),
+        _ => what,
+    })
+}
+
+fn spec(env: Env<'_>, row: &SessionRow) -> PeerSpec {
     let resolution = row
         .doc
         .display_configuration
@@ -79,5 +99,6 @@ fn spec(row: &SessionRow) -> PeerSpec {
             .as_ref()
             .and_then(|p| p.shared_with_client)
             .unwrap_or(false),
+        card_note: card_note(env, row),
     }
 }

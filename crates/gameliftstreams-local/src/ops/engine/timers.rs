@@ -3,6 +3,7 @@
 //! rule breaks, an unknown kind) is rolled back alone, logged with its kind and resource and
 //! moved to the dead letters, so no request and no later timer fails because of it.
 
+use super::builds::{self, BuildWorker};
 use super::exports::ExportWorker;
 use super::faults::Faults;
 use super::signal::Streams;
@@ -23,6 +24,7 @@ pub fn fire_due(
     settings: &Settings,
     faults: &Faults,
     exports: &ExportWorker,
+    builds: &BuildWorker,
     streams: Option<&dyn Streams>,
     now: Timestamp,
 ) -> Result<usize, ApiError> {
@@ -38,6 +40,7 @@ pub fn fire_due(
                         settings,
                         faults,
                         exports,
+                        builds,
                         streams,
                         part: t.part,
                         now: Timestamp(t.due_at),
@@ -70,7 +73,19 @@ fn fire(env: Env<'_>, kind: TimerKind, t: &Timer) -> Result<(), ApiError> {
                     env.schedule(TimerKind::AppReady, env.settings.delays.app_ready_ms, id)?;
                 }
             } else {
-                lifecycle::app_ready(&mut app, env.now);
+                // By the build's snapshot; one still being taken finishes the application
+                // when it is done. Applications from before builds were read have none.
+                match tx.builds().get(part, id)? {
+                    None => {
+                        lifecycle::app_ready(&mut app, env.now);
+                    }
+                    Some(build) => match builds::outcome(&build, env.settings) {
+                        Some(result) => {
+                            lifecycle::app_built(&mut app, env.now, result);
+                        }
+                        None => tx.builds().set_awaiting(part, id)?,
+                    },
+                }
             }
             tx.applications().update(part, id, &app)?;
         }
@@ -103,6 +118,9 @@ fn fire(env: Env<'_>, kind: TimerKind, t: &Timer) -> Result<(), ApiError> {
             let app = tx.applications().get(part, id)?;
             if app.is_some_and(|a| a.status == Some(ApplicationStatus::Deleting)) {
                 tx.applications().delete(part, id)?;
+                if tx.builds().set_deleted(part, id)? {
+                    env.builds.queued();
+                }
             }
         }
         TimerKind::GroupDeleted => {
