@@ -8,6 +8,7 @@ use gameliftstreams_local::domain::catalog::Quotas;
 use gameliftstreams_local::domain::ids;
 use gameliftstreams_local::domain::lifecycle::Delays;
 use gameliftstreams_local::domain::signal::SignalMode;
+use gameliftstreams_local::host::{find_on_path, Host, HostConfig};
 use gameliftstreams_local::ops::engine::exports::Failpoint;
 use gameliftstreams_local::ops::engine::s3::S3Sink;
 use gameliftstreams_local::ops::{Service, Settings};
@@ -130,6 +131,13 @@ struct ServeArgs {
     /// AWS).
     #[arg(long, env = "GLS_APP_BUILDS", value_enum, default_value_t = AppBuilds::Optional)]
     app_builds: AppBuilds,
+    /// Run each session's application (its build) on a virtual display of its own: `on`
+    /// (needs Debian's `xvfb`) or `off` (API only: every session streams the test card).
+    #[arg(long, env = "GLS_APPS", value_enum, default_value_t = OnOff::On)]
+    apps: OnOff,
+    /// Milliseconds an application whose session ended has between SIGTERM and SIGKILL.
+    #[arg(long, env = "GLS_APP_STOP_GRACE_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
+    app_stop_grace_ms: u64,
     /// Strict mode: verify SigV4 signatures against the keys of this TOML file
     /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
     #[arg(long, env = "GLS_CREDENTIALS")]
@@ -216,6 +224,12 @@ enum LogFormat {
 enum ClockArg {
     System,
     Frozen,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -355,6 +369,17 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             SqliteStore::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?,
         )
     };
+    // After the store: its lock says this process owns the data dir, and so the processes
+    // that a previous run of it left (which the host ends as it starts).
+    let host = Host::start(HostConfig {
+        root: files_root.join("host"),
+        enabled: a.apps == OnOff::On,
+        xvfb: find_on_path("Xvfb"),
+        setpriv: find_on_path("setpriv"),
+        stop_grace: std::time::Duration::from_millis(a.app_stop_grace_ms),
+    })
+    .with_context(|| format!("starting the application host in {}", files_root.display()))?;
+    let host_config = host_summary(&a);
     let settings = Settings {
         delays: {
             let mut d = match a.timing {
@@ -419,10 +444,12 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .clock(clock_kind)
             .failpoint(failpoint)
             .streams(hub.clone())
+            .apps(host.clone())
             .build()
             .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?;
         let service = Arc::new(service);
         hub.attach(&service);
+        host.attach(&service);
         service.start_build_worker()?;
         if a.demo {
             seed::demo(store.as_ref(), service.now().millis(), &delays)?;
@@ -440,6 +467,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             .verifier(verifier)
             .throttle(a.throttle)
             .streams(hub.clone())
+            .host(host.clone())
             .limits(limits)
             .cors_origin(a.cors_origin.0.clone())
             .any_region(a.allow_any_region)
@@ -468,6 +496,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             admin = %format!("{api}/_local/"),
             dashboard = %format!("{api}/_local/ui"),
             streaming = %streaming,
+            apps = %host_config,
             startup_ms = started.elapsed().as_millis() as u64,
             "gameliftstreams-local started"
         );
@@ -480,6 +509,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             );
         };
         server::serve(listener, state, shutdown).await?;
+        // No application outlives the server.
+        let stopping = host.clone();
+        tokio::task::spawn_blocking(move || stopping.shutdown()).await?;
         tracing::info!(target: LIFECYCLE_LOG, "stopped");
         let _ = writeln!(std::io::stdout(), "stopped");
         Ok(())
@@ -536,12 +568,30 @@ fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: 
             std::path::absolute(&root).unwrap_or(root).display().to_string()
         }),
         "appBuilds": name(&a.app_builds),
+        "apps": host_summary(a),
+        "appStopGraceMs": a.app_stop_grace_ms,
         "headerReadTimeoutMs": a.header_read_timeout_ms,
         "bodyReadTimeoutMs": a.body_read_timeout_ms,
         "maxConnections": a.max_connections,
         "demo": a.demo,
         "logFormat": name(&a.log_format),
     })
+}
+
+/// What the start-up line and the health check say of the application host.
+fn host_summary(a: &ServeArgs) -> String {
+    let config = HostConfig {
+        root: PathBuf::new(),
+        enabled: a.apps == OnOff::On,
+        xvfb: find_on_path("Xvfb"),
+        setpriv: None,
+        stop_grace: std::time::Duration::ZERO,
+    };
+    match (config.unavailable(), &config.xvfb) {
+        (Some(why), _) => format!("off: {why}; sessions stream the test card"),
+        (None, Some(xvfb)) => format!("on (Xvfb {})", xvfb.display()),
+        (None, None) => "on".to_string(),
+    }
 }
 
 /// The first of SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGINT

@@ -13,6 +13,7 @@ use crate::domain::ids::Scope;
 use crate::domain::lifecycle::Delays;
 use crate::domain::ApiError;
 use crate::store::{Store, StoreError, Tx};
+use engine::apps::Apps;
 use engine::builds::BuildWorker;
 use engine::exports::{ExportWorker, Failpoint};
 use engine::faults::Faults;
@@ -64,12 +65,10 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     /// Failures injected through the admin API.
     pub faults: &'a Faults,
-    /// The export worker.
-    pub exports: &'a ExportWorker,
     /// The build worker.
     pub builds: &'a BuildWorker,
-    /// The streaming layer, when it runs.
-    pub streams: Option<&'a dyn Streams>,
+    /// What engine work uses (the above, the workers and the layers that stream and host).
+    pub parts: engine::Parts<'a>,
     /// The pagination token codec.
     pub codec: &'a TokenCodec,
     /// The `Host` the request was sent to, for URLs that point back at this server.
@@ -157,6 +156,7 @@ pub struct Service {
     exports: ExportWorker,
     builds: BuildWorker,
     streams: Option<Arc<dyn Streams>>,
+    apps: Option<Arc<dyn Apps>>,
 }
 
 /// Builds a [`Service`] over a store: settings and the clock kind are optional.
@@ -166,6 +166,7 @@ pub struct ServiceBuilder {
     clock: ClockKind,
     failpoint: Option<Failpoint>,
     streams: Option<Arc<dyn Streams>>,
+    apps: Option<Arc<dyn Apps>>,
 }
 
 impl ServiceBuilder {
@@ -184,6 +185,12 @@ impl ServiceBuilder {
     /// The streaming layer that answers WebRTC offers.
     pub fn streams(mut self, streams: Arc<dyn Streams>) -> Self {
         self.streams = Some(streams);
+        self
+    }
+
+    /// The layer that runs each placed session's application.
+    pub fn apps(mut self, apps: Arc<dyn Apps>) -> Self {
+        self.apps = Some(apps);
         self
     }
 
@@ -225,6 +232,7 @@ impl ServiceBuilder {
             exports: ExportWorker::new(self.failpoint),
             builds: BuildWorker::default(),
             streams: self.streams,
+            apps: self.apps,
         })
     }
 }
@@ -264,6 +272,7 @@ impl Service {
             clock: ClockKind::System,
             failpoint: None,
             streams: None,
+            apps: None,
         }
     }
 
@@ -349,15 +358,7 @@ impl Service {
         let now = self.clock.now();
         let out = self.store.write_then(
             |tx| {
-                engine::timers::fire_due(
-                    tx,
-                    &self.settings,
-                    &self.faults,
-                    &self.exports,
-                    &self.builds,
-                    self.streams.as_deref(),
-                    now,
-                )?;
+                engine::timers::fire_due(tx, self.parts(), now)?;
                 let out = f(tx, now)?;
                 Ok::<_, ApiError>((out, tx.timers().next()?))
             },
@@ -382,6 +383,18 @@ impl Service {
         })
     }
 
+    /// What engine work uses of the service.
+    pub(crate) fn parts(&self) -> engine::Parts<'_> {
+        engine::Parts {
+            settings: &self.settings,
+            faults: &self.faults,
+            exports: &self.exports,
+            builds: &self.builds,
+            streams: self.streams.as_deref(),
+            apps: self.apps.as_deref(),
+        }
+    }
+
     fn ctx<'a>(&'a self, scope: &'a Scope, host: &'a str, part: i64, now: Timestamp) -> Ctx<'a> {
         Ctx {
             scope,
@@ -389,9 +402,8 @@ impl Service {
             now,
             settings: &self.settings,
             faults: &self.faults,
-            exports: &self.exports,
             builds: &self.builds,
-            streams: self.streams.as_deref(),
+            parts: self.parts(),
             codec: &self.codec,
             host,
         }

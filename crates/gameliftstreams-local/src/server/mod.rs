@@ -30,6 +30,7 @@ pub struct AppState {
     verifier: Option<sigv4::Verifier>,
     throttle: Option<throttle::Throttle>,
     streams: Option<Arc<StreamHub>>,
+    host: Option<Arc<crate::host::Host>>,
     limits: conn::Limits,
     cors_origin: Option<HeaderValue>,
     any_region: bool,
@@ -43,6 +44,7 @@ pub struct AppStateBuilder {
     verifier: Option<sigv4::Verifier>,
     throttle: bool,
     streams: Option<Arc<StreamHub>>,
+    host: Option<Arc<crate::host::Host>>,
     limits: conn::Limits,
     cors_origin: Option<HeaderValue>,
     any_region: bool,
@@ -86,6 +88,12 @@ impl AppStateBuilder {
         self
     }
 
+    /// The host that runs the sessions' applications.
+    pub fn host(mut self, host: Arc<crate::host::Host>) -> Self {
+        self.host = Some(host);
+        self
+    }
+
     /// Timeouts and bounds of connections and requests.
     pub fn limits(mut self, limits: conn::Limits) -> Self {
         self.limits = limits;
@@ -99,6 +107,7 @@ impl AppStateBuilder {
             verifier: self.verifier,
             throttle: self.throttle.then(Default::default),
             streams: self.streams,
+            host: self.host,
             limits: self.limits,
             cors_origin: self.cors_origin,
             any_region: self.any_region,
@@ -116,6 +125,7 @@ impl AppState {
             verifier: None,
             throttle: false,
             streams: None,
+            host: None,
             limits: conn::Limits::default(),
             cors_origin: None,
             any_region: false,

@@ -1,6 +1,7 @@
 //! The `/_local/` routes of real streams: the protocol script at every session's
-//! `webSdkProtocolUrl`, the play page that streams a session in any browser, and the
-//! application messages between the game and the page.
+//! `webSdkProtocolUrl`, the play page that streams a session in any browser, the
+//! application messages between the game and the page, and the session's application
+//! process as the host runs it.
 
 use super::admin::{bad_request, blocking, failed, not_found, owner, reply, Reply};
 use super::AppState;
@@ -21,6 +22,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/_local/play/{session}/connect", post(connect))
         .route("/_local/sessions/{session}/messages", get(messages).post(send_message))
         .route("/_local/sessions/{session}/stream", get(stream_info))
+        .route("/_local/sessions/{session}/app", get(app_info))
 }
 
 fn b64() -> base64::engine::GeneralPurpose {
@@ -189,5 +191,33 @@ async fn stream_info(
         Err(r) => return r,
     };
     let info = s.streams.as_ref().map(|h| h.info(&id)).unwrap_or_default();
+    (StatusCode::OK, Json(serde_json::to_value(info).unwrap_or_default()))
+}
+
+/// `GET /_local/sessions/{session}/app`: the session's application process (state, pid,
+/// display, CPU, memory, exit code, the last lines of its log), or why it runs none.
+async fn app_info(
+    State(s): State<Arc<AppState>>,
+    Path(ident): Path<String>,
+    extensions: axum::http::Extensions,
+) -> Reply {
+    let id = match session_id(&s, &extensions, ident).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let info = match &s.host {
+        Some(host) => {
+            let host = host.clone();
+            match blocking(move || Ok::<_, crate::domain::ApiError>(host.app_info(&id))).await {
+                Ok(info) => info,
+                Err(e) => return failed(e),
+            }
+        }
+        None => crate::host::AppInfo {
+            state: "none".into(),
+            reason: Some("this server runs no applications".into()),
+            ..Default::default()
+        },
+    };
     (StatusCode::OK, Json(serde_json::to_value(info).unwrap_or_default()))
 }

@@ -1,5 +1,6 @@
 //! The layering rules of `src/`, checked on the source text: `domain/` (and `clock`) use no
-//! layer below them, `store/` uses no `ops` and no `server`, `ops/` uses no `server`,
+//! layer below them, `store/` uses no `ops` and no `server`, `ops/` uses no `server` and no
+//! `host`, `host/` and `stream/` use neither each other nor `server`,
 //! nothing outside `store/` names `rusqlite`, engine modules never use `ops::api`, and an
 //! `ops/api/` module never uses another api module.
 
@@ -42,6 +43,19 @@ fn check(rel: &str, text: &str, api: &[String]) -> Vec<String> {
         let names_server = code.contains("crate::server") || code.contains("gameliftstreams_local::server");
         if (in_dir("domain/") || in_dir("store/") || in_dir("ops/") || rel == "clock.rs") && names_server {
             flag("domain, store and ops must not use the server layer");
+        }
+        // The host (applications, displays, processes) and the streams (WebRTC) sit beside each
+        // other over `ops`: nothing below uses them, and neither uses the other or the server.
+        let names =
+            |layer: &str| code.contains(&format!("crate::{layer}")) || code.contains(&format!("super::{layer}"));
+        if (in_dir("domain/") || in_dir("store/") || in_dir("ops/") || rel == "clock.rs") && names("host") {
+            flag("domain, store and ops must not use the host layer");
+        }
+        if in_dir("host/") && (names("stream") || names_server) {
+            flag("the host must not use the stream or server layers");
+        }
+        if in_dir("stream/") && names("host") {
+            flag("the stream layer must not use the host layer");
         }
         if (in_dir("domain/") || rel == "clock.rs") && (code.contains("crate::store") || code.contains("crate::ops")) {
             flag("domain must not use store or ops");

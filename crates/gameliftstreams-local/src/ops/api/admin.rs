@@ -26,16 +26,7 @@ pub enum Outcome {
 
 impl Service {
     fn env_in<'a>(&'a self, tx: &'a dyn crate::store::Tx, part: i64, now: gls_model::Timestamp) -> Env<'a> {
-        Env {
-            tx,
-            settings: &self.settings,
-            faults: &self.faults,
-            exports: &self.exports,
-            builds: &self.builds,
-            streams: self.streams.as_deref(),
-            part,
-            now,
-        }
+        self.parts().env(tx, part, now)
     }
 
     /// The injected failures still pending: (account, region, fault), only `owner`'s with one.
@@ -265,5 +256,86 @@ impl Service {
                 .map(Some),
             _ => Ok(None),
         }
+    }
+}
+
+/// What the host needs to start a session's application, as the session and its
+/// application's build stand now.
+#[derive(Debug, Clone)]
+pub struct LaunchView {
+    /// The session's ARN.
+    pub arn: String,
+    /// Its status now.
+    pub status: StreamSessionStatus,
+    /// The application id.
+    pub app_id: String,
+    /// The application's runtime.
+    pub runtime: gls_model::RuntimeEnvironmentType,
+    /// `ExecutablePath`, as a path inside the build.
+    pub executable: Option<String>,
+    /// The build's snapshot, when it is ready: the folder.
+    pub build: Option<std::path::PathBuf>,
+    /// What became of the build (for the card): `None` for an application without one.
+    pub build_state: Option<crate::store::BuildState>,
+    /// The display: the session's `DisplayConfiguration`, else 1920x1080 (the model's default).
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+    /// `AdditionalEnvironmentVariables`.
+    pub env: Vec<(String, String)>,
+    /// `AdditionalLaunchArgs`.
+    pub args: Vec<String>,
+}
+
+impl Service {
+    /// What starting session `id`'s application takes; `None` for no such session.
+    pub fn launch_view(&self, id: &str) -> Result<Option<LaunchView>, ApiError> {
+        let found = self.store.read(|tx| {
+            let Some(part) = tx.sessions().locate(id)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let Some(row) = tx.sessions().get(part, id)? else {
+                return Ok(None);
+            };
+            let app = tx.applications().get(part, &row.app_id)?;
+            let build = tx.builds().get(part, &row.app_id)?;
+            Ok(Some((row, app, build)))
+        })?;
+        let Some((row, app, build)) = found else {
+            return Ok(None);
+        };
+        let (width, height) = row
+            .doc
+            .display_configuration
+            .as_ref()
+            .and_then(|d| d.resolution.as_ref())
+            .map_or((1920, 1080), |r| (r.width.max(2) as u32, r.height.max(2) as u32));
+        let build_state = build.map(|b| b.state);
+        let ready = build_state == Some(crate::store::BuildState::Ready);
+        Ok(Some(LaunchView {
+            arn: row.doc.arn.clone().unwrap_or_default(),
+            status: row.doc.status.unwrap_or_default(),
+            runtime: app
+                .as_ref()
+                .and_then(|a| a.runtime_environment.as_ref())
+                .map(|r| r.type_)
+                .unwrap_or_default(),
+            executable: app
+                .as_ref()
+                .and_then(|a| a.executable_path.as_deref())
+                .and_then(crate::domain::builds::inside),
+            build: ready.then(|| engine::builds::snapshot_dir(&self.settings, &row.app_id)),
+            build_state,
+            app_id: row.app_id,
+            width,
+            height,
+            env: row
+                .doc
+                .additional_environment_variables
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            args: row.doc.additional_launch_args.unwrap_or_default(),
+        }))
     }
 }

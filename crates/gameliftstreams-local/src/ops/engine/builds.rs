@@ -198,7 +198,25 @@ fn take(settings: &Settings, app: &GetApplicationOutput, dest: &Path) -> Result<
         let mode = std::fs::metadata(&path).map_err(|e| io(&path, e))?.permissions().mode();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode | 0o755)).map_err(|e| io(&path, e))?;
     }
+    read_only(dest).map_err(|e| io(dest, e))?;
     Ok(Taken::Ready(format!("snapshot of {uri}")))
+}
+
+/// Take the write bits off the snapshot's files: sessions hard-link the big ones, and a
+/// program that is not root cannot rewrite them in place.
+fn read_only(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            read_only(&entry.path())?;
+        } else {
+            let mode = meta.permissions().mode() & !0o222;
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
 }
 
 /// The S3 endpoint's side of `take`: `None` when nothing is there.

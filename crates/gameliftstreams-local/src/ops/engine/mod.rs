@@ -2,10 +2,12 @@
 //! domain event to a stored session and carries out its effects; `placement` owns capacity
 //! and the queue of waiting sessions; `cascades` what one resource's change does to others;
 //! `launch` creates sessions; `urls` the stream URL lifecycle; `timers` fires due timers,
-//! each isolated; `exports` the export outbox and its worker; `builds` the snapshots of
+//! each isolated; `apps` what the layer that runs games is told; `exports` the export
+//! outbox and its worker; `builds` the snapshots of
 //! application builds and their worker; `s3` the S3 endpoint; `faults` injected failures;
 //! `resources` finds resources named by the caller. Engine modules never import `ops::api`.
 
+pub mod apps;
 pub mod builds;
 pub mod cascades;
 pub mod exports;
@@ -24,11 +26,46 @@ use crate::domain::session::{self, Effect, Event, Refusal, Session};
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
 use crate::store::{SessionRow, Tx};
+use apps::Apps;
 use builds::BuildWorker;
 use exports::ExportWorker;
 use faults::Faults;
 use gls_model::Timestamp;
 use signal::Streams;
+
+/// The parts of the service that engine work uses besides its transaction.
+#[derive(Clone, Copy)]
+pub struct Parts<'a> {
+    /// Service settings.
+    pub settings: &'a Settings,
+    /// Injected failures.
+    pub faults: &'a Faults,
+    /// The export worker.
+    pub exports: &'a ExportWorker,
+    /// The build worker.
+    pub builds: &'a BuildWorker,
+    /// The streaming layer, when it runs.
+    pub streams: Option<&'a dyn Streams>,
+    /// The layer that runs games, when it runs.
+    pub apps: Option<&'a dyn Apps>,
+}
+
+impl<'a> Parts<'a> {
+    /// Engine work in `tx`, on partition `part`, at `now`.
+    pub fn env(self, tx: &'a dyn Tx, part: i64, now: Timestamp) -> Env<'a> {
+        Env {
+            tx,
+            settings: self.settings,
+            faults: self.faults,
+            exports: self.exports,
+            builds: self.builds,
+            streams: self.streams,
+            apps: self.apps,
+            part,
+            now,
+        }
+    }
+}
 
 /// What engine work sees: the transaction, settings, injected faults, the partition of the
 /// resources at hand and the time the work happens at.
@@ -46,6 +83,8 @@ pub struct Env<'a> {
     pub builds: &'a BuildWorker,
     /// The streaming layer, when it runs.
     pub streams: Option<&'a dyn Streams>,
+    /// The layer that runs games, when it runs.
+    pub apps: Option<&'a dyn Apps>,
     /// The partition.
     pub part: i64,
     /// When this happens (a timer's due time, or the request's time).
@@ -73,22 +112,14 @@ impl Env<'_> {
 impl Ctx<'_> {
     /// The engine's view of this request.
     pub fn env<'a>(&'a self, tx: &'a dyn Tx) -> Env<'a> {
-        Env {
-            tx,
-            settings: self.settings,
-            faults: self.faults,
-            exports: self.exports,
-            builds: self.builds,
-            streams: self.streams,
-            part: self.part,
-            now: self.now,
-        }
+        self.parts.env(tx, self.part, self.now)
     }
 }
 
 /// Apply `event` to a stored session, save it, and carry out the effects. A refused event
 /// changes nothing.
 pub fn drive(env: Env<'_>, row: &mut SessionRow, event: Event) -> Result<Result<(), Refusal>, ApiError> {
+    let placed = matches!(event, Event::Placed { .. });
     let effects = {
         let mut s = Session {
             doc: &mut row.doc,
@@ -99,6 +130,9 @@ pub fn drive(env: Env<'_>, row: &mut SessionRow, event: Event) -> Result<Result<
             Err(r) => return Ok(Err(r)),
         }
     };
+    if let (true, Some(apps)) = (placed, env.apps) {
+        apps.placed(&row.id);
+    }
     let mut released = None;
     for fx in &effects {
         match fx {

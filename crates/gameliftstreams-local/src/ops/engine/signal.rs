@@ -76,7 +76,22 @@ fn card_note(env: Env<'_>, row: &SessionRow) -> Option<String> {
     Some(match build.state {
         // "no build at s3://…: <path> is not a folder": the URI is what the user wrote.
         BuildState::Missing => what.split(": ").next().unwrap_or_default().to_string(),
-        BuildState::Ready => "build ready; games do not run in this version yet".to_string(),
+        BuildState::Ready => {
+            let runtime = env
+                .tx
+                .applications()
+                .get(env.part, &row.app_id)
+                .ok()
+                .flatten()
+                .and_then(|a| a.runtime_environment.map(|r| r.type_))
+                .unwrap_or_default();
+            match env.apps {
+                None => "applications do not run here".to_string(),
+                Some(apps) => apps
+                    .why_not(runtime)
+                    .unwrap_or_else(|| "the game runs; its picture is not streamed yet".to_string()),
+            }
+        }
         _ => what,
     })
 }

@@ -3,50 +3,26 @@
 //! rule breaks, an unknown kind) is rolled back alone, logged with its kind and resource and
 //! moved to the dead letters, so no request and no later timer fails because of it.
 
-use super::builds::{self, BuildWorker};
-use super::exports::ExportWorker;
-use super::faults::Faults;
-use super::signal::Streams;
-use super::{drive_quiet, placement, urls, Env};
+use super::builds;
+use super::{drive_quiet, placement, urls, Env, Parts};
 use crate::domain::associations;
 use crate::domain::lifecycle;
 use crate::domain::session::{self, Event};
 use crate::domain::timer::TimerKind;
 use crate::domain::ApiError;
-use crate::ops::Settings;
 use crate::store::{Timer, Tx};
 use gls_model::{ApplicationStatus, StreamGroupLocationStatus, StreamGroupStatus, Timestamp};
 
 /// Fire due timers until none is left at or before `now`; returns how many fired (dead
 /// letters included).
-pub fn fire_due(
-    tx: &dyn Tx,
-    settings: &Settings,
-    faults: &Faults,
-    exports: &ExportWorker,
-    builds: &BuildWorker,
-    streams: Option<&dyn Streams>,
-    now: Timestamp,
-) -> Result<usize, ApiError> {
+pub fn fire_due(tx: &dyn Tx, parts: Parts<'_>, now: Timestamp) -> Result<usize, ApiError> {
     let mut fired = 0;
     while let Some(t) = tx.timers().first_due(now.millis())? {
         tx.timers().delete(t.seq)?;
         let outcome = match TimerKind::parse(&t.kind) {
             None => Err(format!("unknown timer kind {:?}", t.kind)),
             Some(kind) => tx
-                .isolated(|tx| {
-                    let env = Env {
-                        tx,
-                        settings,
-                        faults,
-                        exports,
-                        builds,
-                        streams,
-                        part: t.part,
-                        now: Timestamp(t.due_at),
-                    };
-                    fire(env, kind, &t)
-                })?
+                .isolated(|tx| fire(parts.env(tx, t.part, Timestamp(t.due_at)), kind, &t))?
                 .map_err(|e| e.to_string()),
         };
         if let Err(why) = outcome {

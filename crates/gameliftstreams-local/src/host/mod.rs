@@ -1,0 +1,486 @@
+//! The host: each placed session's application runs here, as on AWS's hosts. A session of
+//! an application whose build is ready gets a private Xvfb display at its resolution, a fresh
+//! writable copy of the build as its working directory, its own HOME, TMPDIR and
+//! XDG_RUNTIME_DIR, a clean environment with its `AdditionalEnvironmentVariables`, and its
+//! `AdditionalLaunchArgs`; stdout and stderr go to a log file. The process's exit ends the
+//! session TERMINATED/applicationExit; a session that ends otherwise has its processes
+//! stopped. Nothing the host starts outlives it: a graceful stop ends everything, and after a
+//! `kill -9` the next start ends what was left ([`process::sweep`]). Uses `ops`; the engine
+//! reaches it through `ops::engine::apps::Apps`.
+
+pub mod process;
+mod workdir;
+
+use crate::domain::session::Event;
+use crate::ops::api::admin::{LaunchView, Outcome};
+use crate::ops::engine::apps::Apps;
+use crate::ops::Service;
+use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
+use process::{Display, Group};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+/// How often the host looks at the sessions it runs.
+const RECONCILE: Duration = Duration::from_millis(250);
+
+/// How long a placement hint waits for its transaction to commit.
+const PLACEMENT_WAIT: Duration = Duration::from_secs(3);
+
+/// How long Xvfb has to say which display it took.
+const DISPLAY_START: Duration = Duration::from_secs(10);
+
+/// How the host is set up (`serve` flags).
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Where session folders, logs and process records live (`<data-dir>/host`).
+    pub root: PathBuf,
+    /// `--apps on`: run applications (off: every session streams the test card).
+    pub enabled: bool,
+    /// The Xvfb binary, when the machine has one.
+    pub xvfb: Option<PathBuf>,
+    /// util-linux's `setpriv`, when the machine has it: what the host starts dies with it.
+    pub setpriv: Option<PathBuf>,
+    /// How long a stopped application has between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+}
+
+impl HostConfig {
+    /// Why no application runs on this host at all, if so.
+    pub fn unavailable(&self) -> Option<String> {
+        if !self.enabled {
+            return Some("applications are off (serve --apps off)".into());
+        }
+        if self.xvfb.is_none() {
+            return Some("Xvfb is not installed (Debian: apt-get install xvfb)".into());
+        }
+        None
+    }
+}
+
+/// The first `name` on `PATH`.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// A session's application as the admin API shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// `none` (the session runs no application: see `reason`), `starting`, `running`,
+    /// `exited` (on its own) or `stopped` (its session ended).
+    pub state: String,
+    /// Why the session runs no application (it streams the test card).
+    pub reason: Option<String>,
+    /// The application's process id (its process group's).
+    pub pid: Option<i32>,
+    /// The X display, `:N`.
+    pub display: Option<String>,
+    /// The display's size.
+    pub width: Option<u32>,
+    /// See `width`.
+    pub height: Option<u32>,
+    /// The exit code (128 + N for signal N), once it has exited.
+    pub exit_code: Option<i32>,
+    /// The command line: the executable (inside the build) and its arguments.
+    pub command: Vec<String>,
+    /// The working directory (the session's copy of the build).
+    pub working_directory: Option<String>,
+    /// The file that gets the application's stdout and stderr.
+    pub log_file: Option<String>,
+    /// CPU seconds used so far (user + system, the whole process group's leader).
+    pub cpu_seconds: Option<f64>,
+    /// Resident memory of the leader, bytes.
+    pub memory_bytes: Option<u64>,
+    /// The last lines of its log.
+    pub log_tail: Vec<String>,
+}
+
+/// A running application: its display and its process group.
+struct Running {
+    display: Display,
+    game: Group,
+    /// Its session ended: it is being stopped, its exit is not an application exit.
+    stopping: bool,
+}
+
+enum Msg {
+    Placed(String, Instant),
+    Exited(String, i32),
+    Shutdown(mpsc::Sender<()>),
+}
+
+/// The host of the applications.
+pub struct Host {
+    config: HostConfig,
+    marker: String,
+    tx: Mutex<Sender<Msg>>,
+    info: Mutex<HashMap<String, AppInfo>>,
+    service: OnceLock<Weak<Service>>,
+}
+
+impl Host {
+    /// Set the host up: end what a previous run left, and start its thread.
+    pub fn start(config: HostConfig) -> std::io::Result<Arc<Host>> {
+        std::fs::create_dir_all(&config.root)?;
+        let root = std::path::absolute(&config.root)?;
+        let marker = root.display().to_string();
+        let ended = process::sweep(&root.join("running"), &marker);
+        if ended > 0 {
+            tracing::warn!(groups = ended, "ended application processes a previous run left behind");
+        }
+        let (tx, rx) = mpsc::channel();
+        let host = Arc::new(Host {
+            config: HostConfig { root, ..config },
+            marker,
+            tx: Mutex::new(tx),
+            info: Mutex::default(),
+            service: OnceLock::new(),
+        });
+        let weak = Arc::downgrade(&host);
+        std::thread::Builder::new()
+            .name("gls-host".into())
+            .spawn(move || run(weak, rx))?;
+        Ok(host)
+    }
+
+    /// The service whose sessions it hosts.
+    pub fn attach(&self, service: &Arc<Service>) {
+        let _ = self.service.set(Arc::downgrade(service));
+    }
+
+    fn service(&self) -> Option<Arc<Service>> {
+        self.service.get().and_then(Weak::upgrade)
+    }
+
+    fn send(&self, msg: Msg) {
+        let _ = self.tx.lock().unwrap_or_else(|p| p.into_inner()).send(msg);
+    }
+
+    /// Stop every application and display, and wait for them to be gone.
+    pub fn shutdown(&self) {
+        let (done, wait) = mpsc::channel();
+        self.send(Msg::Shutdown(done));
+        let _ = wait.recv_timeout(self.config.stop_grace + Duration::from_secs(5));
+    }
+
+    /// The session's application, as the admin API shows it.
+    pub fn app_info(&self, session: &str) -> AppInfo {
+        let mut info = self
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .cloned()
+            .unwrap_or_else(|| AppInfo {
+                state: "none".into(),
+                ..Default::default()
+            });
+        if let Some(pid) = info.pid.filter(|_| info.state == "running") {
+            let (cpu, rss) = usage(pid);
+            info.cpu_seconds = cpu;
+            info.memory_bytes = rss;
+        }
+        if let Some(log) = &info.log_file {
+            info.log_tail = tail(Path::new(log), 20);
+        }
+        info
+    }
+
+    fn set_info(&self, session: &str, f: impl FnOnce(&mut AppInfo)) {
+        let mut all = self.info.lock().unwrap_or_else(|p| p.into_inner());
+        f(all.entry(session.to_string()).or_default());
+    }
+
+    /// Why a session of `runtime` streams the test card instead of its game, if it does.
+    pub fn why_not(&self, runtime: RuntimeEnvironmentType) -> Option<String> {
+        if let Some(why) = self.config.unavailable() {
+            return Some(why);
+        }
+        match runtime {
+            RuntimeEnvironmentType::Ubuntu => None,
+            other => Some(format!("{} builds do not run on this host yet", other.as_str())),
+        }
+    }
+
+    /// Start the session's application; what the admin API shows of it.
+    fn launch(&self, view: &LaunchView, running: &mut HashMap<String, Running>) {
+        let id = view.arn.rsplit('/').next().unwrap_or_default().to_string();
+        let reason = match (&view.build, &view.executable) {
+            _ if running.contains_key(&id) => return,
+            (None, _) => Some(match view.build_state {
+                Some(crate::store::BuildState::Missing) | None => "its application has no build".to_string(),
+                Some(state) => format!("its application's build is {}", state.as_str()),
+            }),
+            (Some(_), None) => Some("its application's ExecutablePath is not in its build".into()),
+            _ => self.why_not(view.runtime),
+        };
+        if let Some(reason) = reason {
+            self.set_info(&id, |i| {
+                i.state = "none".into();
+                i.reason = Some(reason);
+            });
+            return;
+        }
+        self.set_info(&id, |i| i.state = "starting".into());
+        match self.spawn(&id, view) {
+            Ok(r) => {
+                tracing::info!(session = %id, pid = r.game.pgid(), display = %r.display.name, "application started");
+                running.insert(id, r);
+            }
+            Err(e) => {
+                tracing::warn!(session = %id, error = %e, "application could not start");
+                self.set_info(&id, |i| {
+                    i.state = "none".into();
+                    i.reason = Some(format!("the application could not start: {e}"));
+                });
+            }
+        }
+    }
+
+    fn spawn(&self, id: &str, view: &LaunchView) -> Result<Running, String> {
+        let (Some(build), Some(exec), Some(xvfb)) = (&view.build, &view.executable, &self.config.xvfb) else {
+            return Err("nothing to run".into());
+        };
+        let dirs = workdir::SessionDirs::make(&self.config.root.join("sessions").join(id), build)
+            .map_err(|e| format!("the session's folders: {e}"))?;
+        let marker = (process::MARKER.to_string(), self.marker.clone());
+        let setpriv = self.config.setpriv.as_deref();
+        let display = Display::start(
+            xvfb,
+            setpriv,
+            (view.width, view.height),
+            &[marker.clone(), ("PATH".into(), BASE_PATH.into())],
+            &dirs.xvfb_log,
+            DISPLAY_START,
+        )?;
+        let mut env: Vec<(String, String)> = vec![
+            ("PATH".into(), BASE_PATH.into()),
+            ("LANG".into(), "en_US.UTF-8".into()),
+            ("DISPLAY".into(), display.name.clone()),
+            ("HOME".into(), dirs.home.display().to_string()),
+            ("TMPDIR".into(), dirs.tmp.display().to_string()),
+            ("XDG_RUNTIME_DIR".into(), dirs.run.display().to_string()),
+            ("GAMELIFTSTREAMS_SESSION_ARN".into(), view.arn.clone()),
+            ("GAMELIFTSTREAMS_SESSION_ID".into(), id.to_string()),
+            ("GAMELIFTSTREAMS_APPLICATION_ID".into(), view.app_id.clone()),
+        ];
+        for (k, v) in &view.env {
+            env.retain(|(have, _)| have != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env.retain(|(k, _)| k != process::MARKER);
+        env.push(marker);
+        let program = dirs.app.join(exec);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&dirs.app_log)
+            .map_err(|e| format!("{}: {e}", dirs.app_log.display()))?;
+        let err_log = log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = process::command(&program, setpriv);
+        cmd.args(&view.args)
+            .current_dir(&dirs.app)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(log)
+            .stderr(err_log);
+        let game = Group::spawn(&mut cmd).map_err(|e| format!("{}: {e}", program.display()))?;
+        let records = self.config.root.join("running");
+        if let Err(e) = process::record(&records, id, &[display.group.pgid(), game.pgid()]) {
+            tracing::warn!(error = %e, "the session's processes could not be recorded");
+        }
+        let host = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let session = id.to_string();
+        game.watch("gls-app-wait", move |code| {
+            let _ = host.send(Msg::Exited(session, code));
+        })
+        .map_err(|e| e.to_string())?;
+        let mut command = vec![exec.clone()];
+        command.extend(view.args.iter().cloned());
+        self.set_info(id, |i| {
+            *i = AppInfo {
+                state: "running".into(),
+                pid: Some(game.pgid()),
+                display: Some(display.name.clone()),
+                width: Some(view.width),
+                height: Some(view.height),
+                command,
+                working_directory: Some(dirs.app.display().to_string()),
+                log_file: Some(dirs.app_log.display().to_string()),
+                ..Default::default()
+            }
+        });
+        Ok(Running {
+            display,
+            game,
+            stopping: false,
+        })
+    }
+
+    /// Stop a session's processes on a thread of their own (the grace may take seconds).
+    fn stop(&self, id: &str, mut r: Running) {
+        r.stopping = true;
+        let grace = self.config.stop_grace;
+        let record = process::record_path(&self.config.root.join("running"), id);
+        let name = format!("gls-stop-{}", id.chars().take(6).collect::<String>());
+        let stop = move || {
+            r.game.stop(grace);
+            r.display.group.stop(Duration::from_millis(500));
+            let _ = std::fs::remove_file(record);
+        };
+        if let Err(e) = std::thread::Builder::new().name(name).spawn(stop) {
+            tracing::warn!(error = %e, "could not start a stopping thread");
+        }
+        self.set_info(id, |i| i.state = "stopped".into());
+    }
+}
+
+/// The PATH every application gets.
+const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+impl Apps for Host {
+    fn placed(&self, session: &str) {
+        self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
+    }
+
+    fn why_not(&self, runtime: RuntimeEnvironmentType) -> Option<String> {
+        Host::why_not(self, runtime)
+    }
+}
+
+/// A session status in which its application runs.
+fn runs_in(status: StreamSessionStatus) -> bool {
+    use StreamSessionStatus::*;
+    matches!(status, Active | Connected | PendingClientReconnection | Reconnecting)
+}
+
+/// The host's thread: placement hints, exits, and the reconciliation that stops the
+/// applications of ended sessions.
+fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
+    let mut running: HashMap<String, Running> = HashMap::new();
+    let mut placed: Vec<(String, Instant)> = Vec::new();
+    let mut next = Instant::now();
+    loop {
+        let msg = rx.recv_timeout(next.saturating_duration_since(Instant::now()));
+        let Some(host) = weak.upgrade() else { return };
+        match msg {
+            Ok(Msg::Placed(id, until)) => placed.push((id, until)),
+            Ok(Msg::Exited(id, code)) => exited(&host, &mut running, &id, code),
+            Ok(Msg::Shutdown(done)) => {
+                let groups: Vec<Running> = running.drain().map(|(_, r)| r).collect();
+                for r in &groups {
+                    r.game.terminate();
+                }
+                for r in groups {
+                    r.game.stop(host.config.stop_grace);
+                    r.display.group.stop(Duration::from_millis(500));
+                }
+                let _ = std::fs::remove_dir_all(host.config.root.join("running"));
+                let _ = done.send(());
+                return;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if Instant::now() >= next {
+            next = Instant::now() + RECONCILE;
+            reconcile(&host, &mut running, &mut placed);
+        }
+    }
+}
+
+fn exited(host: &Host, running: &mut HashMap<String, Running>, id: &str, code: i32) {
+    let Some(r) = running.remove(id) else { return };
+    if r.stopping {
+        return;
+    }
+    tracing::info!(session = %id, exit_code = code, "application exited");
+    host.set_info(id, |i| {
+        i.state = "exited".into();
+        i.exit_code = Some(code);
+    });
+    host.stop(id, r);
+    host.set_info(id, |i| i.state = "exited".into());
+    if let Some(service) = host.service() {
+        match service.session_event(None, id, Event::ApplicationExited(code)) {
+            Ok(Outcome::Applied(_)) | Ok(Outcome::Refused(_)) | Ok(Outcome::NotFound) => {}
+            Err(e) => tracing::warn!(session = %id, error = %e, "the application's exit could not be recorded"),
+        }
+    }
+}
+
+fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut Vec<(String, Instant)>) {
+    let Some(service) = host.service() else { return };
+    let now = Instant::now();
+    placed.retain(|(id, until)| match service.launch_view(id) {
+        Ok(Some(view)) if runs_in(view.status) => {
+            host.launch(&view, running);
+            false
+        }
+        Ok(Some(view)) if view.status == StreamSessionStatus::Activating => now < *until,
+        Ok(_) => false,
+        Err(e) => {
+            tracing::debug!(error = %e, "session unreadable");
+            now < *until
+        }
+    });
+    let ended: Vec<String> = running
+        .iter()
+        .filter(|(_, r)| !r.stopping)
+        .filter(|(id, _)| match service.stream_view(id) {
+            Ok(Some((status, _))) => !runs_in(status),
+            Ok(None) => true,
+            Err(_) => false,
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in ended {
+        if let Some(r) = running.remove(&id) {
+            tracing::info!(session = %id, "session ended: stopping its application");
+            host.stop(&id, r);
+        }
+    }
+}
+
+/// CPU seconds (user + system) and resident bytes of process `pid`, from /proc.
+fn usage(pid: i32) -> (Option<f64>, Option<u64>) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the comm: state is field 3; utime and stime are fields 14 and 15 (1-based).
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+    let cpu = ticks(14).zip(ticks(15)).map(|(u, s)| (u + s) / 100.0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024);
+    (cpu, rss)
+}
+
+/// The last `n` lines of a log file (reading at most its last 64 KiB).
+fn tail(path: &Path, n: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}

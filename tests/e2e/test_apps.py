@@ -1,0 +1,233 @@
+"""Each placed session runs its application's build: on its own Xvfb display, in a copy of the
+build, with its own HOME/TMPDIR, a clean environment plus AdditionalEnvironmentVariables, and
+AdditionalLaunchArgs; its exit ends the session TERMINATED/applicationExit; a session that ends
+otherwise stops it; nothing outlives the server, not even a `kill -9` of it (the next start
+ends what was left). GET /_local/sessions/{session}/app shows the process."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import Server
+
+UBUNTU = {"Type": "UBUNTU", "Version": "22_04_LTS"}
+
+GAME = """#!/bin/sh
+echo "args: $*"
+echo "pwd: $(pwd)"
+env | sort > "$HOME/env.txt"
+echo written > "$TMPDIR/tmp.txt"
+echo mine > save.txt
+if [ "$1" = "exit" ]; then exit "$2"; fi
+if [ "$1" = "fork" ]; then sleep 600 & echo $! > "$HOME/child.pid"; wait; fi
+exec sleep 600
+"""
+
+needs_xvfb = pytest.mark.skipif(not os.path.exists("/usr/bin/Xvfb"), reason="Xvfb is not installed")
+
+
+def make_game(data):
+    folder = os.path.join(data, "s3", "games", "script")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "run.sh"), "w") as f:
+        f.write(GAME)
+    with open(os.path.join(folder, "save.txt"), "w") as f:
+        f.write("from the build\n")
+
+
+def until(what, f, seconds=30):
+    end = time.time() + seconds
+    last = None
+    while time.time() < end:
+        last = f()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def app_info(server, arn):
+    return server.admin("GET", "/_local/sessions/%s/app" % urllib.request.quote(arn, safe=""))
+
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie nobody reaped yet is not alive.
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] not in "ZX":
+                return True
+    return False
+
+
+def setup(server, width=None):
+    c = server.client()
+    app = c.create_application(Description="script game", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
+                               ApplicationSourceUri="s3://games/script")["Id"]
+    server.advance(5)
+    assert c.get_application(Identifier=app)["Status"] == "READY"
+    group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
+                                  LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 4,
+                                                           "MaximumCapacity": 4}])["Id"]
+    server.advance(1)
+    return c, app, group
+
+
+def start(c, group, app, **extra):
+    return c.start_stream_session(Identifier=group, ApplicationIdentifier=app, Protocol="WebRTC",
+                                  SignalRequest="NO_CLIENT_CONNECTION", **extra)["Arn"]
+
+
+@needs_xvfb
+def test_a_session_runs_its_build_with_its_arguments_environment_and_folders(tmp_path):
+    data = str(tmp_path / "data")
+    make_game(data)
+    s = Server(data, "--clock", "frozen")
+    try:
+        c, app, group = setup(s)
+        arn = start(c, group, app, AdditionalLaunchArgs=["--level", "3 4"],
+                    AdditionalEnvironmentVariables={"MY_VAR": "hello", "LANG": "fr_FR.UTF-8"},
+                    DisplayConfiguration={"Resolution": {"Width": 1280, "Height": 720}})
+        other = start(c, group, app)
+        s.advance(2)
+        info = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, arn)))
+        assert info["command"] == ["run.sh", "--level", "3 4"]
+        assert (info["width"], info["height"]) == (1280, 720) and info["display"].startswith(":")
+        env_file = os.path.join(info["workingDirectory"], "..", "home", "env.txt")
+        until("the environment written", lambda: os.path.exists(env_file))
+        time.sleep(0.2)
+        env = dict(line.split("=", 1) for line in open(env_file).read().splitlines() if "=" in line)
+        assert env["MY_VAR"] == "hello" and env["LANG"] == "fr_FR.UTF-8"
+        assert env["DISPLAY"] == info["display"]
+        assert env["GAMELIFTSTREAMS_SESSION_ARN"] == arn
+        assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
+        assert env["HOME"].endswith("/home") and env["TMPDIR"].endswith("/tmp") and env["XDG_RUNTIME_DIR"]
+        assert os.path.realpath(env["PWD"]) == os.path.realpath(info["workingDirectory"])
+        assert not any(k.startswith(("AWS_", "GLS_", "PYTEST")) for k in env), "nothing of the server's own"
+        assert "args: --level 3 4" in info["logTail"] or "args: --level 3 4" in app_info(s, arn)["logTail"]
+        # Each session has its own copy of the build; the snapshot stays as it was.
+        other_info = until("the other running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, other)))
+        assert other_info["display"] != info["display"]
+        for i in (info, other_info):
+            until("its save", lambda: open(os.path.join(i["workingDirectory"], "save.txt")).read() == "mine\n")
+        with open(os.path.join(data, "builds", app, "save.txt")) as f:
+            assert f.read() == "from the build\n"
+        assert app_info(s, arn)["memoryBytes"] > 0
+    finally:
+        s.stop()
+
+
+@needs_xvfb
+def test_the_applications_exit_ends_the_session_and_its_end_stops_the_application(tmp_path):
+    data = str(tmp_path / "data")
+    make_game(data)
+    s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "500")
+    try:
+        c, app, group = setup(s)
+        exits = start(c, group, app, AdditionalLaunchArgs=["exit", "7"])
+        runs = start(c, group, app)
+        s.advance(2)
+        got = until("TERMINATED", lambda: (lambda g: g["Status"] == "TERMINATED" and g)(
+            c.get_stream_session(Identifier=group, StreamSessionIdentifier=exits)))
+        assert got["StatusReason"] == "applicationExit"
+        info = app_info(s, exits)
+        assert (info["state"], info["exitCode"]) == ("exited", 7)
+        running = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, runs)))
+        pid = running["pid"]
+        assert group_alive(pid)
+        c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=runs)
+        until("the application gone", lambda: not group_alive(pid), 15)
+        assert app_info(s, runs)["state"] == "stopped"
+        assert c.get_stream_session(Identifier=group, StreamSessionIdentifier=runs)["Status"] in ("TERMINATING",
+                                                                                                 "TERMINATED")
+    finally:
+        s.stop()
+
+
+@needs_xvfb
+def test_no_application_outlives_the_server(tmp_path):
+    data = str(tmp_path / "data")
+    make_game(data)
+    s = Server(data, "--clock", "frozen")
+    pids = []
+    try:
+        c, app, group = setup(s)
+        # Games that start processes of their own: those are not ended with the server by
+        # the kernel (the games themselves and their displays are), but by the next start.
+        arns = [start(c, group, app, AdditionalLaunchArgs=["fork"]) for _ in range(3)]
+        s.advance(2)
+        infos = [until("running", lambda a=a: (lambda i: i["state"] == "running" and i)(app_info(s, a)))
+                 for a in arns]
+        pids = [i["pid"] for i in infos]
+        displays = [i["display"] for i in infos]
+        assert len(set(displays)) == 3
+        children = [os.path.join(i["workingDirectory"], "..", "home", "child.pid") for i in infos]
+        until("the games' own processes", lambda: all(os.path.exists(p) and open(p).read().strip() for p in children))
+        s.proc.send_signal(signal.SIGKILL)
+        s.proc.wait()
+        assert any(group_alive(p) for p in pids), "a kill -9 leaves the games' own processes, until the next start"
+        s = Server(data, "--clock", "frozen")
+        until("every leftover ended", lambda: not any(group_alive(p) for p in pids), 10)
+        # And a graceful stop stops what runs.
+        c = s.client()
+        arn = start(c, group, app)
+        s.advance(2)
+        pid = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, arn)))["pid"]
+        s.proc.send_signal(signal.SIGTERM)
+        s.proc.wait(timeout=30)
+        assert not group_alive(pid)
+    finally:
+        s.stop()
+        for p in pids:
+            if group_alive(p):
+                os.killpg(p, signal.SIGKILL)
+
+
+def test_with_apps_off_sessions_stream_the_card_and_say_why(tmp_path):
+    data = str(tmp_path / "data")
+    make_game(data)
+    s = Server(data, "--clock", "frozen", "--apps", "off")
+    try:
+        c, app, group = setup(s)
+        arn = start(c, group, app)
+        s.advance(2)
+        time.sleep(0.5)
+        info = app_info(s, arn)
+        assert info["state"] == "none" and "serve --apps off" in info["reason"], info
+        assert s.admin("GET", "/_local/health")["settings"]["apps"].startswith("off: applications are off")
+        assert c.get_stream_session(Identifier=group, StreamSessionIdentifier=arn)["Status"] == "ACTIVE"
+    finally:
+        s.stop()
+
+
+def test_a_session_of_an_application_without_a_build_runs_nothing(tmp_path):
+    s = Server(str(tmp_path / "data"), "--clock", "frozen")
+    try:
+        c = s.client()
+        app = c.create_application(Description="g", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
+                                   ApplicationSourceUri="s3://my-bucket/game/")["Id"]
+        s.advance(5)
+        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
+                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
+                                                               "MaximumCapacity": 2}])["Id"]
+        s.advance(1)
+        arn = start(c, group, app)
+        s.advance(2)
+        time.sleep(0.5)
+        info = app_info(s, arn)
+        assert info["state"] == "none" and "no build" in info["reason"], info
+    finally:
+        s.stop()
