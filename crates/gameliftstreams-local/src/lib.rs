@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod host;
+pub mod media;
 pub mod ops;
 pub mod seed;
 pub mod server;

@@ -12,7 +12,7 @@ import { join, dirname } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { until } from "./support.js";
+import { until, CHROMIUM_ARGS } from "./support.js";
 import {
   GameLiftStreamsClient,
   CreateApplicationCommand,
@@ -26,13 +26,6 @@ import {
 const BIN = process.env.GLS_BIN;
 const CHROMIUM = process.env.GLS_CHROMIUM || "/usr/bin/chromium";
 const HERE = dirname(fileURLToPath(import.meta.url));
-// The flags STREAMING.md names for a loopback-only namespace, and the usual headless ones.
-export const CHROMIUM_ARGS = [
-  "--no-sandbox", "--disable-gpu", "--allow-loopback-in-peer-connection",
-  "--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-  "--disable-quic",
-];
 
 const servers = [];
 let browser;

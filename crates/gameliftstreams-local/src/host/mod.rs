@@ -8,13 +8,16 @@
 //! `kill -9` the next start ends what was left ([`process::sweep`]). Uses `ops`; the engine
 //! reaches it through `ops::engine::apps::Apps`.
 
+mod capture;
 pub mod process;
+mod screen;
 mod workdir;
 
 use crate::domain::session::Event;
 use crate::ops::api::admin::{LaunchView, Outcome};
-use crate::ops::engine::apps::Apps;
+use crate::ops::engine::apps::{Apps, Input, VideoFeed};
 use crate::ops::Service;
+use capture::{CaptureStats, SessionMedia};
 use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
 use process::{Display, Group};
 use serde::Serialize;
@@ -98,12 +101,17 @@ pub struct AppInfo {
     pub memory_bytes: Option<u64>,
     /// The last lines of its log.
     pub log_tail: Vec<String>,
+    /// The game has a window on its display.
+    pub window_mapped: bool,
+    /// What the display's capture has done.
+    pub capture: Option<CaptureStats>,
 }
 
 /// A running application: its display and its process group.
 struct Running {
     display: Display,
     game: Group,
+    media: Arc<SessionMedia>,
     /// Its session ended: it is being stopped, its exit is not an application exit.
     stopping: bool,
 }
@@ -120,6 +128,7 @@ pub struct Host {
     marker: String,
     tx: Mutex<Sender<Msg>>,
     info: Mutex<HashMap<String, AppInfo>>,
+    media: Mutex<HashMap<String, Arc<SessionMedia>>>,
     service: OnceLock<Weak<Service>>,
 }
 
@@ -139,6 +148,7 @@ impl Host {
             marker,
             tx: Mutex::new(tx),
             info: Mutex::default(),
+            media: Mutex::default(),
             service: OnceLock::new(),
         });
         let weak = Arc::downgrade(&host);
@@ -188,7 +198,19 @@ impl Host {
         if let Some(log) = &info.log_file {
             info.log_tail = tail(Path::new(log), 20);
         }
+        if let Some(media) = self.media_of(session) {
+            info.window_mapped = media.window_mapped();
+            info.capture = Some(media.stats());
+        }
         info
+    }
+
+    fn media_of(&self, session: &str) -> Option<Arc<SessionMedia>> {
+        self.media
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .cloned()
     }
 
     fn set_info(&self, session: &str, f: impl FnOnce(&mut AppInfo)) {
@@ -290,6 +312,16 @@ impl Host {
             .stdout(log)
             .stderr(err_log);
         let game = Group::spawn(&mut cmd).map_err(|e| format!("{}: {e}", program.display()))?;
+        let media = SessionMedia::start(
+            display.name.clone(),
+            (view.width, view.height),
+            format!("gls-video-{}", id.chars().take(6).collect::<String>()),
+        )
+        .map_err(|e| e.to_string())?;
+        self.media
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), media.clone());
         let records = self.config.root.join("running");
         if let Err(e) = process::record(&records, id, &[display.group.pgid(), game.pgid()]) {
             tracing::warn!(error = %e, "the session's processes could not be recorded");
@@ -318,6 +350,7 @@ impl Host {
         Ok(Running {
             display,
             game,
+            media,
             stopping: false,
         })
     }
@@ -325,6 +358,8 @@ impl Host {
     /// Stop a session's processes on a thread of their own (the grace may take seconds).
     fn stop(&self, id: &str, mut r: Running) {
         r.stopping = true;
+        r.media.stop();
+        self.media.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         let grace = self.config.stop_grace;
         let record = process::record_path(&self.config.root.join("running"), id);
         let name = format!("gls-stop-{}", id.chars().take(6).collect::<String>());
@@ -351,6 +386,14 @@ impl Apps for Host {
     fn why_not(&self, runtime: RuntimeEnvironmentType) -> Option<String> {
         Host::why_not(self, runtime)
     }
+
+    fn video(&self, session: &str) -> Option<VideoFeed> {
+        self.media_of(session).map(|m| m.feed())
+    }
+
+    fn input(&self, session: &str, input: &Input) -> bool {
+        self.media_of(session).is_some_and(|m| m.input(input))
+    }
 }
 
 /// A session status in which its application runs.
@@ -374,6 +417,7 @@ fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
             Ok(Msg::Shutdown(done)) => {
                 let groups: Vec<Running> = running.drain().map(|(_, r)| r).collect();
                 for r in &groups {
+                    r.media.stop();
                     r.game.terminate();
                 }
                 for r in groups {

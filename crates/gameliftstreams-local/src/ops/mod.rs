@@ -276,6 +276,11 @@ impl Service {
         }
     }
 
+    /// The layer that runs the sessions' applications, when there is one.
+    pub fn apps(&self) -> Option<&dyn Apps> {
+        self.apps.as_deref()
+    }
+
     /// The current service time.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

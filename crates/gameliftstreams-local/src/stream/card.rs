@@ -2,12 +2,8 @@
 //! its status, the service time, a moving bar, and the last input and application message,
 //! encoded to H.264 (Annex B) with OpenH264 built from its bundled source.
 
+use crate::media::H264;
 use font8x8::{UnicodeFonts, BASIC_FONTS};
-use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType,
-};
-use openh264::formats::YUVSlices;
-use openh264::OpenH264API;
 
 /// Frames per second of every stream.
 pub const FPS: u32 = 15;
@@ -24,37 +20,20 @@ pub struct Card {
     width: usize,
     height: usize,
     yuv: Vec<u8>,
-    encoder: Encoder,
-    frames: u64,
+    encoder: H264,
 }
 
 impl Card {
     /// A card of `width` x `height` (even numbers) and an encoder for it.
     pub fn new(width: u32, height: u32) -> Result<Card, String> {
         let (width, height) = ((width as usize) & !1, (height as usize) & !1);
-        let pixels = (width * height) as u32;
         // Roughly 2 bits per pixel per second: a clean 720p card at 1.8 Mbit/s.
-        let bitrate = (pixels * 2).clamp(300_000, 4_000_000);
-        let config = EncoderConfig::new()
-            .bitrate(BitRate::from_bps(bitrate))
-            .max_frame_rate(FrameRate::from_hz(FPS as f32))
-            // The cheapest settings that keep the card sharp: camera mode at low complexity
-            // costs ~1.5 ms a 720p frame here, screen-content mode ~7.5 ms.
-            .rate_control_mode(RateControlMode::Bufferbased)
-            .usage_type(UsageType::CameraVideoRealTime)
-            .complexity(Complexity::Low)
-            .scene_change_detect(false)
-            .adaptive_quantization(false)
-            .background_detection(false)
-            .intra_frame_period(IntraFramePeriod::from_num_frames(FPS * 2))
-            .skip_frames(false);
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| e.to_string())?;
+        let encoder = H264::new(width, height, FPS, 2, FPS * 2)?;
         Ok(Card {
             width,
             height,
             yuv: vec![0; width * height * 3 / 2],
             encoder,
-            frames: 0,
         })
     }
 
@@ -86,18 +65,7 @@ impl Card {
 
     /// Encode the current picture; `keyframe` forces an IDR frame. Annex B bytes.
     pub fn encode(&mut self, keyframe: bool) -> Result<Vec<u8>, String> {
-        if keyframe || self.frames == 0 {
-            self.encoder.force_intra_frame();
-        }
-        self.frames += 1;
-        let (w, h) = (self.width, self.height);
-        let (y, uv) = self.yuv.split_at(w * h);
-        let (u, v) = uv.split_at(w * h / 4);
-        let slices = YUVSlices::new((y, u, v), (w, h), (w, w / 2, w / 2));
-        self.encoder
-            .encode(&slices)
-            .map(|b| b.to_vec())
-            .map_err(|e| e.to_string())
+        self.encoder.encode(&self.yuv, keyframe)
     }
 
     /// The encoded size.

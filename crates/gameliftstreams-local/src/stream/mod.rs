@@ -54,6 +54,8 @@ pub struct StreamInfo {
     pub last_message: Option<String>,
     /// Why the session streams the test card (its caption says the same).
     pub card_note: Option<String>,
+    /// What the video shows: `game` (the game's display) or `card` (the test card).
+    pub source: &'static str,
     /// The encoded size.
     pub width: u32,
     /// See `width`.

@@ -8,6 +8,7 @@ use super::{Received, StreamHub, MESSAGES_KEPT, RECONCILE};
 use crate::domain::lifecycle::export_stamp;
 use crate::domain::session::Event;
 use crate::ops::api::admin::Outcome;
+use crate::ops::engine::apps::{Input as AppInput, VideoFeed};
 use crate::ops::engine::signal::PeerSpec;
 use base64::Engine as _;
 use gls_model::{StreamSessionStatus, StreamSessionStatusReason};
@@ -58,6 +59,10 @@ pub(super) struct Peer {
     /// `close` has begun the shutdown.
     shut: bool,
     card: Option<Card>,
+    /// The game's video, when the session's game runs: it replaces the card.
+    feed: Option<VideoFeed>,
+    /// When to look for the game's video again.
+    next_feed_look: Instant,
     started: Instant,
     next_frame: Instant,
     next_audio: Instant,
@@ -91,6 +96,8 @@ impl Peer {
             shut: false,
             reported: false,
             card: None,
+            feed: None,
+            next_feed_look: now,
             started: now,
             next_frame: now,
             next_audio: now,
@@ -161,6 +168,9 @@ impl Peer {
                 self.next_audio = now;
                 self.next_stats = now;
                 self.keyframe = true;
+                if let Some(feed) = &self.feed {
+                    feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 tracing::info!(session = %self.spec.session_id, "client connected");
             }
             RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) | RtcEvent::Closed => self.gone = true,
@@ -190,21 +200,35 @@ impl Peer {
             },
             RtcEvent::ChannelData(d) => {
                 if Some(d.id) == self.input {
-                    self.on_input(&d.data);
+                    self.on_input(&d.data, hub);
                 } else if Some(d.id) == self.messages {
                     self.on_message(&d.data, hub);
                 }
             }
             RtcEvent::ChannelClose(id) if Some(id) == self.input || Some(id) == self.messages => self.gone = true,
-            RtcEvent::KeyframeRequest(_) => self.keyframe = true,
+            RtcEvent::KeyframeRequest(_) => {
+                self.keyframe = true;
+                if let Some(feed) = &self.feed {
+                    feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
             _ => {}
         }
     }
 
-    fn on_input(&mut self, data: &[u8]) {
+    fn on_input(&mut self, data: &[u8], hub: &StreamHub) {
         let Ok(v) = serde_json::from_slice::<Value>(data) else {
             return;
         };
+        if self.feed.is_some() {
+            if let Some(service) = hub.service() {
+                if let Some(apps) = service.apps() {
+                    for input in game_input(&v) {
+                        apps.input(&self.spec.session_id, &input);
+                    }
+                }
+            }
+        }
         let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
         let n = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let text = match v.get("t").and_then(Value::as_str) {
@@ -263,8 +287,17 @@ impl Peer {
         for data in outbox {
             self.send_message(&json!({"t": "app", "data": b64().encode(data)}));
         }
-        let frame = Duration::from_secs(1) / FPS;
-        if now >= self.next_frame {
+        if self.feed.is_none() && now >= self.next_feed_look {
+            // The game may start a moment after its session is placed: look again soon.
+            self.next_feed_look = now + Duration::from_millis(500);
+            self.feed = hub
+                .service()
+                .and_then(|s| s.apps().and_then(|a| a.video(&self.spec.session_id)));
+        }
+        if self.feed.is_some() {
+            self.game_frames(now);
+        } else if now >= self.next_frame {
+            let frame = Duration::from_secs(1) / FPS;
             self.next_frame = if now - self.next_frame > frame {
                 now + frame
             } else {
@@ -304,6 +337,36 @@ impl Peer {
                     "vramUtilizationMb": wave(5200.0, 400.0).round(),
                 }
             }));
+        }
+    }
+
+    /// Send the frames the game's capture has encoded since the last look.
+    fn game_frames(&mut self, now: Instant) {
+        let Some((mid, pt)) = self.video else { return };
+        let Some(feed) = &self.feed else { return };
+        let mut gone = false;
+        loop {
+            match feed.frames.try_recv() {
+                Ok(frame) => {
+                    let since = frame.captured.saturating_duration_since(self.started);
+                    let at = MediaTime::new((since.as_micros() as u64) * 9 / 100, Frequency::NINETY_KHZ);
+                    if let Some(w) = self.rtc.writer(mid) {
+                        if w.write(pt, now, at, frame.data).is_ok() {
+                            self.frames += 1;
+                        }
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    gone = true;
+                    break;
+                }
+            }
+        }
+        if gone {
+            // The game ended: the card takes over.
+            self.feed = None;
+            self.keyframe = true;
         }
     }
 
@@ -432,6 +495,7 @@ impl Peer {
             last_input: self.last_input.clone(),
             last_message: self.last_message.clone(),
             card_note: self.spec.card_note.clone(),
+            source: if self.feed.is_some() { "game" } else { "card" },
             width: self.card.as_ref().map_or(self.spec.width, |c| c.size().0 as u32),
             height: self.card.as_ref().map_or(self.spec.height, |c| c.size().1 as u32),
         };
@@ -475,7 +539,13 @@ pub(super) fn run(socket: UdpSocket, weak: Weak<StreamHub>) {
         for p in &mut peers {
             wake = wake.min(p.drive(&socket, &hub));
             if p.connected && !p.gone {
-                wake = wake.min(p.next_frame);
+                // A game's frames arrive when they are encoded: look for them often.
+                let next = if p.feed.is_some() {
+                    now + Duration::from_millis(4)
+                } else {
+                    p.next_frame
+                };
+                wake = wake.min(next);
             }
         }
         // A peer that ended (the browser closed it, DTLS or SCTP ended) reports its client
@@ -537,5 +607,73 @@ pub(super) fn run(socket: UdpSocket, weak: Weak<StreamHub>) {
         for p in &mut peers {
             p.input(Input::Timeout(now));
         }
+    }
+}
+
+/// The page's input message as its game takes it: keys (the browser's own repeats left out:
+/// the display repeats a held key as a local keyboard does), the pointer's position, buttons
+/// and the wheel. Gamepads reach no game (none on UBUNTU, as in AWS).
+fn game_input(v: &Value) -> Vec<AppInput> {
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
+    let n = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let pointer = || AppInput::Pointer { x: n("x"), y: n("y") };
+    let button = |down| AppInput::Button {
+        button: n("button").clamp(0.0, 15.0) as u8,
+        down,
+    };
+    match (s("t"), s("type")) {
+        ("key", "keydown") if !v.get("repeat").and_then(Value::as_bool).unwrap_or(false) => vec![AppInput::Key {
+            code: s("code").to_string(),
+            down: true,
+        }],
+        ("key", "keyup") => vec![AppInput::Key {
+            code: s("code").to_string(),
+            down: false,
+        }],
+        ("mouse", "mousemove") => vec![pointer()],
+        ("mouse", "mousedown") => vec![pointer(), button(true)],
+        ("mouse", "mouseup") => vec![pointer(), button(false)],
+        ("mouse", "wheel") => vec![AppInput::Wheel { dy: n("dy") }],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_input_becomes_game_input() {
+        let key = |t: &str, repeat: bool| json!({"t": "key", "type": t, "key": "a", "code": "KeyA", "repeat": repeat});
+        assert_eq!(
+            game_input(&key("keydown", false)),
+            vec![AppInput::Key {
+                code: "KeyA".into(),
+                down: true
+            }]
+        );
+        assert!(
+            game_input(&key("keydown", true)).is_empty(),
+            "the display repeats held keys"
+        );
+        assert_eq!(
+            game_input(&key("keyup", false)),
+            vec![AppInput::Key {
+                code: "KeyA".into(),
+                down: false
+            }]
+        );
+        let click =
+            json!({"t": "mouse", "type": "mousedown", "x": 10, "y": 20, "button": 2, "buttons": 2, "dx": 0, "dy": 0});
+        assert_eq!(
+            game_input(&click),
+            vec![
+                AppInput::Pointer { x: 10.0, y: 20.0 },
+                AppInput::Button { button: 2, down: true }
+            ]
+        );
+        let wheel = json!({"t": "mouse", "type": "wheel", "x": 0, "y": 0, "dy": -120});
+        assert_eq!(game_input(&wheel), vec![AppInput::Wheel { dy: -120.0 }]);
+        assert!(game_input(&json!({"t": "gamepad", "type": "state"})).is_empty());
     }
 }

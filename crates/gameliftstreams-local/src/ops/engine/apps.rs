@@ -1,8 +1,69 @@
-//! What the engine tells the layer that runs applications (`host`, which implements
-//! [`Apps`]): a session was placed, so its game may start. The hint is given inside the
-//! transaction that placed the session; the host acts on it only once it reads the session
-//! placed (a rolled-back placement starts nothing), and stops a game when it reads its session
-//! ended.
+//! What the engine and the stream layer tell the layer that runs applications (`host`,
+//! which implements [`Apps`]), and what it gives back. A session was placed, so its game may
+//! start: the hint is given inside the transaction that placed the session, and the host acts
+//! on it only once it reads the session placed (a rolled-back placement starts nothing). The
+//! stream layer takes a session's game video ([`VideoFeed`]: frames captured and encoded on the
+//! host's thread, for the peer only to packetize) and hands the page's input back
+//! ([`Input`]). Defined here, below both, so that neither layer uses the other.
+
+use gls_model::RuntimeEnvironmentType;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One encoded picture of a game's display.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    /// H.264, Annex B.
+    pub data: Vec<u8>,
+    /// When the picture was captured.
+    pub captured: Instant,
+}
+
+/// A session's game video as the stream layer takes it: frames as they are encoded, and a
+/// flag with which the peer asks for a keyframe. Dropping it stops the encoding.
+pub struct VideoFeed {
+    /// The frames.
+    pub frames: Receiver<EncodedFrame>,
+    /// Set to have the next frame be a keyframe.
+    pub keyframe: Arc<AtomicBool>,
+    /// The picture's size.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+}
+
+/// Input from the page, in the stream's pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A key, by the browser's `KeyboardEvent.code`, goes down or up.
+    Key {
+        /// `KeyA`, `ArrowLeft`, ...
+        code: String,
+        /// Pressed (else released).
+        down: bool,
+    },
+    /// The pointer is at (x, y).
+    Pointer {
+        /// Pixels from the left.
+        x: f64,
+        /// Pixels from the top.
+        y: f64,
+    },
+    /// A mouse button (the browser's numbering: 0 left, 1 middle, 2 right) goes down or up.
+    Button {
+        /// The button.
+        button: u8,
+        /// Pressed (else released).
+        down: bool,
+    },
+    /// The wheel turns (the browser's deltaY: positive scrolls down).
+    Wheel {
+        /// deltaY.
+        dy: f64,
+    },
+}
 
 /// The layer that runs each placed session's application.
 pub trait Apps: Send + Sync {
@@ -10,5 +71,9 @@ pub trait Apps: Send + Sync {
     fn placed(&self, session: &str);
     /// Why a session of `runtime` cannot run its game on this host (it streams the test card
     /// instead), if it cannot.
-    fn why_not(&self, runtime: gls_model::RuntimeEnvironmentType) -> Option<String>;
+    fn why_not(&self, runtime: RuntimeEnvironmentType) -> Option<String>;
+    /// The session's game video, if its game runs; a new feed replaces the one before.
+    fn video(&self, session: &str) -> Option<VideoFeed>;
+    /// Input from the session's page, for its game; false if no game of the session runs.
+    fn input(&self, session: &str, input: &Input) -> bool;
 }

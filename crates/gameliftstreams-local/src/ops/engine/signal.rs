@@ -87,9 +87,10 @@ fn card_note(env: Env<'_>, row: &SessionRow) -> Option<String> {
                 .unwrap_or_default();
             match env.apps {
                 None => "applications do not run here".to_string(),
+                // The game's picture replaces the card as soon as its display is up.
                 Some(apps) => apps
                     .why_not(runtime)
-                    .unwrap_or_else(|| "the game runs; its picture is not streamed yet".to_string()),
+                    .unwrap_or_else(|| "the game is starting".to_string()),
             }
         }
         _ => what,

@@ -1,0 +1,256 @@
+//! A session's video, on a thread of its own: the display's window management at all times
+//! and, while the stream layer holds a feed, capture at up to [`FPS`] frames a second, BGRX
+//! to I420, and H.264. A picture that has not changed since the last one sent is not encoded
+//! again (the stream repeats it), but for a keyframe at least every [`REFRESH`]. Input from
+//! the page goes to the display through the same value.
+
+use super::screen::Screen;
+use crate::media::{bgrx_to_i420, H264};
+use crate::ops::engine::apps::{EncodedFrame, Input, VideoFeed};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Frames a second a game is captured at.
+pub const FPS: u32 = 30;
+
+/// An unchanged picture is sent again (as a keyframe) at least this often.
+const REFRESH: Duration = Duration::from_secs(2);
+
+/// How often the display is looked at while nobody watches it.
+const IDLE_TICK: Duration = Duration::from_millis(100);
+
+/// How long the display has to take a connection.
+const CONNECT: Duration = Duration::from_secs(10);
+
+/// What the capture has done, for the admin API and the statistics.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureStats {
+    /// Pictures captured.
+    pub captured: u64,
+    /// Pictures encoded and sent.
+    pub encoded: u64,
+    /// Encoded bytes sent.
+    pub bytes: u64,
+    /// Time spent capturing, converting and encoding, in milliseconds.
+    pub capture_ms: f64,
+    /// See `capture_ms`.
+    pub convert_ms: f64,
+    /// See `capture_ms`.
+    pub encode_ms: f64,
+    /// Captures through shared memory (else through the socket).
+    pub shared_memory: bool,
+}
+
+/// The video and input side of one session's display.
+pub struct SessionMedia {
+    screen: Mutex<Option<Screen>>,
+    feed: Mutex<Option<SyncSender<EncodedFrame>>>,
+    keyframe: Arc<AtomicBool>,
+    stop: AtomicBool,
+    mapped: AtomicBool,
+    size: Mutex<(u32, u32)>,
+    stats: Mutex<CaptureStats>,
+}
+
+impl SessionMedia {
+    /// Connect to `display` and run the session's video thread.
+    pub fn start(display: String, size: (u32, u32), thread: String) -> std::io::Result<Arc<SessionMedia>> {
+        let media = Arc::new(SessionMedia {
+            screen: Mutex::new(None),
+            feed: Mutex::new(None),
+            keyframe: Arc::new(AtomicBool::new(true)),
+            stop: AtomicBool::new(false),
+            mapped: AtomicBool::new(false),
+            size: Mutex::new(size),
+            stats: Mutex::default(),
+        });
+        let m = media.clone();
+        std::thread::Builder::new()
+            .name(thread)
+            .spawn(move || m.run(&display))?;
+        Ok(media)
+    }
+
+    /// The thread ends (at its next tick).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the game has a window mapped.
+    pub fn window_mapped(&self) -> bool {
+        self.mapped.load(Ordering::SeqCst)
+    }
+
+    /// What the capture has done so far.
+    pub fn stats(&self) -> CaptureStats {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A feed of the game's video for the stream layer (replacing any earlier one).
+    pub fn feed(&self) -> VideoFeed {
+        let (tx, rx) = sync_channel(2);
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        self.keyframe.store(true, Ordering::SeqCst);
+        let (width, height) = *self.size.lock().unwrap_or_else(|p| p.into_inner());
+        VideoFeed {
+            frames: rx,
+            keyframe: self.keyframe.clone(),
+            width,
+            height,
+        }
+    }
+
+    /// Input from the page; false before the display is connected.
+    pub fn input(&self, input: &Input) -> bool {
+        let screen = self.screen.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(screen) = screen.as_ref() else { return false };
+        let clamp = |v: f64, max: u16| v.round().clamp(0.0, f64::from(max.saturating_sub(1))) as i16;
+        let done = match input {
+            Input::Key { code, down } => screen.key(code, *down).map(|_| ()),
+            Input::Pointer { x, y } => screen.motion(clamp(*x, screen.width), clamp(*y, screen.height)),
+            Input::Button { button, down } => screen.button(*button, *down),
+            Input::Wheel { dy } => screen.wheel(*dy),
+        };
+        if let Err(e) = &done {
+            tracing::debug!(error = %e, "input could not be injected");
+        }
+        done.is_ok()
+    }
+
+    fn run(&self, x_display: &str) {
+        let end = Instant::now() + CONNECT;
+        let screen = loop {
+            match Screen::connect(x_display) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() >= end => {
+                    tracing::warn!(display = %x_display, error = %e, "the session's display cannot be reached; no game video");
+                    return;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        *self.size.lock().unwrap_or_else(|p| p.into_inner()) = (u32::from(screen.width), u32::from(screen.height));
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).shared_memory = screen.shared_memory();
+        *self.screen.lock().unwrap_or_else(|p| p.into_inner()) = Some(screen);
+        let mut video = Video::default();
+        let frame = Duration::from_secs(1) / FPS;
+        let mut next = Instant::now();
+        while !self.stop.load(Ordering::SeqCst) {
+            let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let sent = {
+                let mut screen = self.screen.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(screen) = screen.as_mut() else { return };
+                match screen.manage() {
+                    Ok(mapped) => self.mapped.store(mapped, Ordering::SeqCst),
+                    Err(e) => {
+                        tracing::debug!(display = %x_display, error = %e, "the display went away");
+                        return;
+                    }
+                }
+                match &feed {
+                    Some(tx) => video.frame(screen, tx, &self.keyframe, &self.stats),
+                    None => Ok(()),
+                }
+            };
+            if let Err(gone) = sent {
+                if gone {
+                    *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+            }
+            let tick = if feed.is_some() { frame } else { IDLE_TICK };
+            next += tick;
+            let now = Instant::now();
+            if next < now {
+                next = now; // behind: no burst to catch up
+            }
+            std::thread::sleep(next - now);
+        }
+    }
+}
+
+/// The capture and encoding state of a session's video.
+#[derive(Default)]
+struct Video {
+    bgrx: Vec<u8>,
+    last: Vec<u8>,
+    i420: Vec<u8>,
+    encoder: Option<H264>,
+    last_sent: Option<Instant>,
+}
+
+impl Video {
+    /// Capture, and send the picture if it changed (or a keyframe is due). `Err(true)`: the
+    /// feed's receiver is gone.
+    fn frame(
+        &mut self,
+        screen: &Screen,
+        tx: &SyncSender<EncodedFrame>,
+        keyframe: &AtomicBool,
+        stats: &Mutex<CaptureStats>,
+    ) -> Result<(), bool> {
+        let (w, h) = (usize::from(screen.width) & !1, usize::from(screen.height) & !1);
+        let t0 = Instant::now();
+        if let Err(e) = screen.capture(&mut self.bgrx) {
+            tracing::debug!(error = %e, "capture failed");
+            return Err(false);
+        }
+        let captured = Instant::now();
+        let stale = self.last_sent.is_none_or(|t| captured.duration_since(t) >= REFRESH);
+        let mut force = keyframe.swap(false, Ordering::SeqCst);
+        if self.bgrx == self.last && !force && !stale {
+            stats.lock().unwrap_or_else(|p| p.into_inner()).captured += 1;
+            return Ok(());
+        }
+        force |= stale;
+        std::mem::swap(&mut self.bgrx, &mut self.last);
+        if let Err(e) = bgrx_to_i420(&self.last, usize::from(screen.width) * 4, w, h, &mut self.i420) {
+            tracing::warn!(error = %e, "conversion failed");
+            return Err(false);
+        }
+        let converted = Instant::now();
+        if self.encoder.is_none() {
+            match H264::new(w, h, FPS, 2, FPS * 4) {
+                Ok(e) => self.encoder = Some(e),
+                Err(e) => {
+                    tracing::error!(error = %e, "the H.264 encoder could not start; no game video");
+                    return Err(false);
+                }
+            }
+        }
+        let Some(encoder) = self.encoder.as_mut() else {
+            return Err(false);
+        };
+        let data = match encoder.encode(&self.i420, force) {
+            Ok(d) if !d.is_empty() => d,
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "encoding a frame failed");
+                return Err(false);
+            }
+        };
+        let encoded = Instant::now();
+        {
+            let mut s = stats.lock().unwrap_or_else(|p| p.into_inner());
+            s.captured += 1;
+            s.encoded += 1;
+            s.bytes += data.len() as u64;
+            s.capture_ms += captured.duration_since(t0).as_secs_f64() * 1000.0;
+            s.convert_ms += converted.duration_since(captured).as_secs_f64() * 1000.0;
+            s.encode_ms += encoded.duration_since(converted).as_secs_f64() * 1000.0;
+        }
+        self.last_sent = Some(captured);
+        match tx.try_send(EncodedFrame { data, captured: t0 }) {
+            Ok(()) => Ok(()),
+            // The peer is behind: this frame is dropped, and the next one must stand alone.
+            Err(TrySendError::Full(_)) => {
+                keyframe.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(TrySendError::Disconnected(_)) => Err(true),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+// The developer's own game in the stream: the sample game (games/sample, built by the test
+// command into $GLS_SAMPLE_GAME) is the build of an UBUNTU application in the local S3 root; a
+// Web SDK-shaped page (client.html) starts a session, and what it decodes is the game's picture
+// (pixel checks on a canvas copy of the <video>); its keys and mouse move the game; the game's
+// exit ends the session and the page hears it. Loopback only (scripts/test: `unshare -n`).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { until, CHROMIUM_ARGS } from "./support.js";
+import {
+  GameLiftStreamsClient,
+  CreateApplicationCommand,
+  CreateStreamGroupCommand,
+  StartStreamSessionCommand,
+  GetStreamSessionCommand,
+  GetApplicationCommand,
+} from "@aws-sdk/client-gameliftstreams";
+
+const BIN = process.env.GLS_BIN;
+const GAME = process.env.GLS_SAMPLE_GAME;
+const CHROMIUM = process.env.GLS_CHROMIUM || "/usr/bin/chromium";
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+const servers = [];
+let browser;
+let pageServer;
+let pageUrl;
+
+before(async () => {
+  const html = readFileSync(join(HERE, "client.html"));
+  pageServer = createServer((req, res) => { res.writeHead(200, { "content-type": "text/html" }); res.end(html); });
+  await new Promise((r) => pageServer.listen(0, "127.0.0.1", r));
+  pageUrl = `http://127.0.0.1:${pageServer.address().port}/client.html`;
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (pageServer) pageServer.close();
+  // SIGTERM: the server stops its games before it exits.
+  await Promise.all(servers.map((p) => new Promise((r) => { p.once("exit", r); p.kill("SIGTERM"); })));
+});
+
+async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), "gls-game-"));
+  const build = join(dir, "s3", "games", "sample");
+  mkdirSync(build, { recursive: true });
+  cpSync(GAME, build, { recursive: true });
+  const proc = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dir], { stdio: ["ignore", "pipe", "inherit"] });
+  servers.push(proc);
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+  const url = (await lines.next()).value.trim().replace("listening on ", "");
+  const client = new GameLiftStreamsClient({
+    endpoint: url, region: "us-west-2", maxAttempts: 1,
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+  });
+  const admin = async (method, path, body) => {
+    const r = await fetch(url + path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: await r.json() };
+  };
+  const app = await client.send(new CreateApplicationCommand({
+    Description: "Sample game", RuntimeEnvironment: { Type: "UBUNTU", Version: "22_04_LTS" },
+    ExecutablePath: "run-game.sh", ApplicationSourceUri: "s3://games/sample",
+  }));
+  await admin("POST", "/_local/clock", { advanceSeconds: 2 });
+  await until("READY", async () => (await client.send(new GetApplicationCommand({ Identifier: app.Id }))).Status === "READY");
+  const group = await client.send(new CreateStreamGroupCommand({
+    Description: "Games", StreamClass: "gen4n_high", DefaultApplicationIdentifier: app.Id,
+    LocationConfigurations: [{ LocationName: "us-west-2", AlwaysOnCapacity: 4 }],
+  }));
+  await admin("POST", "/_local/clock", { advanceSeconds: 1 });
+  return { url, client, admin, app, group };
+}
+
+// What the page decodes, at the stream's size: the RGB of each named point.
+async function pixels(page, points) {
+  return page.evaluate((pts) => {
+    const video = document.getElementById("video");
+    const c = document.createElement("canvas");
+    c.width = video.videoWidth;
+    c.height = video.videoHeight;
+    const g = c.getContext("2d", { willReadFrequently: true });
+    g.drawImage(video, 0, 0);
+    const out = {};
+    for (const [name, [x, y]] of Object.entries(pts)) out[name] = Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3));
+    return out;
+  }, points);
+}
+
+const near = (got, want, tolerance = 40) => got.every((v, i) => Math.abs(v - want[i]) <= tolerance);
+const RED = [255, 0, 0], GREEN = [0, 255, 0], BLUE = [0, 0, 255], WHITE = [255, 255, 255];
+const BACKGROUND = [20, 40, 120], YELLOW = [255, 255, 0], CYAN = [0, 255, 255], MAGENTA = [255, 0, 255];
+
+test("the page shows the game, its keys and mouse move it, and its exit ends the session", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
+  const s = await startServer();
+  const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
+  const page = await context.newPage();
+  page.on("console", (m) => { if (m.type() === "error") console.error("page:", m.text()); });
+  await page.goto(pageUrl);
+  const offer = await page.evaluate(() => window.makeOffer());
+  const started = Date.now();
+  // A window of 640x480 that asks for no full screen: the host makes it fill the 1280x720
+  // display, as AWS's hosts do.
+  const session = await s.client.send(new StartStreamSessionCommand({
+    Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
+    AdditionalLaunchArgs: ["--windowed", "--size", "640x480", "--exit-code", "5"],
+    AdditionalEnvironmentVariables: { GAME_MODE: "browser-test" },
+    DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
+  }));
+  const id = session.Arn.split("/").pop();
+  const active = await until("ACTIVE", async () => {
+    const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+    if (got.Status === "ERROR" || got.Status === "TERMINATED") throw new Error(`session ended ${got.StatusReason}`);
+    return got.Status === "ACTIVE" && got;
+  });
+  await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+  const corners = { tl: [20, 20], tr: [1259, 20], bl: [20, 699], br: [1259, 699], bg: [300, 500], player: [640, 360] };
+  const first = await until("the game's picture", async () => {
+    const v = await page.evaluate(() => window.videoStats());
+    if (!(v.framesDecoded > 0 && v.videoWidth === 1280)) return false;
+    const p = await pixels(page, corners);
+    return near(p.tl, RED) && near(p.tr, GREEN) && near(p.bl, BLUE) && near(p.br, WHITE) && near(p.bg, BACKGROUND) && p;
+  }, 30000);
+  console.log(`StartStreamSession to the game's first frame in the page: ${Date.now() - started} ms`);
+  assert.ok(near(first.player, YELLOW), JSON.stringify(first));
+  const info = (await s.admin("GET", `/_local/sessions/${id}/stream`)).body;
+  assert.equal(info.source, "game");
+  const app = (await s.admin("GET", `/_local/sessions/${id}/app`)).body;
+  assert.equal(app.state, "running");
+  assert.ok(app.windowMapped, JSON.stringify(app));
+  assert.ok(app.logTail.includes("GAME_MODE=browser-test"), JSON.stringify(app.logTail));
+  assert.ok(app.logTail.includes("arg 2: --size") || app.logTail.some((l) => l.includes("--windowed")));
+
+  // Keys: four presses of the right arrow move the player 64 px right.
+  await page.focus("#video");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("ArrowRight");
+  await until("the player moved right", async () => {
+    const p = await pixels(page, { moved: [640 + 64, 360], gone: [620, 360] });
+    return near(p.moved, YELLOW) && near(p.gone, BACKGROUND) && p;
+  });
+  // The mouse: the marker follows it (the video shows the 1280x720 stream at 640x360 CSS
+  // pixels: the page's point (100, 250) is the game's (200, 500)); a held button turns the
+  // player cyan.
+  const box = await page.locator("#video").boundingBox();
+  await page.mouse.move(box.x + 100, box.y + 250);
+  await until("the marker at the pointer", async () => near((await pixels(page, { m: [200, 500] })).m, MAGENTA));
+  await page.mouse.down();
+  await until("the player cyan", async () => near((await pixels(page, { p: [640 + 64, 360] })).p, CYAN));
+  await page.mouse.up();
+
+  // Escape: the game exits with its --exit-code; the session ends and the page hears it.
+  await page.keyboard.press("Escape");
+  const ended = await until("TERMINATED", async () => {
+    const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+    return got.Status === "TERMINATED" && got;
+  });
+  assert.equal(ended.StatusReason, "applicationExit");
+  assert.equal((await s.admin("GET", `/_local/sessions/${id}/app`)).body.exitCode, 5);
+  await until("onServerDisconnect", () => page.evaluate(() => window.events.disconnects.includes("terminated")));
+  await context.close();
+});
