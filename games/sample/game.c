@@ -10,7 +10,8 @@
  *   16 px a press (wherever the window's size goes, it keeps its place from the centre); a
  *   magenta 12 px marker at the mouse; the last application message and the last key as text.
  * - It connects to $GAMELIFTSTREAMS_MESSAGE_ENDPOINT (host:port, frames of a 4-byte
- *   big-endian length and the bytes), shows each message it gets and answers "echo:<message>".
+ *   big-endian length and the bytes), --messages-after S seconds after it starts (default 0),
+ *   shows each message it gets and answers "echo:<message>".
  * - It logs to stdout and to logs/game.log in its working directory.
  * - Escape exits with --exit-code N (default 0); closing the window exits with 0.
  */
@@ -157,11 +158,12 @@ static void msg_poll(char *last, size_t cap) {
 }
 
 int main(int argc, char **argv) {
-    int width = 1280, height = 720, exit_code = 0, windowed = 0;
+    int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) sscanf(argv[++i], "%dx%d", &width, &height);
         else if (!strcmp(argv[i], "--exit-code") && i + 1 < argc) exit_code = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--windowed")) windowed = 1;
+        else if (!strcmp(argv[i], "--messages-after") && i + 1 < argc) messages_after = atoi(argv[++i]);
     }
     mkdir("logs", 0755);
     logfile = fopen("logs/game.log", "a");
@@ -190,7 +192,7 @@ int main(int argc, char **argv) {
     say("window: asked %dx%d%s", width, height, windowed ? "" : " full screen");
     int dx = 0, dy = 0, mx = -1, my = -1, held = 0, w = 0, h = 0, drawn_w = 0, drawn_h = 0;
     char last[256] = "", key[64] = "", title[320];
-    Uint32 next_try = 0;
+    Uint32 next_try = (Uint32)messages_after * 1000;
     for (;;) {
         SDL_Event e;
         while (SDL_PollEvent(&e)) {

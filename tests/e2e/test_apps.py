@@ -231,3 +231,41 @@ def test_a_session_of_an_application_without_a_build_runs_nothing(tmp_path):
         assert info["state"] == "none" and "no build" in info["reason"], info
     finally:
         s.stop()
+
+
+PY_GAME = """#!/usr/bin/env python3
+import os, socket, struct, time
+host, port = os.environ["GAMELIFTSTREAMS_MESSAGE_ENDPOINT"].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+body = b"hello page"
+s.sendall(struct.pack(">I", len(body)) + body)
+print("sent", flush=True)
+time.sleep(600)
+"""
+
+
+@needs_xvfb
+def test_what_the_game_sends_with_no_client_connected_is_dropped(tmp_path):
+    data = str(tmp_path / "data")
+    folder = os.path.join(data, "s3", "games", "py")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "game.py"), "w") as f:
+        f.write(PY_GAME)
+    s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "500")
+    try:
+        c = s.client()
+        app = c.create_application(Description="py", RuntimeEnvironment=UBUNTU, ExecutablePath="game.py",
+                                   ApplicationSourceUri="s3://games/py")["Id"]
+        s.advance(5)
+        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
+                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
+                                                               "MaximumCapacity": 2}])["Id"]
+        s.advance(1)
+        arn = start(c, group, app)
+        s.advance(2)
+        info = until("the game's message", lambda: (lambda i: i["messagesFromGame"] == 1 and i)(app_info(s, arn)))
+        assert info["messagesConnected"] and info["messageEndpoint"].startswith("127.0.0.1:")
+        got = s.admin("GET", "/_local/sessions/%s/messages" % urllib.request.quote(arn, safe=""))
+        assert got == {"messages": [], "toPage": []}, got
+    finally:
+        s.stop()

@@ -110,7 +110,7 @@ test("the page shows the game, its keys and mouse move it, and its exit ends the
   // display, as AWS's hosts do.
   const session = await s.client.send(new StartStreamSessionCommand({
     Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
-    AdditionalLaunchArgs: ["--windowed", "--size", "640x480", "--exit-code", "5"],
+    AdditionalLaunchArgs: ["--windowed", "--size", "640x480", "--exit-code", "5", "--messages-after", "3"],
     AdditionalEnvironmentVariables: { GAME_MODE: "browser-test" },
     DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
   }));
@@ -121,6 +121,9 @@ test("the page shows the game, its keys and mouse move it, and its exit ends the
     return got.Status === "ACTIVE" && got;
   });
   await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+  // A message sent before the game connects to its endpoint (it waits 3 s) is kept for it.
+  await until("the data channels", async () => (await page.evaluate(() => window.videoStats())).channels?.every((c) => c === "open"));
+  assert.equal(await page.evaluate(() => window.sendMessage("hello")), true);
   const corners = { tl: [20, 20], tr: [1259, 20], bl: [20, 699], br: [1259, 699], bg: [300, 500], player: [640, 360] };
   const first = await until("the game's picture", async () => {
     const v = await page.evaluate(() => window.videoStats());
@@ -137,6 +140,15 @@ test("the page shows the game, its keys and mouse move it, and its exit ends the
   assert.ok(app.windowMapped, JSON.stringify(app));
   assert.ok(app.logTail.includes("GAME_MODE=browser-test"), JSON.stringify(app.logTail));
   assert.ok(app.logTail.includes("arg 2: --size") || app.logTail.some((l) => l.includes("--windowed")));
+
+  // The message reached the game once it connected: it shows it, and its answer reaches the page.
+  await until("the game's answer", () => page.evaluate(() => window.events.messages.includes("echo:hello")), 15000);
+  const seen = (await s.admin("GET", `/_local/sessions/${id}/app`)).body;
+  assert.ok(seen.messagesConnected && seen.messagesToGame === 1 && seen.messagesFromGame === 1, JSON.stringify(seen));
+  assert.ok(seen.logTail.includes("message: hello"), JSON.stringify(seen.logTail));
+  const both = (await s.admin("GET", `/_local/sessions/${id}/messages`)).body;
+  assert.deepEqual(both.messages.map((m) => Buffer.from(m.data, "base64").toString()), ["hello"]);
+  assert.deepEqual(both.toPage.map((m) => Buffer.from(m.data, "base64").toString()), ["echo:hello"]);
 
   // Keys: four presses of the right arrow move the player 64 px right.
   await page.focus("#video");

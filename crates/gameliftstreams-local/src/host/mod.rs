@@ -9,6 +9,7 @@
 //! reaches it through `ops::engine::apps::Apps`.
 
 mod capture;
+mod messages;
 pub mod process;
 mod screen;
 mod workdir;
@@ -19,6 +20,7 @@ use crate::ops::engine::apps::{Apps, Input, VideoFeed};
 use crate::ops::Service;
 use capture::{CaptureStats, SessionMedia};
 use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
+use messages::Endpoint;
 use process::{Display, Group};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -103,6 +105,14 @@ pub struct AppInfo {
     pub log_tail: Vec<String>,
     /// The game has a window on its display.
     pub window_mapped: bool,
+    /// The message endpoint the game connects to (`host:port`).
+    pub message_endpoint: Option<String>,
+    /// The game is connected to it.
+    pub messages_connected: bool,
+    /// Messages delivered to the game, and received from it.
+    pub messages_to_game: u64,
+    /// See `messages_to_game`.
+    pub messages_from_game: u64,
     /// What the display's capture has done.
     pub capture: Option<CaptureStats>,
 }
@@ -112,12 +122,14 @@ struct Running {
     display: Display,
     game: Group,
     media: Arc<SessionMedia>,
+    messages: Arc<Endpoint>,
     /// Its session ended: it is being stopped, its exit is not an application exit.
     stopping: bool,
 }
 
 enum Msg {
     Placed(String, Instant),
+    FromGame(String, Vec<u8>),
     Exited(String, i32),
     Shutdown(mpsc::Sender<()>),
 }
@@ -129,6 +141,9 @@ pub struct Host {
     tx: Mutex<Sender<Msg>>,
     info: Mutex<HashMap<String, AppInfo>>,
     media: Mutex<HashMap<String, Arc<SessionMedia>>>,
+    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
+    /// Messages from the page for a game that is still starting.
+    early: Mutex<HashMap<String, Vec<Vec<u8>>>>,
     service: OnceLock<Weak<Service>>,
 }
 
@@ -149,6 +164,8 @@ impl Host {
             tx: Mutex::new(tx),
             info: Mutex::default(),
             media: Mutex::default(),
+            endpoints: Mutex::default(),
+            early: Mutex::default(),
             service: OnceLock::new(),
         });
         let weak = Arc::downgrade(&host);
@@ -202,6 +219,12 @@ impl Host {
             info.window_mapped = media.window_mapped();
             info.capture = Some(media.stats());
         }
+        if let Some(ep) = self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).get(session) {
+            let (to_game, from_game, connected) = ep.counts();
+            info.messages_to_game = to_game;
+            info.messages_from_game = from_game;
+            info.messages_connected = connected;
+        }
         info
     }
 
@@ -246,6 +269,7 @@ impl Host {
                 i.state = "none".into();
                 i.reason = Some(reason);
             });
+            self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             return;
         }
         self.set_info(&id, |i| i.state = "starting".into());
@@ -256,6 +280,10 @@ impl Host {
             }
             Err(e) => {
                 tracing::warn!(session = %id, error = %e, "application could not start");
+                if let Some(ep) = self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+                    ep.stop();
+                }
+                self.media.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
                 self.set_info(&id, |i| {
                     i.state = "none".into();
                     i.reason = Some(format!("the application could not start: {e}"));
@@ -271,6 +299,7 @@ impl Host {
         let dirs = workdir::SessionDirs::make(&self.config.root.join("sessions").join(id), build)
             .map_err(|e| format!("the session's folders: {e}"))?;
         let marker = (process::MARKER.to_string(), self.marker.clone());
+        let messages = self.endpoint(id)?;
         let setpriv = self.config.setpriv.as_deref();
         let display = Display::start(
             xvfb,
@@ -290,6 +319,7 @@ impl Host {
             ("GAMELIFTSTREAMS_SESSION_ARN".into(), view.arn.clone()),
             ("GAMELIFTSTREAMS_SESSION_ID".into(), id.to_string()),
             ("GAMELIFTSTREAMS_APPLICATION_ID".into(), view.app_id.clone()),
+            ("GAMELIFTSTREAMS_MESSAGE_ENDPOINT".into(), messages.address()),
         ];
         for (k, v) in &view.env {
             env.retain(|(have, _)| have != k);
@@ -347,19 +377,46 @@ impl Host {
                 ..Default::default()
             }
         });
+        let info_endpoint = messages.address();
+        self.set_info(id, |i| i.message_endpoint = Some(info_endpoint));
         Ok(Running {
             display,
             game,
             media,
+            messages,
             stopping: false,
         })
     }
 
     /// Stop a session's processes on a thread of their own (the grace may take seconds).
+    /// The session's message endpoint, with what the page sent while the game was starting.
+    fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, String> {
+        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let session = id.to_string();
+        let short: String = id.chars().take(6).collect();
+        let ep = Endpoint::start(&short, move |data| {
+            let _ = tx.send(Msg::FromGame(session.clone(), data));
+        })
+        .map_err(|e| format!("the message endpoint: {e}"))?;
+        let ep = Arc::new(ep);
+        let waiting = self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        for m in waiting.into_iter().flatten() {
+            ep.to_game(&m);
+        }
+        self.endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), ep.clone());
+        Ok(ep)
+    }
+
     fn stop(&self, id: &str, mut r: Running) {
         r.stopping = true;
         r.media.stop();
+        r.messages.stop();
         self.media.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         let grace = self.config.stop_grace;
         let record = process::record_path(&self.config.root.join("running"), id);
         let name = format!("gls-stop-{}", id.chars().take(6).collect::<String>());
@@ -380,6 +437,12 @@ const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 impl Apps for Host {
     fn placed(&self, session: &str) {
+        // From now until the host has looked, what the page sends waits for the game.
+        self.set_info(session, |i| {
+            if i.state.is_empty() {
+                i.state = "starting".into();
+            }
+        });
         self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
     }
 
@@ -393,6 +456,32 @@ impl Apps for Host {
 
     fn input(&self, session: &str, input: &Input) -> bool {
         self.media_of(session).is_some_and(|m| m.input(input))
+    }
+
+    fn to_game(&self, session: &str, data: &[u8]) {
+        let endpoint = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .cloned();
+        if let Some(ep) = endpoint {
+            ep.to_game(data);
+            return;
+        }
+        let starting = self
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session)
+            .is_some_and(|i| i.state == "starting");
+        if starting && data.len() <= messages::MAX_MESSAGE {
+            let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
+            let queue = early.entry(session.to_string()).or_default();
+            if queue.len() < 1_000 {
+                queue.push(data.to_vec());
+            }
+        }
     }
 }
 
@@ -414,6 +503,14 @@ fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
         match msg {
             Ok(Msg::Placed(id, until)) => placed.push((id, until)),
             Ok(Msg::Exited(id, code)) => exited(&host, &mut running, &id, code),
+            Ok(Msg::FromGame(id, data)) => {
+                // To the page when a client is connected; dropped otherwise, as in AWS.
+                if let Some(service) = host.service() {
+                    if let Some(streams) = service.streams() {
+                        streams.to_page(&id, data);
+                    }
+                }
+            }
             Ok(Msg::Shutdown(done)) => {
                 let groups: Vec<Running> = running.drain().map(|(_, r)| r).collect();
                 for r in &groups {

@@ -276,6 +276,11 @@ impl Service {
         }
     }
 
+    /// The streaming layer, when there is one.
+    pub fn streams(&self) -> Option<&dyn Streams> {
+        self.streams.as_deref()
+    }
+
     /// The layer that runs the sessions' applications, when there is one.
     pub fn apps(&self) -> Option<&dyn Apps> {
         self.apps.as_deref()

@@ -130,7 +130,8 @@ async fn session_id(s: &Arc<AppState>, extensions: &axum::http::Extensions, iden
     }
 }
 
-/// `GET /_local/sessions/{session}/messages`: what the page sent to the application.
+/// `GET /_local/sessions/{session}/messages`: what the page sent to the application
+/// (`messages`) and what went to the page, from the game or the admin API (`toPage`).
 async fn messages(
     State(s): State<Arc<AppState>>,
     Path(ident): Path<String>,
@@ -140,12 +141,19 @@ async fn messages(
         Ok(id) => id,
         Err(r) => return r,
     };
-    let received = s.streams.as_ref().map(|h| h.received(&id)).unwrap_or_default();
-    let messages: Vec<Value> = received
-        .iter()
-        .map(|m| json!({ "data": b64().encode(&m.data), "receivedAt": m.at as f64 / 1000.0 }))
-        .collect();
-    reply(StatusCode::OK, json!({ "messages": messages }))
+    let listed = |got: Vec<crate::stream::Received>| -> Vec<Value> {
+        got.iter()
+            .map(|m| json!({ "data": b64().encode(&m.data), "receivedAt": m.at as f64 / 1000.0 }))
+            .collect()
+    };
+    let (received, sent) = match s.streams.as_ref() {
+        Some(h) => (h.received(&id), h.sent(&id)),
+        None => Default::default(),
+    };
+    reply(
+        StatusCode::OK,
+        json!({ "messages": listed(received), "toPage": listed(sent) }),
+    )
 }
 
 #[derive(Deserialize)]

@@ -66,6 +66,8 @@ pub struct StreamInfo {
 #[derive(Default)]
 struct Mailbox {
     received: VecDeque<Received>,
+    /// What went to the page (from the game, or the admin API), the last 1,000.
+    sent: VecDeque<Received>,
     outbox: Vec<Vec<u8>>,
     info: StreamInfo,
 }
@@ -131,13 +133,23 @@ impl StreamHub {
 
     /// Deliver a message to the page of a connected client.
     pub fn deliver(&self, session: &str, data: Vec<u8>) -> Result<(), Undeliverable> {
+        let at = self.service().map(|s| s.now().millis()).unwrap_or(0);
         self.mail(session, |m| {
             if !(m.info.connected && m.info.channels_open) {
                 return Err(Undeliverable::NoClient);
             }
+            m.sent.push_back(Received { data: data.clone(), at });
+            while m.sent.len() > MESSAGES_KEPT {
+                m.sent.pop_front();
+            }
             m.outbox.push(data);
             Ok(())
         })
+    }
+
+    /// The messages that went to the page (the last 1,000).
+    pub fn sent(&self, session: &str) -> Vec<Received> {
+        self.mail(session, |m| m.sent.iter().cloned().collect())
     }
 
     /// How many sessions have a client connected to their stream now.
@@ -172,6 +184,10 @@ impl Streams for StreamHub {
         let peer = Peer::new(spec.clone(), rtc);
         self.incoming.lock().unwrap_or_else(|p| p.into_inner()).push(peer);
         Ok(answer)
+    }
+
+    fn to_page(&self, session: &str, data: Vec<u8>) -> bool {
+        self.deliver(session, data).is_ok()
     }
 }
 

@@ -261,7 +261,11 @@ impl Peer {
         let Some(bytes) = v.get("data").and_then(Value::as_str).and_then(|d| b64().decode(d).ok()) else {
             return;
         };
-        let at = hub.service().map(|s| s.now().millis()).unwrap_or(0);
+        let service = hub.service();
+        let at = service.as_ref().map(|s| s.now().millis()).unwrap_or(0);
+        if let Some(apps) = service.as_ref().and_then(|s| s.apps()) {
+            apps.to_game(&self.spec.session_id, &bytes);
+        }
         self.last_message = Some(String::from_utf8_lossy(&bytes).chars().take(48).collect());
         hub.mail(&self.spec.session_id, |m| {
             m.received.push_back(Received { data: bytes, at });

@@ -76,4 +76,7 @@ pub trait Apps: Send + Sync {
     fn video(&self, session: &str) -> Option<VideoFeed>;
     /// Input from the session's page, for its game; false if no game of the session runs.
     fn input(&self, session: &str, input: &Input) -> bool;
+    /// An application message from the session's page: to its game, queued until the game
+    /// connects to its message endpoint (AWS's rule); dropped for a session that runs none.
+    fn to_game(&self, session: &str, data: &[u8]);
 }

@@ -29,6 +29,9 @@ pub trait Streams: Send + Sync {
     /// offer cannot be accepted (no H.264 video, no data channel, unparsable). A new peer for a
     /// session replaces the old one.
     fn answer(&self, spec: &PeerSpec, offer: &str) -> Result<String, String>;
+    /// An application message from the session's game to its page; false (and dropped, as in
+    /// AWS) when no client is connected.
+    fn to_page(&self, session: &str, data: Vec<u8>) -> bool;
 }
 
 /// The answer a session gets, or `None` when its SignalRequest is invalid (the session then
