@@ -269,3 +269,71 @@ def test_what_the_game_sends_with_no_client_connected_is_dropped(tmp_path):
         assert got == {"messages": [], "toPage": []}, got
     finally:
         s.stop()
+
+
+LOG_GAME = """#!/bin/sh
+mkdir -p logs "$HOME/saved"
+echo "game log line" > logs/game.log
+echo "not a log" > logs/data.bin
+echo "player" > "$HOME/saved/player.log"
+echo "temp" > "$TMPDIR/t.txt"
+echo "changed" > save.txt
+echo "to stdout"
+exec sleep 600
+"""
+
+
+@needs_xvfb
+def test_logs_are_uploaded_and_exports_hold_what_the_game_wrote(tmp_path):
+    import io
+    import zipfile
+
+    data = str(tmp_path / "data")
+    folder = os.path.join(data, "s3", "games", "logs")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "run.sh"), "w") as f:
+        f.write(LOG_GAME)
+    with open(os.path.join(folder, "save.txt"), "w") as f:
+        f.write("original\n")
+    s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "300")
+    try:
+        c = s.client()
+        app = c.create_application(Description="logs", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
+                                   ApplicationSourceUri="s3://games/logs", ApplicationLogPaths=["logs/", "~/saved"],
+                                   ApplicationLogOutputUri="s3://game-logs/out")["Id"]
+        s.advance(5)
+        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
+                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
+                                                               "MaximumCapacity": 2}])["Id"]
+        s.advance(1)
+        arn = start(c, group, app)
+        s.advance(2)
+        info = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, arn)))
+        until("the game's files", lambda: os.path.exists(os.path.join(info["workingDirectory"], "save.txt"))
+              and open(os.path.join(info["workingDirectory"], "save.txt")).read() == "changed\n")
+        time.sleep(1.2)  # a line of statistics
+        s.event(arn, "clientConnected")
+        c.export_stream_session_files(Identifier=group, StreamSessionIdentifier=arn, OutputUri="s3://exports/x.zip")
+        c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=arn)
+        s.advance(2)
+        got = c.get_stream_session(Identifier=group, StreamSessionIdentifier=arn)
+        assert got["ExportFilesMetadata"]["Status"] == "SUCCEEDED", got
+        session_id = arn.rsplit("/", 1)[1]
+        assert got["LogFileLocationUri"] == "s3://game-logs/out/%s/%s/" % (group, session_id)
+        logs = os.path.join(data, "s3", "game-logs", "out", group, session_id)
+        until("the logs uploaded", lambda: sorted(os.listdir(logs)) == ["game.log", "player.log"]
+              if os.path.isdir(logs) else False)
+        assert open(os.path.join(logs, "game.log")).read() == "game log line\n"
+        with zipfile.ZipFile(os.path.join(data, "s3", "exports", "x.zip")) as z:
+            names = set(z.namelist())
+            for want in ["session.json", "application/logs/game.log", "application/logs/data.bin",
+                         "application/save.txt", "profile/saved/player.log", "temp/t.txt",
+                         "application-output.log", "performance-stats.csv"]:
+                assert want in names, (want, sorted(names))
+            assert "application/run.sh" not in names, "only what the session created or changed"
+            assert z.read("application/save.txt") == b"changed\n"
+            assert b"to stdout" in z.read("application-output.log")
+            stats = z.read("performance-stats.csv").decode().splitlines()
+            assert stats[0].startswith("timestamp,cpu_percent,memory_mb") and len(stats) >= 2, stats
+    finally:
+        s.stop()

@@ -412,6 +412,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         s3_root: s3_root.clone(),
         s3: a.s3_endpoint.as_deref().map(|url| s3_sink(url, rt.handle().clone())),
         builds_root: files_root.join("builds"),
+        host_root: Some(files_root.join("host")),
         builds_required: a.app_builds == AppBuilds::Required,
         quotas: {
             let mut q = match a.quotas {

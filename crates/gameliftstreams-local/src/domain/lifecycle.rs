@@ -113,6 +113,12 @@ pub fn app_ready(doc: &mut GetApplicationOutput, at: Timestamp) -> bool {
     true
 }
 
+/// Where a session's application logs go: under the application's log URI, by group and
+/// session (SPEC §10 #12).
+pub fn log_location(base: &str, group_id: &str, session_id: &str) -> String {
+    format!("{}/{group_id}/{session_id}/", base.trim_end_matches('/'))
+}
+
 /// What the snapshot of an application's build came to, for its PROCESSING -> READY step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildOutcome {

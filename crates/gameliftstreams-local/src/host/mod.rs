@@ -9,6 +9,7 @@
 //! reaches it through `ops::engine::apps::Apps`.
 
 mod capture;
+mod logs;
 mod messages;
 pub mod process;
 mod screen;
@@ -123,6 +124,12 @@ struct Running {
     game: Group,
     media: Arc<SessionMedia>,
     messages: Arc<Endpoint>,
+    /// The session's folders, for the logs to upload when it ends.
+    dirs: workdir::SessionDirs,
+    log_paths: Vec<String>,
+    log_location: Option<String>,
+    stats: logs::Stats,
+    next_stats: Instant,
     /// Its session ended: it is being stopped, its exit is not an application exit.
     stopping: bool,
 }
@@ -300,6 +307,8 @@ impl Host {
             .map_err(|e| format!("the session's folders: {e}"))?;
         let marker = (process::MARKER.to_string(), self.marker.clone());
         let messages = self.endpoint(id)?;
+        // What the game writes from now on is what an export's application/ folder holds.
+        std::fs::write(&dirs.started, b"").map_err(|e| format!("{}: {e}", dirs.started.display()))?;
         let setpriv = self.config.setpriv.as_deref();
         let display = Display::start(
             xvfb,
@@ -379,11 +388,17 @@ impl Host {
         });
         let info_endpoint = messages.address();
         self.set_info(id, |i| i.message_endpoint = Some(info_endpoint));
+        let stats = logs::Stats::create(&dirs.stats);
         Ok(Running {
             display,
             game,
             media,
             messages,
+            dirs,
+            log_paths: view.log_paths.clone(),
+            log_location: view.log_location.clone(),
+            stats,
+            next_stats: Instant::now(),
             stopping: false,
         })
     }
@@ -420,15 +435,39 @@ impl Host {
         let grace = self.config.stop_grace;
         let record = process::record_path(&self.config.root.join("running"), id);
         let name = format!("gls-stop-{}", id.chars().take(6).collect::<String>());
+        let service = self.service.get().cloned();
+        let session = id.to_string();
         let stop = move || {
             r.game.stop(grace);
             r.display.group.stop(Duration::from_millis(500));
             let _ = std::fs::remove_file(record);
+            if let Some(service) = service.and_then(|w| w.upgrade()) {
+                upload_logs(&service, &session, &r);
+            }
         };
         if let Err(e) = std::thread::Builder::new().name(name).spawn(stop) {
             tracing::warn!(error = %e, "could not start a stopping thread");
         }
         self.set_info(id, |i| i.state = "stopped".into());
+    }
+}
+
+/// The application's log files to the session's `LogFileLocationUri`, once its game has
+/// stopped. A file that cannot be stored is named in the log (the session stays as it ended).
+fn upload_logs(service: &Service, session: &str, r: &Running) {
+    let Some(location) = &r.log_location else { return };
+    let (files, too_big) = logs::log_files(&r.log_paths, &r.dirs.app, &r.dirs.home);
+    for f in too_big {
+        tracing::warn!(session, file = %f.display(), "a log file over 50 MB is not uploaded");
+    }
+    for (name, file) in files {
+        let uri = format!("{location}{name}");
+        let stored = std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| service.put_object(&uri, bytes, "text/plain"));
+        if let Err(e) = stored {
+            tracing::warn!(session, uri, error = %e, "an application log could not be uploaded");
+        }
     }
 }
 
@@ -570,6 +609,12 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
             now < *until
         }
     });
+    for r in running.values_mut().filter(|r| !r.stopping && now >= r.next_stats) {
+        r.next_stats = now + Duration::from_secs(1);
+        let (cpu, memory) = usage(r.game.pgid());
+        let c = r.media.stats();
+        r.stats.record(cpu, memory, (c.captured, c.encoded), c.bytes);
+    }
     let ended: Vec<String> = running
         .iter()
         .filter(|(_, r)| !r.stopping)

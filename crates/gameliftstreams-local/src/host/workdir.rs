@@ -26,6 +26,10 @@ pub struct SessionDirs {
     pub app_log: PathBuf,
     /// The X server's log.
     pub xvfb_log: PathBuf,
+    /// Made as the game starts: what it writes later is newer.
+    pub started: PathBuf,
+    /// The per-second statistics.
+    pub stats: PathBuf,
 }
 
 impl SessionDirs {
@@ -42,6 +46,8 @@ impl SessionDirs {
             run: root.join("run"),
             app_log: root.join("app.log"),
             xvfb_log: root.join("xvfb.log"),
+            started: root.join("started"),
+            stats: root.join("stats.csv"),
         };
         for d in [&dirs.home, &dirs.tmp, &dirs.run] {
             std::fs::create_dir_all(d)?;

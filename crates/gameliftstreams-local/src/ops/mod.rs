@@ -44,6 +44,9 @@ pub struct Settings {
     pub s3: Option<S3Sink>,
     /// Where application builds are snapshotted (`<builds_root>/<app id>/`).
     pub builds_root: std::path::PathBuf,
+    /// Where the host keeps each session's folders (`<host_root>/sessions/<id>/`: the game's
+    /// files and output, for exports), when applications run.
+    pub host_root: Option<std::path::PathBuf>,
     /// A missing build is an error (accessDenied), as in AWS; otherwise its sessions stream
     /// the test card.
     pub builds_required: bool,

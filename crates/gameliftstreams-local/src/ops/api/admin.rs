@@ -285,6 +285,10 @@ pub struct LaunchView {
     pub env: Vec<(String, String)>,
     /// `AdditionalLaunchArgs`.
     pub args: Vec<String>,
+    /// The application's `ApplicationLogPaths`.
+    pub log_paths: Vec<String>,
+    /// Where they go when the session ends (its `LogFileLocationUri`), if anywhere.
+    pub log_location: Option<String>,
 }
 
 impl Service {
@@ -311,6 +315,15 @@ impl Service {
             .and_then(|d| d.resolution.as_ref())
             .map_or((1920, 1080), |r| (r.width.max(2) as u32, r.height.max(2) as u32));
         let build_state = build.map(|b| b.state);
+        let log_paths = app
+            .as_ref()
+            .and_then(|a| a.application_log_paths.clone())
+            .unwrap_or_default();
+        let log_location = app
+            .as_ref()
+            .and_then(|a| a.application_log_output_uri.as_deref())
+            .filter(|u| !u.is_empty())
+            .map(|base| crate::domain::lifecycle::log_location(base, &row.group_id, &row.id));
         let ready = build_state == Some(crate::store::BuildState::Ready);
         Ok(Some(LaunchView {
             arn: row.doc.arn.clone().unwrap_or_default(),
@@ -336,6 +349,13 @@ impl Service {
                 .into_iter()
                 .collect(),
             args: row.doc.additional_launch_args.unwrap_or_default(),
+            log_paths,
+            log_location,
         }))
+    }
+
+    /// Store `bytes` at `uri` (the local S3 root, or the S3 endpoint).
+    pub fn put_object(&self, uri: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), String> {
+        exports::put_object(&self.settings, uri, bytes, content_type)
     }
 }

@@ -44,7 +44,49 @@ pub fn local_path(root: &Path, uri: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn archive(session: &SessionRow, app: Option<&GetApplicationOutput>, now: Timestamp) -> Result<Vec<u8>, String> {
+/// Store `bytes` at `uri`: under the local S3 root, or on the S3 endpoint.
+pub fn put_object(settings: &Settings, uri: &str, bytes: Vec<u8>, content_type: &str) -> Result<(), String> {
+    match &settings.s3 {
+        Some(sink) => sink.put(uri, bytes, content_type),
+        None => write_file(&local_path(&settings.s3_root, uri)?, &bytes),
+    }
+}
+
+/// A file of an archive bigger than this is left out (and named in `skipped.txt`).
+const ARCHIVE_FILE_LIMIT: u64 = 64 << 20;
+
+/// The files under `dir` (recursively, following no links), as (path inside, path on disk),
+/// those modified after `since` only when it is given, in a stable order.
+fn files_under(dir: &Path, since: Option<std::time::SystemTime>) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new(), 0)];
+    while let Some((d, rel, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().to_string();
+            let inner = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            if meta.is_dir() && depth < 64 {
+                stack.push((e.path(), inner, depth + 1));
+            } else if meta.is_file() && since.is_none_or(|s| meta.modified().is_ok_and(|m| m > s)) {
+                out.push((inner, e.path()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn archive(
+    session: &SessionRow,
+    app: Option<&GetApplicationOutput>,
+    now: Timestamp,
+    host_dir: Option<&Path>,
+) -> Result<Vec<u8>, String> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
@@ -54,6 +96,52 @@ fn archive(session: &SessionRow, app: Option<&GetApplicationOutput>, now: Timest
         let meta = serde_json::to_vec_pretty(&session.doc).map_err(|e| e.to_string())?;
         zip.start_file("session.json", opts).map_err(err)?;
         zip.write_all(&meta).map_err(io)?;
+        // A session whose game ran: what it wrote, its output, its statistics.
+        let started = host_dir
+            .map(|d| d.join("started"))
+            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|m| m.modified().ok());
+        if let (Some(dir), Some(started)) = (host_dir, started) {
+            let mut skipped = Vec::new();
+            let parts = [
+                ("application", "app", Some(started)),
+                ("profile", "home", None),
+                ("temp", "tmp", None),
+            ];
+            for (folder, local, since) in parts {
+                zip.add_directory(format!("{folder}/"), opts).map_err(err)?;
+                for (inner, path) in files_under(&dir.join(local), since) {
+                    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                    if size > ARCHIVE_FILE_LIMIT {
+                        skipped.push(format!("{folder}/{inner} ({size} bytes)"));
+                        continue;
+                    }
+                    let bytes = std::fs::read(&path).map_err(io)?;
+                    zip.start_file(format!("{folder}/{inner}"), opts).map_err(err)?;
+                    zip.write_all(&bytes).map_err(io)?;
+                }
+            }
+            for (name, file) in [
+                ("application-output.log", "app.log"),
+                ("performance-stats.csv", "stats.csv"),
+            ] {
+                if let Ok(bytes) = std::fs::read(dir.join(file)) {
+                    zip.start_file(name, opts).map_err(err)?;
+                    zip.write_all(&bytes).map_err(io)?;
+                }
+            }
+            if !skipped.is_empty() {
+                zip.start_file("skipped.txt", opts).map_err(err)?;
+                writeln!(
+                    zip,
+                    "Files over {ARCHIVE_FILE_LIMIT} bytes, left out:\n{}",
+                    skipped.join("\n")
+                )
+                .map_err(io)?;
+            }
+            zip.finish().map_err(err)?;
+            return Ok(buf.into_inner());
+        }
         zip.add_directory("profile/", opts).map_err(err)?;
         zip.add_directory("temp/", opts).map_err(err)?;
         let paths = app.and_then(|a| a.application_log_paths.clone()).unwrap_or_default();
@@ -270,11 +358,9 @@ fn write_archive(
     app: Option<&GetApplicationOutput>,
     job: &ExportJob,
 ) -> Result<(), String> {
-    let bytes = archive(row, app, Timestamp(job.ended_at))?;
-    match &settings.s3 {
-        Some(sink) => sink.put(&job.uri, bytes, "application/zip"),
-        None => write_file(&local_path(&settings.s3_root, &job.uri)?, &bytes),
-    }
+    let host_dir = settings.host_root.as_ref().map(|r| r.join("sessions").join(&row.id));
+    let bytes = archive(row, app, Timestamp(job.ended_at), host_dir.as_deref())?;
+    put_object(settings, &job.uri, bytes, "application/zip")
 }
 
 #[cfg(test)]

@@ -171,8 +171,7 @@ fn set_log_location(env: Env<'_>, row: &mut SessionRow) -> Result<(), ApiError> 
         return Ok(());
     };
     if let Some(base) = app.application_log_output_uri.filter(|u| !u.is_empty()) {
-        let base = base.trim_end_matches('/');
-        row.doc.log_file_location_uri = Some(format!("{base}/{}/{}/", row.group_id, row.id));
+        row.doc.log_file_location_uri = Some(crate::domain::lifecycle::log_location(&base, &row.group_id, &row.id));
     }
     Ok(())
 }
