@@ -96,8 +96,16 @@ impl Stats {
         }
     }
 
-    /// One line: CPU and memory of the game, and what its capture did since the last line.
-    pub fn record(&mut self, cpu_seconds: Option<f64>, memory: Option<u64>, frames: (u64, u64), bytes: u64) {
+    /// One line at service time `at_ms`: CPU and memory of the game, and what its capture did
+    /// since the last line.
+    pub fn record(
+        &mut self,
+        at_ms: i64,
+        cpu_seconds: Option<f64>,
+        memory: Option<u64>,
+        frames: (u64, u64),
+        bytes: u64,
+    ) {
         let now = std::time::Instant::now();
         let cpu = match (cpu_seconds, self.last_cpu) {
             (Some(c), Some((t, before))) => {
@@ -109,10 +117,7 @@ impl Stats {
         if let Some(c) = cpu_seconds {
             self.last_cpu = Some((now, c));
         }
-        let epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let epoch = at_ms as f64 / 1000.0;
         let (captured, encoded) = (
             frames.0 - self.last_frames.0.min(frames.0),
             frames.1 - self.last_frames.1.min(frames.1),

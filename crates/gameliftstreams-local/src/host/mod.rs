@@ -609,11 +609,13 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
             now < *until
         }
     });
+    let service_now = service.now().millis();
     for r in running.values_mut().filter(|r| !r.stopping && now >= r.next_stats) {
         r.next_stats = now + Duration::from_secs(1);
         let (cpu, memory) = usage(r.game.pgid());
         let c = r.media.stats();
-        r.stats.record(cpu, memory, (c.captured, c.encoded), c.bytes);
+        r.stats
+            .record(service_now, cpu, memory, (c.captured, c.encoded), c.bytes);
     }
     let ended: Vec<String> = running
         .iter()
