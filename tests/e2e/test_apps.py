@@ -337,3 +337,27 @@ def test_logs_are_uploaded_and_exports_hold_what_the_game_wrote(tmp_path):
             assert stats[0].startswith("timestamp,cpu_percent,memory_mb") and len(stats) >= 2, stats
     finally:
         s.stop()
+
+
+@needs_xvfb
+@pytest.mark.skipif(not os.path.exists("/usr/bin/sdl2-config"), reason="libsdl2-dev is not installed")
+def test_the_demo_application_is_the_sample_game(tmp_path):
+    data = str(tmp_path / "data")
+    s = Server(data, "--demo", "--clock", "frozen")
+    try:
+        c = s.client()
+        [app] = c.list_applications()["Items"]
+        got = c.get_application(Identifier=app["Id"])
+        assert (got["RuntimeEnvironment"]["Type"], got["ExecutablePath"]) == ("UBUNTU", "run-game.sh")
+        assert got["ApplicationSourceUri"] == "s3://gameliftstreams-local-demo/sample-game/"
+        until("the demo's build snapshotted", lambda: os.path.exists(os.path.join(data, "builds", app["Id"], "bin", "game")))
+        [group] = c.list_stream_groups()["Items"]
+        arn = start(c, group["Id"], app["Id"])
+        s.advance(2)
+        info = until("the game's window", lambda: (lambda i: i["windowMapped"] and i)(app_info(s, arn)))
+        assert info["state"] == "running" and info["command"] == ["run-game.sh"]
+        # A session the demo seeded as live gets its game when someone watches it.
+        live = [i for i in c.list_stream_sessions_by_account(Status="ACTIVE")["Items"] if i["Arn"] != arn]
+        assert live and app_info(s, live[0]["Arn"])["state"] == "none"
+    finally:
+        s.stop()

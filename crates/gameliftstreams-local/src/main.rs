@@ -453,7 +453,17 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         host.attach(&service);
         service.start_build_worker()?;
         if a.demo {
-            seed::demo(store.as_ref(), service.now().millis(), &delays)?;
+            // The demo's application is the sample game, where this machine can build it.
+            let game = if a.apps == OnOff::On {
+                gameliftstreams_local::host::sample::install(&s3_root)
+                    .map_err(|why| tracing::warn!("the demo streams the test card: {why}"))
+                    .ok()
+            } else {
+                None
+            };
+            if seed::demo(store.as_ref(), service.now().millis(), &delays, game)? {
+                service.builds_queued();
+            }
         }
         let limits = server::conn::Limits {
             header_read: std::time::Duration::from_millis(a.header_read_timeout_ms),
@@ -656,6 +666,7 @@ fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
                 TimingProfile::Fast => Delays::default(),
                 TimingProfile::Realistic => Delays::realistic(),
             },
+            game: None,
         },
     )?;
     println!(

@@ -32,6 +32,10 @@ pub struct SeedOptions {
     pub now_ms: i64,
     /// The delays the service will run with: transient statuses are seeded within them.
     pub delays: Delays,
+    /// A Linux build for the applications (`s3://…` of a folder with `run-game.sh`): they are
+    /// UBUNTU applications whose builds the service snapshots as it starts. `None`: PROTON
+    /// applications with no build (their sessions stream the test card).
+    pub game: Option<String>,
 }
 
 /// What was written.
@@ -166,6 +170,7 @@ struct World {
     now: i64,
     delays: Delays,
     timing: Timing,
+    game: Option<String>,
 }
 
 /// A session being built by driving the state machine, and the timers it set.
@@ -479,16 +484,25 @@ fn live(rng: &mut StdRng, w: &World, status: StreamSessionStatus, free: &mut dyn
 }
 
 fn ready_app(w: &World, at: Timestamp) -> GetApplicationOutput {
+    let (runtime, version, executable, source) = match &w.game {
+        Some(uri) => (RuntimeEnvironmentType::Ubuntu, "22_04_LTS", "run-game.sh", uri.as_str()),
+        None => (
+            RuntimeEnvironmentType::Proton,
+            "20241007",
+            "Game/Binaries/Game.exe",
+            "s3://gameliftstreams-local-seed/game/",
+        ),
+    };
     GetApplicationOutput {
         arn: w.app_arn.clone(),
         id: Some(w.app_id.clone()),
-        description: Some("Seeded game".into()),
+        description: Some(if w.game.is_some() { "Sample game" } else { "Seeded game" }.into()),
         runtime_environment: Some(RuntimeEnvironment {
-            type_: RuntimeEnvironmentType::Proton,
-            version: "20241007".into(),
+            type_: runtime,
+            version: version.into(),
         }),
-        executable_path: Some("Game/Binaries/Game.exe".into()),
-        application_source_uri: Some("s3://gameliftstreams-local-seed/game/".into()),
+        executable_path: Some(executable.into()),
+        application_source_uri: Some(source.into()),
         status: Some(ApplicationStatus::Ready),
         replication_statuses: Some(
             w.locations
@@ -607,6 +621,7 @@ pub fn seed(store: &dyn Store, opts: &SeedOptions) -> Result<SeedReport, StoreEr
             now: opts.now_ms,
             delays: opts.delays.clone(),
             timing: opts.delays.timing(),
+            game: opts.game.clone(),
         };
         let (tail, in_use, needed) = live_tail(&mut rng, &w, n);
         let setup_at = Timestamp(opts.now_ms - SPAN_MS - 86_400_000);
@@ -616,6 +631,10 @@ pub fn seed(store: &dyn Store, opts: &SeedOptions) -> Result<SeedReport, StoreEr
             let group = active_group(&w, setup_at, &in_use, &needed);
             tx.applications()
                 .insert(part, &w.app_id, setup_at.millis(), &app, &Tags::new())?;
+            if w.game.is_some() {
+                // Its build is snapshotted by the service's build worker when it starts.
+                tx.builds().add(part, &w.app_id)?;
+            }
             tx.groups()
                 .insert(part, &w.group_id, setup_at.millis(), &group, &Tags::new())?;
             Ok(())
@@ -662,9 +681,10 @@ pub fn seed(store: &dyn Store, opts: &SeedOptions) -> Result<SeedReport, StoreEr
 /// The flag that says the demo account was created.
 const DEMO: &str = "demo_created";
 
-/// Create the small demo account once: a ready application, an active stream group and
-/// sessions in several statuses. Returns false if it was already there.
-pub fn demo(store: &dyn Store, now_ms: i64, delays: &Delays) -> Result<bool, StoreError> {
+/// Create the small demo account once: a ready application (of `game`, a Linux build, when
+/// there is one), an active stream group and sessions in several statuses. Returns false if it
+/// was already there.
+pub fn demo(store: &dyn Store, now_ms: i64, delays: &Delays, game: Option<String>) -> Result<bool, StoreError> {
     if store.read(|tx| tx.meta().flag(DEMO))? {
         return Ok(false);
     }
@@ -677,6 +697,7 @@ pub fn demo(store: &dyn Store, now_ms: i64, delays: &Delays) -> Result<bool, Sto
             rng_seed: 20_180_510,
             now_ms,
             delays: delays.clone(),
+            game,
         },
     )?;
     store.write(|tx| tx.meta().set_flag(DEMO))?;

@@ -12,6 +12,7 @@ mod capture;
 mod logs;
 mod messages;
 pub mod process;
+pub mod sample;
 mod screen;
 mod workdir;
 
@@ -490,11 +491,38 @@ impl Apps for Host {
     }
 
     fn video(&self, session: &str) -> Option<VideoFeed> {
-        self.media_of(session).map(|m| m.feed())
+        let media = self.media_of(session);
+        if media.is_none() {
+            // A session placed before this host ran (seeded, or from an earlier run): its
+            // game starts when someone watches.
+            let known = self
+                .info
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(session);
+            if !known {
+                self.set_info(session, |i| i.state = "starting".into());
+                self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
+            }
+        }
+        media.map(|m| m.feed())
     }
 
     fn input(&self, session: &str, input: &Input) -> bool {
         self.media_of(session).is_some_and(|m| m.input(input))
+    }
+
+    fn takes_messages(&self, session: &str) -> bool {
+        self.endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(session)
+            || self
+                .info
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(session)
+                .is_some_and(|i| i.state == "starting")
     }
 
     fn to_game(&self, session: &str, data: &[u8]) {

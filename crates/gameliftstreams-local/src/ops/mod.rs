@@ -491,6 +491,12 @@ impl Service {
         }
     }
 
+    /// Builds were queued outside a request (seeding): wake the build worker.
+    pub fn builds_queued(&self) {
+        self.builds.queued();
+        self.builds.committed();
+    }
+
     /// Start the thread that takes application builds' snapshots (and removes those of
     /// deleted applications); it ends once the service is dropped.
     pub fn start_build_worker(self: &Arc<Self>) -> std::io::Result<()> {

@@ -159,26 +159,55 @@ async fn messages(
 #[derive(Deserialize)]
 struct Outgoing {
     data: String,
+    /// `page` (the default: what the application would send) or `application` (what the page
+    /// would send: to the session's game, queued until it connects).
+    #[serde(default)]
+    to: Option<String>,
 }
 
 /// `POST /_local/sessions/{session}/messages {"data": "<base64>"}`: a message from the
-/// application to the page; 409 when no client is connected.
+/// application to the page; 409 when no client is connected. With `"to": "application"`, a
+/// message from the page to the session's game instead (queued until the game connects; 409
+/// when the session runs no game).
 async fn send_message(
     State(s): State<Arc<AppState>>,
     Path(ident): Path<String>,
     extensions: axum::http::Extensions,
     body: axum::body::Bytes,
 ) -> Reply {
-    let Some(data) = serde_json::from_slice::<Outgoing>(&body)
-        .ok()
-        .and_then(|o| b64().decode(o.data).ok())
-    else {
+    let parsed = serde_json::from_slice::<Outgoing>(&body).ok();
+    let to_game = match parsed.as_ref().and_then(|o| o.to.as_deref()) {
+        None | Some("page") => false,
+        Some("application") => true,
+        Some(_) => return bad_request("\"to\" must be page or application"),
+    };
+    let Some(data) = parsed.and_then(|o| b64().decode(o.data).ok()) else {
         return bad_request("expected {\"data\": \"<base64>\"}");
     };
     let id = match session_id(&s, &extensions, ident).await {
         Ok(id) => id,
         Err(r) => return r,
     };
+    if to_game {
+        let service = s.service.clone();
+        let runs = blocking(move || {
+            Ok::<_, crate::domain::ApiError>(service.apps().is_some_and(|a| {
+                a.takes_messages(&id) && {
+                    a.to_game(&id, &data);
+                    true
+                }
+            }))
+        })
+        .await;
+        return match runs {
+            Ok(true) => reply(StatusCode::OK, json!({ "delivered": true })),
+            Ok(false) => reply(
+                StatusCode::CONFLICT,
+                json!({ "error": "this stream session runs no application" }),
+            ),
+            Err(e) => failed(e),
+        };
+    }
     match s.streams.as_ref().map(|h| h.deliver(&id, data)) {
         Some(Ok(())) => reply(StatusCode::OK, json!({ "delivered": true })),
         _ => reply(

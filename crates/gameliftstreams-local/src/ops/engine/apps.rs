@@ -79,4 +79,6 @@ pub trait Apps: Send + Sync {
     /// An application message from the session's page: to its game, queued until the game
     /// connects to its message endpoint (AWS's rule); dropped for a session that runs none.
     fn to_game(&self, session: &str, data: &[u8]);
+    /// Whether the session's game runs (or is starting) to take messages.
+    fn takes_messages(&self, session: &str) -> bool;
 }
