@@ -14,6 +14,8 @@
  *   shows each message it gets and answers "echo:<message>".
  * - It logs to stdout and to logs/game.log in its working directory.
  * - Escape exits with --exit-code N (default 0); closing the window exits with 0.
+ * - --animate draws a white bar sweeping along the bottom every frame (for benchmarks: a
+ *   picture that always changes).
  */
 #include <SDL.h>
 #include <arpa/inet.h>
@@ -158,11 +160,12 @@ static void msg_poll(char *last, size_t cap) {
 }
 
 int main(int argc, char **argv) {
-    int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0;
+    int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0, animate = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) sscanf(argv[++i], "%dx%d", &width, &height);
         else if (!strcmp(argv[i], "--exit-code") && i + 1 < argc) exit_code = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--windowed")) windowed = 1;
+        else if (!strcmp(argv[i], "--animate")) animate = 1;
         else if (!strcmp(argv[i], "--messages-after") && i + 1 < argc) messages_after = atoi(argv[++i]);
     }
     mkdir("logs", 0755);
@@ -257,6 +260,11 @@ int main(int argc, char **argv) {
             SDL_Rect mark = {mx - 6, my - 6, 12, 12};
             SDL_SetRenderDrawColor(r, 255, 0, 255, 255);
             SDL_RenderFillRect(r, &mark);
+        }
+        if (animate && w > 0) {
+            SDL_Rect bar = {(int)(SDL_GetTicks() / 4 % (Uint32)w), h - 160, 24, 80};
+            SDL_SetRenderDrawColor(r, 255, 255, 255, 255);
+            SDL_RenderFillRect(r, &bar);
         }
         SDL_SetRenderDrawColor(r, 255, 255, 255, 255);
         snprintf(title, sizeof title, "MSG:%s", last);

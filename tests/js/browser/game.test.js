@@ -150,6 +150,15 @@ test("the page shows the game, its keys and mouse move it, and its exit ends the
   assert.deepEqual(both.messages.map((m) => Buffer.from(m.data, "base64").toString()), ["hello"]);
   assert.deepEqual(both.toPage.map((m) => Buffer.from(m.data, "base64").toString()), ["echo:hello"]);
 
+  // The dashboard's drawer shows the process.
+  const ui = await context.newPage();
+  await ui.goto(`${s.url}/_local/ui`);
+  await ui.locator(`#sessions tbody tr[data-arn="${session.Arn}"]`).click();
+  await until("the drawer's application", async () =>
+    (await ui.locator('#app-fields dd[data-app="State"]').textContent().catch(() => "")) === "running");
+  assert.match(await ui.locator('#app-fields dd[data-app="Process"]').textContent(), new RegExp(`^pid ${app.pid} on display :\\d+ \\(1280×720\\)$`));
+  assert.match(await ui.locator("#app-log").textContent(), /GAME_MODE=browser-test/);
+
   // Keys: four presses of the right arrow move the player 64 px right.
   await page.focus("#video");
   for (let i = 0; i < 4; i++) await page.keyboard.press("ArrowRight");
@@ -176,5 +185,7 @@ test("the page shows the game, its keys and mouse move it, and its exit ends the
   assert.equal(ended.StatusReason, "applicationExit");
   assert.equal((await s.admin("GET", `/_local/sessions/${id}/app`)).body.exitCode, 5);
   await until("onServerDisconnect", () => page.evaluate(() => window.events.disconnects.includes("terminated")));
+  await until("the drawer says it exited", async () =>
+    (await ui.locator('#app-fields dd[data-app="Exit code"]').textContent().catch(() => "")) === "5");
   await context.close();
 });

@@ -234,6 +234,32 @@ function showRows(p, items) {
   }
 }
 
+// The session's application process as the host runs it (GET /_local/sessions/{id}/app).
+async function showApp(arn) {
+  let a;
+  try {
+    a = await call("GET", `/_local/sessions/${encodeURIComponent(arn)}/app`);
+  } catch {
+    return;
+  }
+  if (state.selected !== arn) return;
+  const mb = (b) => (b === undefined || b === null ? "" : `${(b / 1048576).toFixed(1)} MB`);
+  const rows = [
+    ["State", a.state + (a.reason ? ` — ${a.reason}` : "")],
+    ["Process", a.pid ? `pid ${a.pid} on display ${a.display} (${a.width}×${a.height})` : ""],
+    ["Command", (a.command || []).join(" ")],
+    ["CPU", a.cpuSeconds !== null && a.cpuSeconds !== undefined ? `${a.cpuSeconds.toFixed(2)} s` : ""],
+    ["Memory", mb(a.memoryBytes)],
+    ["Exit code", a.exitCode ?? ""],
+    ["Window", a.state === "running" ? (a.windowMapped ? "mapped" : "not yet") : ""],
+    ["Messages", a.messageEndpoint ? `${a.messageEndpoint}: ${a.messagesToGame} in, ${a.messagesFromGame} out${a.messagesConnected ? "" : " (not connected)"}` : ""],
+  ].filter(([, v]) => v !== "");
+  $("#app-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { "data-app": k, text: String(v) })]));
+  const log = $("#app-log");
+  log.textContent = (a.logTail || []).join("\n");
+  log.hidden = !(a.logTail && a.logTail.length);
+}
+
 // The drawer's session as it just read it, in its row of the list too (wherever that is).
 function showInList(s) {
   const p = state.pages.find((page) => page.items.some((i) => i.Arn === s.Arn));
@@ -325,6 +351,7 @@ async function refreshDrawer() {
   $("#drawer-title").textContent = `Stream session ${idOf(arn)} — ${s.Status}`;
   allowActions(s);
   showInList(s);
+  await showApp(arn);
   $("#fields").replaceChildren(...Object.entries(s).flatMap(([k, v]) => [
     el("dt", { text: k }),
     el("dd", { "data-field": k, text: typeof v === "object" ? JSON.stringify(v, null, 1) : k.endsWith("At") ? `${when(v)} (${v})` : String(v) }),
