@@ -14,6 +14,8 @@
  *   shows each message it gets and answers "echo:<message>".
  * - It logs to stdout and to logs/game.log in its working directory.
  * - Escape exits with --exit-code N (default 0); closing the window exits with 0.
+ * - --relative-mouse hides the cursor and takes relative motion (SDL's relative mouse mode, as
+ *   first-person games do): the marker moves by the motion from the centre.
  * - --animate draws a white bar sweeping along the bottom every frame (for benchmarks: a
  *   picture that always changes).
  */
@@ -160,12 +162,13 @@ static void msg_poll(char *last, size_t cap) {
 }
 
 int main(int argc, char **argv) {
-    int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0, animate = 0;
+    int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0, animate = 0, relative = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) sscanf(argv[++i], "%dx%d", &width, &height);
         else if (!strcmp(argv[i], "--exit-code") && i + 1 < argc) exit_code = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--windowed")) windowed = 1;
         else if (!strcmp(argv[i], "--animate")) animate = 1;
+        else if (!strcmp(argv[i], "--relative-mouse")) relative = 1;
         else if (!strcmp(argv[i], "--messages-after") && i + 1 < argc) messages_after = atoi(argv[++i]);
     }
     mkdir("logs", 0755);
@@ -193,6 +196,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     say("window: asked %dx%d%s", width, height, windowed ? "" : " full screen");
+    if (relative && SDL_SetRelativeMouseMode(SDL_TRUE) != 0) say("relative mouse refused: %s", SDL_GetError());
     int dx = 0, dy = 0, mx = -1, my = -1, held = 0, w = 0, h = 0, drawn_w = 0, drawn_h = 0;
     char last[256] = "", key[64] = "", title[320];
     Uint32 next_try = (Uint32)messages_after * 1000;
@@ -218,8 +222,18 @@ int main(int argc, char **argv) {
                 break;
             }
             case SDL_MOUSEMOTION:
-                mx = e.motion.x;
-                my = e.motion.y;
+                if (relative) {
+                    if (mx < 0) {
+                        mx = w / 2;
+                        my = h / 2;
+                    }
+                    mx += e.motion.xrel;
+                    my += e.motion.yrel;
+                    say("mouse rel %d,%d", e.motion.xrel, e.motion.yrel);
+                } else {
+                    mx = e.motion.x;
+                    my = e.motion.y;
+                }
                 break;
             case SDL_MOUSEBUTTONDOWN:
                 held = 1;

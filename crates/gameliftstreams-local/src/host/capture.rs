@@ -52,6 +52,7 @@ pub struct SessionMedia {
     keyframe: Arc<AtomicBool>,
     stop: AtomicBool,
     mapped: AtomicBool,
+    cursor_hidden: AtomicBool,
     size: Mutex<(u32, u32)>,
     stats: Mutex<CaptureStats>,
 }
@@ -65,6 +66,7 @@ impl SessionMedia {
             keyframe: Arc::new(AtomicBool::new(true)),
             stop: AtomicBool::new(false),
             mapped: AtomicBool::new(false),
+            cursor_hidden: AtomicBool::new(false),
             size: Mutex::new(size),
             stats: Mutex::default(),
         });
@@ -83,6 +85,11 @@ impl SessionMedia {
     /// Whether the game has a window mapped.
     pub fn window_mapped(&self) -> bool {
         self.mapped.load(Ordering::SeqCst)
+    }
+
+    /// Whether the game hides its cursor.
+    pub fn cursor_hidden(&self) -> bool {
+        self.cursor_hidden.load(Ordering::SeqCst)
     }
 
     /// What the capture has done so far.
@@ -112,6 +119,10 @@ impl SessionMedia {
         let done = match input {
             Input::Key { code, down } => screen.key(code, *down).map(|_| ()),
             Input::Pointer { x, y } => screen.motion(clamp(*x, screen.width), clamp(*y, screen.height)),
+            Input::Motion { dx, dy } => {
+                let by = |v: f64| v.round().clamp(-4096.0, 4096.0) as i16;
+                screen.motion_by(by(*dx), by(*dy))
+            }
             Input::Button { button, down } => screen.button(*button, *down),
             Input::Wheel { dy } => screen.wheel(*dy),
         };
@@ -145,7 +156,10 @@ impl SessionMedia {
                 let mut screen = self.screen.lock().unwrap_or_else(|p| p.into_inner());
                 let Some(screen) = screen.as_mut() else { return };
                 match screen.manage() {
-                    Ok(mapped) => self.mapped.store(mapped, Ordering::SeqCst),
+                    Ok(mapped) => {
+                        self.mapped.store(mapped, Ordering::SeqCst);
+                        self.cursor_hidden.store(screen.cursor_hidden(), Ordering::SeqCst);
+                    }
                     Err(e) => {
                         tracing::debug!(display = %x_display, error = %e, "the display went away");
                         return;

@@ -107,6 +107,8 @@ pub struct AppInfo {
     pub log_tail: Vec<String>,
     /// The game has a window on its display.
     pub window_mapped: bool,
+    /// The game hides its cursor (the page locks the pointer: relative mouse).
+    pub cursor_hidden: bool,
     /// The message endpoint the game connects to (`host:port`).
     pub message_endpoint: Option<String>,
     /// The game is connected to it.
@@ -225,6 +227,7 @@ impl Host {
         }
         if let Some(media) = self.media_of(session) {
             info.window_mapped = media.window_mapped();
+            info.cursor_hidden = media.cursor_hidden();
             info.capture = Some(media.stats());
         }
         if let Some(ep) = self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).get(session) {
@@ -510,6 +513,10 @@ impl Apps for Host {
 
     fn input(&self, session: &str, input: &Input) -> bool {
         self.media_of(session).is_some_and(|m| m.input(input))
+    }
+
+    fn cursor_hidden(&self, session: &str) -> Option<bool> {
+        self.media_of(session).map(|m| m.cursor_hidden())
     }
 
     fn takes_messages(&self, session: &str) -> bool {

@@ -2,13 +2,15 @@
 //! to its Xvfb: the part of a window manager that games need (each top-level window the game
 //! maps fills the screen and gets the keyboard focus, as on AWS's hosts), capture of the
 //! screen through MIT-SHM (the segment a memfd that the X server writes and this side reads
-//! back with `pread`: no `unsafe`), and keyboard and mouse input through XTEST.
+//! back with `pread`: no `unsafe`), whether the game shows its cursor (XFIXES: a game that
+//! hides it wants relative mouse), and keyboard and mouse input through XTEST.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use x11rb::connection::Connection;
 use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{
     self, ChangeWindowAttributesAux, ConfigureWindowAux, ConnectionExt as _, EventMask, ImageFormat, InputFocus,
     StackMode,
@@ -29,6 +31,9 @@ pub struct Screen {
     keycodes: HashMap<u32, u8>,
     /// The top-level windows the game has mapped, newest last.
     mapped: Vec<xproto::Window>,
+    /// The cursor the game sets is invisible (it wants relative mouse).
+    cursor_hidden: bool,
+    xfixes: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -57,9 +62,40 @@ impl Screen {
             shm: None,
             keycodes,
             mapped: Vec::new(),
+            cursor_hidden: false,
+            xfixes: false,
         };
         s.shm = s.attach_shm().ok();
+        s.xfixes = s.watch_cursor().is_ok();
+        if s.xfixes {
+            s.cursor_hidden = s.read_cursor().unwrap_or(false);
+        }
         Ok(s)
+    }
+
+    fn watch_cursor(&self) -> Result<(), String> {
+        self.conn
+            .xfixes_query_version(4, 0)
+            .map_err(err)?
+            .reply()
+            .map_err(err)?;
+        self.conn
+            .xfixes_select_cursor_input(self.root, xfixes::CursorNotifyMask::DISPLAY_CURSOR)
+            .map_err(err)?
+            .check()
+            .map_err(err)
+    }
+
+    /// Whether the cursor shown now is invisible: no pixel with any opacity (what SDL's
+    /// relative mouse mode and `SDL_ShowCursor(0)` set, as engines do).
+    fn read_cursor(&self) -> Result<bool, String> {
+        let image = self.conn.xfixes_get_cursor_image().map_err(err)?.reply().map_err(err)?;
+        Ok(image.cursor_image.iter().all(|argb| argb >> 24 == 0))
+    }
+
+    /// Whether the game's cursor is hidden (as of the last [`Screen::manage`]).
+    pub fn cursor_hidden(&self) -> bool {
+        self.cursor_hidden
     }
 
     /// Whether capture goes through shared memory (else through the socket).
@@ -125,6 +161,9 @@ impl Screen {
                     self.mapped.push(e.window);
                     self.fill(e.window)?;
                 }
+                Event::XfixesCursorNotify(_) if self.xfixes => {
+                    self.cursor_hidden = self.read_cursor().unwrap_or(self.cursor_hidden);
+                }
                 Event::UnmapNotify(e) if e.event == self.root => self.mapped.retain(|w| *w != e.window),
                 Event::DestroyNotify(e) if e.event == self.root => self.mapped.retain(|w| *w != e.window),
                 Event::ConfigureNotify(e)
@@ -174,6 +213,11 @@ impl Screen {
     /// The pointer moves to (x, y) of the screen.
     pub fn motion(&self, x: i16, y: i16) -> Result<(), String> {
         self.fake(xproto::MOTION_NOTIFY_EVENT, 0, x, y)
+    }
+
+    /// The pointer moves by (dx, dy) (relative mouse: the page's pointer is locked).
+    pub fn motion_by(&self, dx: i16, dy: i16) -> Result<(), String> {
+        self.fake(xproto::MOTION_NOTIFY_EVENT, 1, dx, dy)
     }
 
     /// Mouse button `button` of the browser (0 left, 1 middle, 2 right, ...) goes down or up.

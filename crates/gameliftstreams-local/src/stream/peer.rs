@@ -77,6 +77,8 @@ pub(super) struct Peer {
     status: String,
     /// The page was told the session ended; the peer closes at this time.
     closing: Option<Instant>,
+    /// Whether the game's cursor is visible, as last told to the page.
+    cursor_told: Option<bool>,
 }
 
 impl Peer {
@@ -111,6 +113,7 @@ impl Peer {
             last_message: None,
             status: "ACTIVE".into(),
             closing: None,
+            cursor_told: None,
         }
     }
 
@@ -483,6 +486,13 @@ impl Peer {
         } else if !self.connected && now.duration_since(self.created) > NEVER_CONNECTED {
             self.close();
         }
+        if self.connected && self.messages.is_some() && self.feed.is_some() {
+            let visible = service.apps().and_then(|a| a.cursor_hidden(&id)).map(|hidden| !hidden);
+            if let Some(visible) = visible.filter(|v| Some(*v) != self.cursor_told) {
+                self.send_message(&json!({"t": "cursor", "visible": visible}));
+                self.cursor_told = Some(visible);
+            }
+        }
         let input_due = match (self.input_seen, self.input_reported) {
             (Some(seen), Some(sent)) => seen > sent && now.duration_since(sent) >= INPUT_EVENT_EVERY,
             (Some(_), None) => true,
@@ -620,7 +630,18 @@ pub(super) fn run(socket: UdpSocket, weak: Weak<StreamHub>) {
 fn game_input(v: &Value) -> Vec<AppInput> {
     let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("");
     let n = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-    let pointer = || AppInput::Pointer { x: n("x"), y: n("y") };
+    // With the page's pointer locked (the game hides its cursor) the mouse is relative.
+    let locked = v.get("locked").and_then(Value::as_bool).unwrap_or(false);
+    let pointer = || {
+        if locked {
+            AppInput::Motion {
+                dx: n("mx"),
+                dy: n("my"),
+            }
+        } else {
+            AppInput::Pointer { x: n("x"), y: n("y") }
+        }
+    };
     let button = |down| AppInput::Button {
         button: n("button").clamp(0.0, 15.0) as u8,
         down,
@@ -635,6 +656,8 @@ fn game_input(v: &Value) -> Vec<AppInput> {
             down: false,
         }],
         ("mouse", "mousemove") => vec![pointer()],
+        ("mouse", "mousedown") if locked => vec![button(true)],
+        ("mouse", "mouseup") if locked => vec![button(false)],
         ("mouse", "mousedown") => vec![pointer(), button(true)],
         ("mouse", "mouseup") => vec![pointer(), button(false)],
         ("mouse", "wheel") => vec![AppInput::Wheel { dy: n("dy") }],
@@ -676,6 +699,8 @@ mod tests {
                 AppInput::Button { button: 2, down: true }
             ]
         );
+        let locked = json!({"t": "mouse", "type": "mousemove", "x": 5, "y": 5, "mx": 3, "my": -2, "locked": true});
+        assert_eq!(game_input(&locked), vec![AppInput::Motion { dx: 3.0, dy: -2.0 }]);
         let wheel = json!({"t": "mouse", "type": "wheel", "x": 0, "y": 0, "dy": -120});
         assert_eq!(game_input(&wheel), vec![AppInput::Wheel { dy: -120.0 }]);
         assert!(game_input(&json!({"t": "gamepad", "type": "state"})).is_empty());

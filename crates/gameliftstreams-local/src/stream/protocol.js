@@ -6,7 +6,8 @@
 //   inputChannel, page -> server:
 //     {"t":"key","type":"keydown"|"keyup","key":"a","code":"KeyA","repeat":false,"mods":["Shift"]}
 //     {"t":"mouse","type":"mousemove"|"mousedown"|"mouseup"|"wheel","x":640,"y":360,
-//      "buttons":1,"button":0,"dx":0,"dy":-120}            (x, y in stream pixels)
+//      "buttons":1,"button":0,"dx":0,"dy":-120,             (x, y in stream pixels; dx, dy: wheel)
+//      "mx":3,"my":-1,"locked":false}                       (movement; locked: pointer lock)
 //     {"t":"gamepad","type":"gamepadconnected"|"gamepaddisconnected"|"state","index":0,
 //      "id":"...","axes":[0.0,...],"buttons":[0.0,...]}
 //   clientMessageChannel, both ways:
@@ -14,6 +15,8 @@
 //   clientMessageChannel, server -> page:
 //     {"t":"disconnect","reason":"terminated"|"idle"}       the session ended
 //     {"t":"stats","timestamp":<epoch ms>,"application":{...},"system":{...}}
+//     {"t":"cursor","visible":false}                         the game hid (or showed) its cursor:
+//                                                            relative mouse through pointer lock
 (function () {
   "use strict";
 
@@ -93,6 +96,9 @@
         args.onApplicationMessageReceived(fromBase64(message.data || ""));
       } else if (message.t === "disconnect" && typeof args.onServerDisconnect === "function") {
         args.onServerDisconnect(message.reason);
+      } else if (message.t === "cursor") {
+        remoteCursorVisible = message.visible !== false;
+        applyCursor();
       } else if (message.t === "stats" && typeof args.onPerformanceStatsReceived === "function") {
         args.onPerformanceStatsReceived({
           timestamp: new Date(message.timestamp),
@@ -102,6 +108,31 @@
       }
     }
     if (messages) messages.addEventListener("message", onMessage);
+
+    // The game's cursor: hidden means relative mouse. Hidden on the page too (setCursor
+    // "visibility"), and the pointer locked where autoPointerLock allows it (true: always;
+    // "fullscreen": in full screen only, as the Web SDK does).
+    let remoteCursorVisible = true;
+    function lockAllowed() {
+      const lock = config.autoPointerLock;
+      return lock === true || (lock === "fullscreen" && !!document.fullscreenElement);
+    }
+    function applyCursor() {
+      if (!video) return;
+      if (config.setCursor === "visibility") video.style.cursor = remoteCursorVisible ? "" : "none";
+      if (!attached) return;
+      if (!remoteCursorVisible && lockAllowed() && document.pointerLockElement !== video && video.requestPointerLock) {
+        try {
+          const p = video.requestPointerLock();
+          if (p && p.catch) p.catch(function () {});
+        } catch (e) {
+          log("gameliftstreams-local: pointer lock refused: " + e);
+        }
+      } else if (remoteCursorVisible && document.pointerLockElement === video) {
+        document.exitPointerLock();
+      }
+    }
+    document.addEventListener("fullscreenchange", applyCursor);
 
     const keyListener = function (e) {
       if (self.processKeyboardEvent(e)) e.preventDefault();
@@ -175,7 +206,8 @@
       if (e.type === "mouseup") heldButtons &= ~(1 << e.button);
       return send(input, {
         t: "mouse", type: e.type, x: x, y: y, buttons: e.buttons || 0, button: e.button || 0,
-        dx: e.deltaX || 0, dy: e.deltaY || 0,
+        dx: e.deltaX || 0, dy: e.deltaY || 0, mx: e.movementX || 0, my: e.movementY || 0,
+        locked: !!video && document.pointerLockElement === video,
       });
     };
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod errors;
+mod games;
 mod layering;
 mod lifecycle;
 mod operations;

@@ -51,6 +51,14 @@ pub enum Input {
         /// Pixels from the top.
         y: f64,
     },
+    /// The pointer moves by (dx, dy): relative mouse, while the page's pointer is locked
+    /// (the game hides its cursor).
+    Motion {
+        /// Pixels to the right.
+        dx: f64,
+        /// Pixels down.
+        dy: f64,
+    },
     /// A mouse button (the browser's numbering: 0 left, 1 middle, 2 right) goes down or up.
     Button {
         /// The button.
@@ -81,4 +89,7 @@ pub trait Apps: Send + Sync {
     fn to_game(&self, session: &str, data: &[u8]);
     /// Whether the session's game runs (or is starting) to take messages.
     fn takes_messages(&self, session: &str) -> bool;
+    /// Whether the session's game hides its cursor (the page then locks the pointer and sends
+    /// relative motion); `None` when no game runs.
+    fn cursor_hidden(&self, session: &str) -> Option<bool>;
 }

@@ -1,0 +1,117 @@
+//! A session's game over real WebRTC: the sample game (built by the test command into
+//! `$GLS_SAMPLE_GAME`) on its own display; a game that hides its cursor makes the page lock the
+//! pointer (the server tells it), and relative motion from the page moves the game's marker.
+//! Skipped where the machine has no Xvfb or the sample game is not built.
+
+use crate::common::Server;
+use crate::webrtc::{offer, Command, BOUND};
+use aws_sdk_gameliftstreams::types::{
+    Protocol, RuntimeEnvironment, RuntimeEnvironmentType, StreamClass, StreamSessionStatus,
+};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_game_that_hides_its_cursor_gets_relative_mouse() {
+    let Some(game) = std::env::var_os("GLS_SAMPLE_GAME").filter(|_| Path::new("/usr/bin/Xvfb").exists()) else {
+        eprintln!("skipped: no sample game build (GLS_SAMPLE_GAME) or no Xvfb");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(&game), &dir.path().join("s3/games/sample"));
+    let server = Server::start_with(dir.path(), &["--clock", "frozen"]);
+    let client = server.client();
+    let app = client
+        .create_application()
+        .description("Sample game")
+        .runtime_environment(
+            RuntimeEnvironment::builder()
+                .r#type(RuntimeEnvironmentType::Ubuntu)
+                .version("22_04_LTS")
+                .build()
+                .unwrap(),
+        )
+        .executable_path("run-game.sh")
+        .application_source_uri("s3://games/sample")
+        .send()
+        .await
+        .unwrap();
+    server.advance(5);
+    let group = client
+        .create_stream_group()
+        .description("g")
+        .stream_class(StreamClass::Gen4nHigh)
+        .default_application_identifier(app.id().unwrap())
+        .location_configurations(
+            aws_sdk_gameliftstreams::types::LocationConfiguration::builder()
+                .location_name("us-west-2")
+                .always_on_capacity(2)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let group = group.id().unwrap().to_string();
+    server.advance(1);
+    let first = offer();
+    let arn = client
+        .start_stream_session()
+        .identifier(&group)
+        .application_identifier(app.arn())
+        .protocol(Protocol::Webrtc)
+        .signal_request(&first.signal_request)
+        .additional_launch_args("--relative-mouse")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let id = arn.rsplit('/').next().unwrap().to_string();
+    server.advance(2);
+    let got = client
+        .get_stream_session()
+        .identifier(&group)
+        .stream_session_identifier(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), Some(&StreamSessionStatus::Active));
+    let peer = first.connect(got.signal_response().unwrap());
+    peer.until("the game hides its cursor: the page is told", |s| {
+        s.connected && s.messages.iter().any(|m| m["t"] == "cursor" && m["visible"] == false)
+    });
+    let app_info = |server: &Server| -> Value {
+        let (status, body) = server.http("GET", &format!("/_local/sessions/{id}/app"), "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    assert_eq!(app_info(&server)["cursorHidden"], true);
+    // Relative motion from a locked pointer reaches the game as relative motion.
+    let end = Instant::now() + BOUND;
+    loop {
+        peer.send(Command::Input(
+            json!({"t": "mouse", "type": "mousemove", "x": 0, "y": 0, "mx": 25, "my": -10, "locked": true, "buttons": 0, "button": 0, "dx": 0, "dy": 0}),
+        ));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let tail = app_info(&server)["logTail"].to_string();
+        if tail.contains("mouse rel 25,-10") {
+            break;
+        }
+        assert!(Instant::now() < end, "no relative motion in the game: {tail}");
+    }
+}
