@@ -148,6 +148,11 @@ def test_the_applications_exit_ends_the_session_and_its_end_stops_the_applicatio
         running = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, runs)))
         pid = running["pid"]
         assert group_alive(pid)
+        # A game that shows no window keeps its session ACTIVATING until the launch grace
+        # (30 s of service time) is over.
+        assert c.get_stream_session(Identifier=group, StreamSessionIdentifier=runs)["Status"] == "ACTIVATING"
+        s.advance(31)
+        assert c.get_stream_session(Identifier=group, StreamSessionIdentifier=runs)["Status"] == "ACTIVE"
         c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=runs)
         until("the application gone", lambda: not group_alive(pid), 15)
         assert app_info(s, runs)["state"] == "stopped"
@@ -312,6 +317,7 @@ def test_logs_are_uploaded_and_exports_hold_what_the_game_wrote(tmp_path):
         until("the game's files", lambda: os.path.exists(os.path.join(info["workingDirectory"], "save.txt"))
               and open(os.path.join(info["workingDirectory"], "save.txt")).read() == "changed\n")
         time.sleep(1.2)  # a line of statistics
+        s.advance(31)  # no window: ACTIVE after the launch grace
         s.event(arn, "clientConnected")
         c.export_stream_session_files(Identifier=group, StreamSessionIdentifier=arn, OutputUri="s3://exports/x.zip")
         c.terminate_stream_session(Identifier=group, StreamSessionIdentifier=arn)

@@ -9,6 +9,11 @@ use gls_model::{
     StreamGroupStatus, StreamSessionStatus, Timestamp,
 };
 
+/// A session whose game is starting is ACTIVE once the game's window is up, or after this long
+/// (service time) in any case: a game that shows no window (a server, a console program) still
+/// gets its session.
+pub const LAUNCH_GRACE_MS: i64 = 30_000;
+
 /// How long each timed transition takes, in milliseconds of service time.
 #[derive(Clone, Debug)]
 pub struct Delays {
@@ -71,6 +76,7 @@ impl Delays {
         crate::domain::session::Timing {
             reconnect_ms: self.session_reconnected_ms,
             terminate_ms: self.session_terminated_ms,
+            launch_grace_ms: LAUNCH_GRACE_MS,
         }
     }
 }

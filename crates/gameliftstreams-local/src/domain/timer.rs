@@ -39,10 +39,12 @@ pub enum TimerKind {
     ScaleUp,
     /// An ended session's retention is over: it is deleted.
     SessionExpunged,
+    /// A launching session's game has had its time to show a window: it is ACTIVE anyway.
+    LaunchGrace,
 }
 
 impl TimerKind {
-    const NAMES: [(TimerKind, &'static str); 17] = [
+    const NAMES: [(TimerKind, &'static str); 18] = [
         (TimerKind::AppProcessing, "app.processing"),
         (TimerKind::AppReady, "app.ready"),
         (TimerKind::AppDeleted, "app.deleted"),
@@ -60,6 +62,7 @@ impl TimerKind {
         (TimerKind::MaxLength, "session.max_length"),
         (TimerKind::ScaleUp, "location.scale_up"),
         (TimerKind::SessionExpunged, "session.expunged"),
+        (TimerKind::LaunchGrace, "session.launch_grace"),
     ];
 
     /// The stored name.

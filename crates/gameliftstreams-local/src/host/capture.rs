@@ -58,8 +58,14 @@ pub struct SessionMedia {
 }
 
 impl SessionMedia {
-    /// Connect to `display` and run the session's video thread.
-    pub fn start(display: String, size: (u32, u32), thread: String) -> std::io::Result<Arc<SessionMedia>> {
+    /// Connect to `display` and run the session's video thread; `mapped` is called once, when
+    /// the game first has a window.
+    pub fn start(
+        display: String,
+        size: (u32, u32),
+        thread: String,
+        mapped: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<Arc<SessionMedia>> {
         let media = Arc::new(SessionMedia {
             screen: Mutex::new(None),
             feed: Mutex::new(None),
@@ -73,7 +79,7 @@ impl SessionMedia {
         let m = media.clone();
         std::thread::Builder::new()
             .name(thread)
-            .spawn(move || m.run(&display))?;
+            .spawn(move || m.run(&display, mapped))?;
         Ok(media)
     }
 
@@ -132,7 +138,8 @@ impl SessionMedia {
         done.is_ok()
     }
 
-    fn run(&self, x_display: &str) {
+    fn run(&self, x_display: &str, on_mapped: impl FnOnce()) {
+        let mut on_mapped = Some(on_mapped);
         let end = Instant::now() + CONNECT;
         let screen = loop {
             match Screen::connect(x_display) {
@@ -158,6 +165,11 @@ impl SessionMedia {
                 match screen.manage() {
                     Ok(mapped) => {
                         self.mapped.store(mapped, Ordering::SeqCst);
+                        if mapped {
+                            if let Some(f) = on_mapped.take() {
+                                f();
+                            }
+                        }
                         self.cursor_hidden.store(screen.cursor_hidden(), Ordering::SeqCst);
                     }
                     Err(e) => {

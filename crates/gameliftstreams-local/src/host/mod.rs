@@ -139,6 +139,7 @@ struct Running {
 
 enum Msg {
     Placed(String, Instant),
+    Mapped(String),
     FromGame(String, Vec<u8>),
     Exited(String, i32),
     Shutdown(mpsc::Sender<()>),
@@ -355,10 +356,15 @@ impl Host {
             .stdout(log)
             .stderr(err_log);
         let game = Group::spawn(&mut cmd).map_err(|e| format!("{}: {e}", program.display()))?;
+        let host = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let session = id.to_string();
         let media = SessionMedia::start(
             display.name.clone(),
             (view.width, view.height),
             format!("gls-video-{}", id.chars().take(6).collect::<String>()),
+            move || {
+                let _ = host.send(Msg::Mapped(session));
+            },
         )
         .map_err(|e| e.to_string())?;
         self.media
@@ -577,6 +583,14 @@ fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
         match msg {
             Ok(Msg::Placed(id, until)) => placed.push((id, until)),
             Ok(Msg::Exited(id, code)) => exited(&host, &mut running, &id, code),
+            Ok(Msg::Mapped(id)) => {
+                // The game is up: a session that waited for it is ACTIVE.
+                if let Some(service) = host.service() {
+                    if let Err(e) = service.session_event(None, &id, Event::AppStarted) {
+                        tracing::warn!(session = %id, error = %e, "the game's start could not be recorded");
+                    }
+                }
+            }
             Ok(Msg::FromGame(id, data)) => {
                 // To the page when a client is connected; dropped otherwise, as in AWS.
                 if let Some(service) = host.service() {
@@ -633,7 +647,7 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
     let Some(service) = host.service() else { return };
     let now = Instant::now();
     placed.retain(|(id, until)| match service.launch_view(id) {
-        Ok(Some(view)) if runs_in(view.status) => {
+        Ok(Some(view)) if runs_in(view.status) || view.launching => {
             host.launch(&view, running);
             false
         }
@@ -656,7 +670,8 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
         .iter()
         .filter(|(_, r)| !r.stopping)
         .filter(|(id, _)| match service.stream_view(id) {
-            Ok(Some((status, _))) => !runs_in(status),
+            // A session launching its game is ACTIVATING until the game is up.
+            Ok(Some((status, _))) => !runs_in(status) && status != StreamSessionStatus::Activating,
             Ok(None) => true,
             Err(_) => false,
         })

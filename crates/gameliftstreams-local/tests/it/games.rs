@@ -83,14 +83,23 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse() {
         .to_string();
     let id = arn.rsplit('/').next().unwrap().to_string();
     server.advance(2);
-    let got = client
-        .get_stream_session()
-        .identifier(&group)
-        .stream_session_identifier(&arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(got.status(), Some(&StreamSessionStatus::Active));
+    // ACTIVATING until the game's window is up, then ACTIVE.
+    let end = Instant::now() + BOUND;
+    let got = loop {
+        let got = client
+            .get_stream_session()
+            .identifier(&group)
+            .stream_session_identifier(&arn)
+            .send()
+            .await
+            .unwrap();
+        if got.status() == Some(&StreamSessionStatus::Active) {
+            break got;
+        }
+        assert_eq!(got.status(), Some(&StreamSessionStatus::Activating));
+        assert!(Instant::now() < end, "the game never came up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let peer = first.connect(got.signal_response().unwrap());
     peer.until("the game hides its cursor: the page is told", |s| {
         s.connected && s.messages.iter().any(|m| m["t"] == "cursor" && m["visible"] == false)

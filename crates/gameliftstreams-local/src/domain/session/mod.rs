@@ -50,6 +50,21 @@ pub struct SessionInternal {
     /// An injected export failure: the pending export ends FAILED with this reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_failure: Option<String>,
+    /// Placed, and its game is starting: ACTIVE once the game's window is up (or the grace
+    /// has passed), with this location and answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launching: Option<Launching>,
+}
+
+/// A placed session whose game is starting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Launching {
+    /// Where it was placed.
+    pub location: String,
+    /// Its WebRTC answer.
+    pub answer: String,
+    /// ACTIVE at this time even if the game has shown no window.
+    pub grace_deadline: i64,
 }
 
 /// Something that happens to a session.
@@ -62,6 +77,18 @@ pub enum Event {
         /// The WebRTC answer.
         answer: String,
     },
+    /// The engine found capacity in `location` for a session whose game is to start: it stays
+    /// ACTIVATING, holding the slot, until the game is up.
+    Launching {
+        /// Where.
+        location: String,
+        /// The WebRTC answer.
+        answer: String,
+    },
+    /// The session's game is up (its window is mapped): a launching session is ACTIVE.
+    AppStarted,
+    /// The launch grace (due at the given time) passed: a launching session is ACTIVE anyway.
+    LaunchGrace(i64),
     /// The placement deadline (due at the given time) passed.
     PlacementTimeout(i64),
     /// A client connected.
@@ -104,6 +131,7 @@ impl Event {
             TimerKind::MaxLength => Some(Event::MaxLength(due)),
             TimerKind::SessionTerminated => Some(Event::Terminated),
             TimerKind::SessionReconnected => Some(Event::Reconnected),
+            TimerKind::LaunchGrace => Some(Event::LaunchGrace(due)),
             _ => None,
         }
     }
@@ -146,6 +174,8 @@ pub struct Timing {
     pub reconnect_ms: i64,
     /// TERMINATING -> TERMINATED.
     pub terminate_ms: i64,
+    /// A launching session is ACTIVE after this long even if its game shows no window.
+    pub launch_grace_ms: i64,
 }
 
 /// A session and what the service keeps beside it.
@@ -253,7 +283,7 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
     let mut fx = Vec::new();
     match event {
         Event::Placed { location, answer } => {
-            if st != Activating {
+            if st != Activating || s.internal.launching.is_some() {
                 return Err(wrong(s, "Placement"));
             }
             set(s, Active, None, now);
@@ -263,6 +293,39 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
             s.internal.slot = Some(location);
             s.internal.waiting = false;
             s.internal.placement_deadline = None;
+            fx.push(arm_connection(s, now));
+        }
+        Event::Launching { location, answer } => {
+            if st != Activating || s.internal.launching.is_some() {
+                return Err(wrong(s, "Placement"));
+            }
+            let grace_deadline = now.millis().saturating_add(timing.launch_grace_ms);
+            s.doc.last_updated_at = Some(now);
+            s.doc.application_started_at = Some(now);
+            s.internal.slot = Some(location.clone());
+            s.internal.waiting = false;
+            s.internal.placement_deadline = None;
+            s.internal.launching = Some(Launching {
+                location,
+                answer,
+                grace_deadline,
+            });
+            fx.push(Effect::Timer(TimerKind::LaunchGrace, grace_deadline));
+        }
+        Event::AppStarted | Event::LaunchGrace(_) => {
+            let Some(launch) = s.internal.launching.clone().filter(|_| st == Activating) else {
+                return match event {
+                    Event::AppStarted => Err(wrong(s, "A game start")),
+                    _ => Ok(fx), // stale
+                };
+            };
+            if matches!(event, Event::LaunchGrace(due) if due != launch.grace_deadline) {
+                return Ok(fx);
+            }
+            s.internal.launching = None;
+            set(s, Active, None, now);
+            s.doc.location = Some(launch.location);
+            s.doc.signal_response = Some(launch.answer);
             fx.push(arm_connection(s, now));
         }
         Event::PlacementTimeout(due) => {
@@ -304,9 +367,11 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
             fx.push(arm_idle(s, now));
         }
         Event::ApplicationExited(code) => {
-            if !matches!(st, Active | Connected | PendingClientReconnection | Reconnecting) {
+            let launching = st == Activating && s.internal.launching.is_some();
+            if !matches!(st, Active | Connected | PendingClientReconnection | Reconnecting) && !launching {
                 return Err(wrong(s, "An application exit"));
             }
+            s.internal.launching = None;
             s.internal.exit_code = Some(code);
             fx = finish(s, Terminated, StreamSessionStatusReason::ApplicationExit, now);
         }

@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 const TIMING: Timing = Timing {
     reconnect_ms: 500,
     terminate_ms: 1000,
+    launch_grace_ms: 30_000,
 };
 
 fn doc(status: StreamSessionStatus) -> GetStreamSessionOutput {
@@ -48,6 +49,12 @@ fn events() -> Vec<Event> {
             location: "us-west-2".into(),
             answer: "a".into(),
         },
+        Event::Launching {
+            location: "us-west-2".into(),
+            answer: "a".into(),
+        },
+        Event::AppStarted,
+        Event::LaunchGrace(7),
         Event::PlacementTimeout(1),
         Event::ClientConnected,
         Event::ClientDisconnected,
@@ -73,6 +80,10 @@ fn table(status: StreamSessionStatus, event: &Event) -> Result<StreamSessionStat
     Ok(match (status, event) {
         (Activating, E::Placed { .. }) => Active,
         (_, E::Placed { .. }) => return Err(()),
+        // A placed session whose game starts stays ACTIVATING (the table's sessions launch
+        // nothing, so no game start or grace applies to them).
+        (Activating, E::Launching { .. }) => Activating,
+        (_, E::Launching { .. } | E::AppStarted) => return Err(()),
         (Activating, E::PlacementTimeout(_)) => StreamSessionStatus::Error,
         (Active, E::ClientConnected) => Connected,
         (_, E::ClientConnected) => return Err(()),
@@ -122,7 +133,9 @@ fn every_status_and_event_follows_the_table() {
                 Ok(next) => {
                     let fx = got.unwrap_or_else(|e| panic!("{status:?} + {event:?} refused: {e:?}"));
                     assert_eq!(d.status, Some(next), "{status:?} + {event:?}");
-                    if next == status && !matches!(event, Event::UserInput | Event::Reconnect(_)) {
+                    if next == status
+                        && !matches!(event, Event::UserInput | Event::Reconnect(_) | Event::Launching { .. })
+                    {
                         assert!(fx.is_empty(), "{status:?} + {event:?}: a no-op has no effects");
                     }
                     if matches!(next, Terminated | StreamSessionStatus::Error) && next != status {
@@ -133,6 +146,62 @@ fn every_status_and_event_follows_the_table() {
             }
         }
     }
+}
+
+#[test]
+fn a_session_whose_game_starts_is_active_once_the_game_is_up_or_the_grace_is_over() {
+    let launch = |i: &mut SessionInternal, d: &mut GetStreamSessionOutput, event: Event, at: i64| {
+        apply(&mut Session { doc: d, internal: i }, event, Timestamp(at), &TIMING)
+    };
+    let launching = Event::Launching {
+        location: "us-west-2".into(),
+        answer: "answer".into(),
+    };
+    for up in [Event::AppStarted, Event::LaunchGrace(10 + 30_000)] {
+        let (mut d, mut i) = (doc(Activating), internal_for(Activating));
+        let fx = launch(&mut i, &mut d, launching.clone(), 10).unwrap();
+        assert_eq!(d.status, Some(Activating));
+        assert_eq!(fx, vec![Effect::Timer(TimerKind::LaunchGrace, 10 + 30_000)]);
+        assert_eq!(i.slot.as_deref(), Some("us-west-2"));
+        assert!(
+            d.location.is_none() && d.signal_response.is_none(),
+            "not shown before ACTIVE"
+        );
+        assert!(i.placement_deadline.is_none());
+        assert!(
+            launch(&mut i, &mut d, Event::LaunchGrace(99), 20).unwrap().is_empty(),
+            "a stale grace"
+        );
+        assert!(launch(
+            &mut i,
+            &mut d,
+            Event::Placed {
+                location: "x".into(),
+                answer: "y".into()
+            },
+            20
+        )
+        .is_err());
+        let fx = launch(&mut i, &mut d, up.clone(), 500).unwrap();
+        assert_eq!(d.status, Some(Active), "{up:?}");
+        assert_eq!(
+            (d.location.as_deref(), d.signal_response.as_deref()),
+            (Some("us-west-2"), Some("answer"))
+        );
+        assert_eq!(fx, vec![Effect::Timer(TimerKind::ConnectionTimeout, 500 + 120_000)]);
+        assert!(i.launching.is_none());
+        assert!(launch(&mut i, &mut d, Event::AppStarted, 600).is_err(), "only once");
+    }
+    // A game that exits before it is up ends the session, and gives its slot back.
+    let (mut d, mut i) = (doc(Activating), internal_for(Activating));
+    launch(&mut i, &mut d, launching, 10).unwrap();
+    let fx = launch(&mut i, &mut d, Event::ApplicationExited(4), 20).unwrap();
+    assert_eq!(
+        (d.status, d.status_reason),
+        (Some(Terminated), Some(StreamSessionStatusReason::ApplicationExit))
+    );
+    assert!(fx.contains(&Effect::ReleaseSlot("us-west-2".into())) && fx.contains(&Effect::Finished));
+    assert_eq!(i.exit_code, Some(4));
 }
 
 #[test]

@@ -267,6 +267,8 @@ pub struct LaunchView {
     pub arn: String,
     /// Its status now.
     pub status: StreamSessionStatus,
+    /// Placed, its game to start (it is ACTIVATING until the game is up).
+    pub launching: bool,
     /// The application id.
     pub app_id: String,
     /// The application's runtime.
@@ -328,6 +330,7 @@ impl Service {
         Ok(Some(LaunchView {
             arn: row.doc.arn.clone().unwrap_or_default(),
             status: row.doc.status.unwrap_or_default(),
+            launching: row.internal.launching.is_some(),
             runtime: app
                 .as_ref()
                 .and_then(|a| a.runtime_environment.as_ref())

@@ -119,7 +119,7 @@ impl Ctx<'_> {
 /// Apply `event` to a stored session, save it, and carry out the effects. A refused event
 /// changes nothing.
 pub fn drive(env: Env<'_>, row: &mut SessionRow, event: Event) -> Result<Result<(), Refusal>, ApiError> {
-    let placed = matches!(event, Event::Placed { .. });
+    let placed = matches!(event, Event::Placed { .. } | Event::Launching { .. });
     let effects = {
         let mut s = Session {
             doc: &mut row.doc,

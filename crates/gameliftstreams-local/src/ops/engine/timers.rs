@@ -137,6 +137,7 @@ fn fire(env: Env<'_>, kind: TimerKind, t: &Timer) -> Result<(), ApiError> {
         | TimerKind::PlacementTimeout
         | TimerKind::ConnectionTimeout
         | TimerKind::IdleTimeout
+        | TimerKind::LaunchGrace
         | TimerKind::MaxLength => {
             let (Some(mut row), Some(event)) = (tx.sessions().get(part, id)?, Event::from_timer(kind, t.due_at)) else {
                 return Ok(());
