@@ -103,6 +103,62 @@ fn draw_text(luma: &mut [u8], stride: usize, x: usize, y: usize, scale: usize, t
     }
 }
 
+/// A session's card on a thread of its own: drawn and encoded at [`FPS`] while the feed's
+/// receiver is held, showing the text the peer keeps current in `text`. The peer only sends
+/// what arrives (the card costs the peer thread nothing).
+pub fn feed(
+    width: u32,
+    height: u32,
+    text: std::sync::Arc<std::sync::Mutex<CardText>>,
+    thread: String,
+) -> std::io::Result<crate::ops::engine::apps::VideoFeed> {
+    use crate::ops::engine::apps::{EncodedFrame, VideoFeed};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{sync_channel, TrySendError};
+    use std::time::{Duration, Instant};
+    let (tx, rx) = sync_channel(2);
+    let keyframe = std::sync::Arc::new(AtomicBool::new(true));
+    let wants_key = keyframe.clone();
+    std::thread::Builder::new().name(thread).spawn(move || {
+        let mut card = match Card::new(width, height) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "the H.264 encoder could not start; no video");
+                return;
+            }
+        };
+        let started = Instant::now();
+        let period = Duration::from_secs(1) / FPS;
+        let mut next = started;
+        loop {
+            let lines = text.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            card.render(&lines, started.elapsed().as_secs_f64());
+            let captured = Instant::now();
+            match card.encode(wants_key.swap(false, Ordering::SeqCst)) {
+                Ok(data) if !data.is_empty() => match tx.try_send(EncodedFrame { data, captured }) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => wants_key.store(true, Ordering::SeqCst),
+                    Err(TrySendError::Disconnected(_)) => return,
+                },
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "encoding a frame failed"),
+            }
+            next += period;
+            let now = Instant::now();
+            if next < now {
+                next = now;
+            }
+            std::thread::sleep(next - now);
+        }
+    })?;
+    Ok(VideoFeed {
+        frames: rx,
+        keyframe,
+        width: width & !1,
+        height: height & !1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,9 +1,12 @@
 //! Real streams: a WebRTC peer per session (str0m, sans-IO, pure-Rust crypto) on one UDP
-//! socket for all sessions, demultiplexed by ICE credentials; a live H.264 test card and
-//! silent Opus audio; the two data channels of the Web SDK (input, application messages);
-//! and the connection driving the session's lifecycle through the same domain events as the
-//! admin API. One thread runs the socket, the peers and the encoders. Uses `ops`; nothing
-//! below it uses this layer (the engine reaches it through `ops::engine::signal::Streams`).
+//! socket for all sessions, demultiplexed by ICE credentials; the session's video (its game's
+//! display, from the host layer through `ops::engine::apps::Apps`, or else a live H.264 test
+//! card) and silent Opus audio; the two data channels of the Web SDK (input, application
+//! messages); and the connection driving the session's lifecycle through the same domain
+//! events as the admin API. One thread runs the socket and the peers, which only packetize:
+//! every video source captures or draws and encodes on a thread of its own. Uses `ops`;
+//! nothing below it uses this layer (the engine reaches it through
+//! `ops::engine::signal::Streams`).
 
 pub mod card;
 mod peer;

@@ -1,9 +1,9 @@
-//! The peer thread: every session's str0m peer on the one UDP socket, its test card and
-//! silent audio, its data channels, and the reconciliation that turns what the connection
+//! The peer thread: every session's str0m peer on the one UDP socket, the frames of its video
+//! source (the game's, or the test card's, each encoded on its own thread) and silent audio, its data channels, and the reconciliation that turns what the connection
 //! does into the session's domain events (connected, input, gone) and the session's end into
 //! a message to the page and a closed peer.
 
-use super::card::{Card, CardText, FPS};
+use super::card::{self, CardText};
 use super::{Received, StreamHub, MESSAGES_KEPT, RECONCILE};
 use crate::domain::lifecycle::export_stamp;
 use crate::domain::session::Event;
@@ -58,7 +58,10 @@ pub(super) struct Peer {
     reported: bool,
     /// `close` has begun the shutdown.
     shut: bool,
-    card: Option<Card>,
+    /// The card's video, encoded on its own thread, while no game's video is there.
+    card: Option<VideoFeed>,
+    /// What the card shows, kept current here.
+    card_text: std::sync::Arc<std::sync::Mutex<CardText>>,
     /// The game's video, when the session's game runs: it replaces the card.
     feed: Option<VideoFeed>,
     /// When to look for the game's video again.
@@ -98,6 +101,7 @@ impl Peer {
             shut: false,
             reported: false,
             card: None,
+            card_text: Default::default(),
             feed: None,
             next_feed_look: now,
             started: now,
@@ -171,7 +175,7 @@ impl Peer {
                 self.next_audio = now;
                 self.next_stats = now;
                 self.keyframe = true;
-                if let Some(feed) = &self.feed {
+                for feed in [&self.feed, &self.card].into_iter().flatten() {
                     feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 tracing::info!(session = %self.spec.session_id, "client connected");
@@ -211,7 +215,7 @@ impl Peer {
             RtcEvent::ChannelClose(id) if Some(id) == self.input || Some(id) == self.messages => self.gone = true,
             RtcEvent::KeyframeRequest(_) => {
                 self.keyframe = true;
-                if let Some(feed) = &self.feed {
+                for feed in [&self.feed, &self.card].into_iter().flatten() {
                     feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
             }
@@ -302,15 +306,11 @@ impl Peer {
                 .and_then(|s| s.apps().and_then(|a| a.video(&self.spec.session_id)));
         }
         if self.feed.is_some() {
+            // The game's picture: the card's thread ends.
+            self.card = None;
             self.game_frames(now);
-        } else if now >= self.next_frame {
-            let frame = Duration::from_secs(1) / FPS;
-            self.next_frame = if now - self.next_frame > frame {
-                now + frame
-            } else {
-                self.next_frame + frame
-            };
-            self.frame(now, hub);
+        } else {
+            self.card_frames(now, hub);
         }
         if let Some((mid, pt)) = self.audio {
             while now >= self.next_audio {
@@ -349,9 +349,20 @@ impl Peer {
 
     /// Send the frames the game's capture has encoded since the last look.
     fn game_frames(&mut self, now: Instant) {
-        let Some((mid, pt)) = self.video else { return };
-        let Some(feed) = &self.feed else { return };
-        let mut gone = false;
+        if let Some(feed) = self.feed.take() {
+            if self.send_frames(&feed, now) {
+                self.feed = Some(feed);
+            } else {
+                // The game ended: the card takes over.
+                self.keyframe = true;
+            }
+        }
+    }
+
+    /// Send what `feed` has encoded since the last look, stamped with when it was captured;
+    /// false once the feed has ended.
+    fn send_frames(&mut self, feed: &VideoFeed, now: Instant) -> bool {
+        let Some((mid, pt)) = self.video else { return true };
         loop {
             match feed.frames.try_recv() {
                 Ok(frame) => {
@@ -363,32 +374,38 @@ impl Peer {
                         }
                     }
                 }
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    gone = true;
-                    break;
-                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => return true,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
             }
-        }
-        if gone {
-            // The game ended: the card takes over.
-            self.feed = None;
-            self.keyframe = true;
         }
     }
 
-    fn frame(&mut self, now: Instant, hub: &StreamHub) {
-        let Some((mid, pt)) = self.video else { return };
+    /// The card: its text brought up to date, its thread started once, what it encoded sent.
+    fn card_frames(&mut self, now: Instant, hub: &StreamHub) {
+        if self.video.is_none() {
+            return;
+        }
+        self.card_text(hub);
         if self.card.is_none() {
-            match Card::new(self.spec.width, self.spec.height) {
-                Ok(c) => self.card = Some(c),
+            let thread = format!("gls-card-{}", self.spec.session_id.chars().take(6).collect::<String>());
+            match card::feed(self.spec.width, self.spec.height, self.card_text.clone(), thread) {
+                Ok(feed) => self.card = Some(feed),
                 Err(e) => {
-                    tracing::error!(error = %e, "the H.264 encoder could not start; no video");
+                    tracing::error!(error = %e, "the card's thread could not start; no video");
                     self.video = None;
                     return;
                 }
             }
         }
+        if let Some(card) = self.card.take() {
+            if self.send_frames(&card, now) {
+                self.card = Some(card);
+            }
+        }
+    }
+
+    /// What the card shows now.
+    fn card_text(&mut self, hub: &StreamHub) {
         let service_time = hub.service().map(|s| export_stamp(s.now())).unwrap_or_default();
         let mut text = CardText {
             lines: vec![
@@ -404,24 +421,7 @@ impl Peer {
         if let Some(note) = &self.spec.card_note {
             text.lines.push(format!("app     {note}"));
         }
-        let t = self.frames as f64 / f64::from(FPS);
-        let keyframe = std::mem::take(&mut self.keyframe);
-        let Some(card) = self.card.as_mut() else { return };
-        card.render(&text, t);
-        let data = match card.encode(keyframe) {
-            Ok(d) if !d.is_empty() => d,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "encoding a frame failed");
-                return;
-            }
-        };
-        let at = MediaTime::new(self.frames * 90_000 / u64::from(FPS), Frequency::NINETY_KHZ);
-        if let Some(w) = self.rtc.writer(mid) {
-            if w.write(pt, now, at, data).is_ok() {
-                self.frames += 1;
-            }
-        }
+        *self.card_text.lock().unwrap_or_else(|p| p.into_inner()) = text;
     }
 
     /// Bring the session in line with the connection, and the connection with the session.
@@ -510,8 +510,16 @@ impl Peer {
             last_message: self.last_message.clone(),
             card_note: self.spec.card_note.clone(),
             source: if self.feed.is_some() { "game" } else { "card" },
-            width: self.card.as_ref().map_or(self.spec.width, |c| c.size().0 as u32),
-            height: self.card.as_ref().map_or(self.spec.height, |c| c.size().1 as u32),
+            width: self
+                .feed
+                .as_ref()
+                .or(self.card.as_ref())
+                .map_or(self.spec.width, |f| f.width),
+            height: self
+                .feed
+                .as_ref()
+                .or(self.card.as_ref())
+                .map_or(self.spec.height, |f| f.height),
         };
         hub.mail(&id, |m| m.info = info);
     }
@@ -553,13 +561,9 @@ pub(super) fn run(socket: UdpSocket, weak: Weak<StreamHub>) {
         for p in &mut peers {
             wake = wake.min(p.drive(&socket, &hub));
             if p.connected && !p.gone {
-                // A game's frames arrive when they are encoded: look for them often.
-                let next = if p.feed.is_some() {
-                    now + Duration::from_millis(4)
-                } else {
-                    p.next_frame
-                };
-                wake = wake.min(next);
+                // Frames (the game's or the card's) arrive from their threads as they are
+                // encoded: look for them often.
+                wake = wake.min(now + Duration::from_millis(4));
             }
         }
         // A peer that ended (the browser closed it, DTLS or SCTP ended) reports its client
