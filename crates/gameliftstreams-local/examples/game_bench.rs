@@ -68,6 +68,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 struct Stream {
     id: String,
+    arn: String,
     client: webrtc::Client,
     game_pid: u32,
     display_pid: u32,
@@ -187,6 +188,7 @@ async fn main() {
             (
                 Stream {
                     id,
+                    arn,
                     client,
                     game_pid,
                     display_pid,
@@ -257,7 +259,18 @@ async fn main() {
         }
         level += 1;
     }
+    // Their games stop before the latency is measured: nothing else runs then.
+    for s in &streams {
+        c.terminate_stream_session()
+            .identifier(&group)
+            .stream_session_identifier(&s.arn)
+            .send()
+            .await
+            .unwrap();
+    }
     drop(streams);
+    http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 2}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
 
     // Latency: a still game; a key moves its player; the first frame after it that is not a
     // periodic keyframe is the one that shows it.

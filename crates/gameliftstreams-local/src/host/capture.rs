@@ -22,6 +22,10 @@ const REFRESH: Duration = Duration::from_secs(2);
 /// How often the display is looked at while nobody watches it.
 const IDLE_TICK: Duration = Duration::from_millis(100);
 
+/// How often it is looked at for drawing while it is watched: a change is captured this soon
+/// after it is drawn (at most [`FPS`] times a second).
+const WATCH_TICK: Duration = Duration::from_millis(2);
+
 /// How long the display has to take a connection.
 const CONNECT: Duration = Duration::from_secs(10);
 
@@ -156,7 +160,7 @@ impl SessionMedia {
         *self.screen.lock().unwrap_or_else(|p| p.into_inner()) = Some(screen);
         let mut video = Video::default();
         let frame = Duration::from_secs(1) / FPS;
-        let mut next = Instant::now();
+        let mut last_grab: Option<Instant> = None;
         while !self.stop.load(Ordering::SeqCst) {
             let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let sent = {
@@ -177,25 +181,43 @@ impl SessionMedia {
                         return;
                     }
                 }
+                // A capture when something was drawn (DAMAGE says so), a keyframe is asked for
+                // or due, at most FPS times a second; only the capture holds the display, so
+                // input goes in while the picture encodes.
+                let now = Instant::now();
+                let wanted = screen.damaged() || self.keyframe.load(Ordering::SeqCst) || video.stale(now);
+                // (A tick early rather than late: captures keep to FPS on average.)
+                let spaced = last_grab.is_none_or(|t| now.duration_since(t) + WATCH_TICK / 2 >= frame);
                 match &feed {
-                    Some(tx) => video.frame(screen, tx, &self.keyframe, &self.stats),
-                    None => Ok(()),
+                    Some(_) if wanted && spaced => {
+                        screen.take_damage();
+                        last_grab = Some(now);
+                        video.grab(screen).map(Some)
+                    }
+                    _ => Ok(None),
                 }
+            };
+            let sent = match (sent, &feed) {
+                (Ok(Some(grabbed)), Some(tx)) => video.frame(grabbed, tx, &self.keyframe, &self.stats),
+                (Err(()), _) => Err(false),
+                _ => Ok(()),
             };
             if let Err(gone) = sent {
                 if gone {
                     *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
             }
-            let tick = if feed.is_some() { frame } else { IDLE_TICK };
-            next += tick;
-            let now = Instant::now();
-            if next < now {
-                next = now; // behind: no burst to catch up
-            }
-            std::thread::sleep(next - now);
+            std::thread::sleep(if feed.is_some() { WATCH_TICK } else { IDLE_TICK });
         }
     }
+}
+
+/// A picture just captured into `Video::bgrx`.
+struct Grabbed {
+    width: usize,
+    height: usize,
+    started: Instant,
+    captured: Instant,
 }
 
 /// The capture and encoding state of a session's video.
@@ -211,20 +233,35 @@ struct Video {
 impl Video {
     /// Capture, and send the picture if it changed (or a keyframe is due). `Err(true)`: the
     /// feed's receiver is gone.
+    /// A keyframe is due: nothing was sent for [`REFRESH`].
+    fn stale(&self, now: Instant) -> bool {
+        self.last_sent.is_none_or(|t| now.duration_since(t) >= REFRESH)
+    }
+
+    /// Capture the screen into `bgrx`.
+    fn grab(&mut self, screen: &Screen) -> Result<Grabbed, ()> {
+        let t0 = Instant::now();
+        if let Err(e) = screen.capture(&mut self.bgrx) {
+            tracing::debug!(error = %e, "capture failed");
+            return Err(());
+        }
+        Ok(Grabbed {
+            width: usize::from(screen.width),
+            height: usize::from(screen.height),
+            started: t0,
+            captured: Instant::now(),
+        })
+    }
+
     fn frame(
         &mut self,
-        screen: &Screen,
+        grabbed: Grabbed,
         tx: &SyncSender<EncodedFrame>,
         keyframe: &AtomicBool,
         stats: &Mutex<CaptureStats>,
     ) -> Result<(), bool> {
-        let (w, h) = (usize::from(screen.width) & !1, usize::from(screen.height) & !1);
-        let t0 = Instant::now();
-        if let Err(e) = screen.capture(&mut self.bgrx) {
-            tracing::debug!(error = %e, "capture failed");
-            return Err(false);
-        }
-        let captured = Instant::now();
+        let (w, h) = (grabbed.width & !1, grabbed.height & !1);
+        let (t0, captured) = (grabbed.started, grabbed.captured);
         let stale = self.last_sent.is_none_or(|t| captured.duration_since(t) >= REFRESH);
         let mut force = keyframe.swap(false, Ordering::SeqCst);
         if self.bgrx == self.last && !force && !stale {
@@ -233,7 +270,7 @@ impl Video {
         }
         force |= stale;
         std::mem::swap(&mut self.bgrx, &mut self.last);
-        if let Err(e) = bgrx_to_i420(&self.last, usize::from(screen.width) * 4, w, h, &mut self.i420) {
+        if let Err(e) = bgrx_to_i420(&self.last, grabbed.width * 4, w, h, &mut self.i420) {
             tracing::warn!(error = %e, "conversion failed");
             return Err(false);
         }

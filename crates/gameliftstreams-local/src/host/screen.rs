@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use x11rb::connection::Connection;
+use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
 use x11rb::protocol::xfixes::{self, ConnectionExt as _};
 use x11rb::protocol::xproto::{
@@ -34,6 +35,10 @@ pub struct Screen {
     /// The cursor the game sets is invisible (it wants relative mouse).
     cursor_hidden: bool,
     xfixes: bool,
+    /// The DAMAGE object that reports drawing on the screen (else every look captures).
+    damage: Option<u32>,
+    /// Something was drawn since the last [`Screen::take_damage`].
+    damaged: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -64,13 +69,44 @@ impl Screen {
             mapped: Vec::new(),
             cursor_hidden: false,
             xfixes: false,
+            damage: None,
+            damaged: true,
         };
+        s.damage = s.watch_damage().ok();
         s.shm = s.attach_shm().ok();
         s.xfixes = s.watch_cursor().is_ok();
         if s.xfixes {
             s.cursor_hidden = s.read_cursor().unwrap_or(false);
         }
         Ok(s)
+    }
+
+    fn watch_damage(&self) -> Result<u32, String> {
+        self.conn
+            .damage_query_version(1, 1)
+            .map_err(err)?
+            .reply()
+            .map_err(err)?;
+        let id = self.conn.generate_id().map_err(err)?;
+        self.conn
+            .damage_create(id, self.root, damage::ReportLevel::NON_EMPTY)
+            .map_err(err)?
+            .check()
+            .map_err(err)?;
+        Ok(id)
+    }
+
+    /// Whether anything was drawn since the last capture (always, without DAMAGE).
+    pub fn damaged(&self) -> bool {
+        self.damage.is_none() || self.damaged
+    }
+
+    /// A capture follows: what was drawn so far is in it; later drawing reports again.
+    pub fn take_damage(&mut self) {
+        if let Some(d) = self.damage {
+            self.damaged = false;
+            let _ = self.conn.damage_subtract(d, x11rb::NONE, x11rb::NONE);
+        }
     }
 
     fn watch_cursor(&self) -> Result<(), String> {
@@ -161,6 +197,7 @@ impl Screen {
                     self.mapped.push(e.window);
                     self.fill(e.window)?;
                 }
+                Event::DamageNotify(_) => self.damaged = true,
                 Event::XfixesCursorNotify(_) if self.xfixes => {
                     self.cursor_hidden = self.read_cursor().unwrap_or(self.cursor_hidden);
                 }

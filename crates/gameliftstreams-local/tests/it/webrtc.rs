@@ -195,7 +195,7 @@ fn run(
         }
         let wait = timeout
             .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_millis(1), Duration::from_millis(20));
+            .clamp(Duration::from_millis(1), Duration::from_millis(2));
         socket.set_read_timeout(Some(wait)).unwrap();
         let input = match socket.recv_from(&mut buf) {
             Ok((n, source)) => Input::Receive(
