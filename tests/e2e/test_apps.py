@@ -73,10 +73,11 @@ def group_alive(pgid):
     return False
 
 
-def setup(server, width=None):
+def setup(server, source="s3://games/script", executable="run.sh", **app_options):
+    """A READY UBUNTU application of the build at `source`, and a stream group for it."""
     c = server.client()
-    app = c.create_application(Description="script game", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
-                               ApplicationSourceUri="s3://games/script")["Id"]
+    app = c.create_application(Description="game", RuntimeEnvironment=UBUNTU, ExecutablePath=executable,
+                               ApplicationSourceUri=source, **app_options)["Id"]
     server.advance(5)
     assert c.get_application(Identifier=app)["Status"] == "READY"
     group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
@@ -221,14 +222,7 @@ def test_with_apps_off_sessions_stream_the_card_and_say_why(tmp_path):
 def test_a_session_of_an_application_without_a_build_runs_nothing(tmp_path):
     s = Server(str(tmp_path / "data"), "--clock", "frozen")
     try:
-        c = s.client()
-        app = c.create_application(Description="g", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
-                                   ApplicationSourceUri="s3://my-bucket/game/")["Id"]
-        s.advance(5)
-        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
-                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
-                                                               "MaximumCapacity": 2}])["Id"]
-        s.advance(1)
+        c, app, group = setup(s, "s3://my-bucket/game/")
         arn = start(c, group, app)
         s.advance(2)
         time.sleep(0.5)
@@ -258,14 +252,7 @@ def test_what_the_game_sends_with_no_client_connected_is_dropped(tmp_path):
         f.write(PY_GAME)
     s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "500")
     try:
-        c = s.client()
-        app = c.create_application(Description="py", RuntimeEnvironment=UBUNTU, ExecutablePath="game.py",
-                                   ApplicationSourceUri="s3://games/py")["Id"]
-        s.advance(5)
-        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
-                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
-                                                               "MaximumCapacity": 2}])["Id"]
-        s.advance(1)
+        c, app, group = setup(s, "s3://games/py", "game.py")
         arn = start(c, group, app)
         s.advance(2)
         info = until("the game's message", lambda: (lambda i: i["messagesFromGame"] == 1 and i)(app_info(s, arn)))
@@ -302,15 +289,8 @@ def test_logs_are_uploaded_and_exports_hold_what_the_game_wrote(tmp_path):
         f.write("original\n")
     s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "300")
     try:
-        c = s.client()
-        app = c.create_application(Description="logs", RuntimeEnvironment=UBUNTU, ExecutablePath="run.sh",
-                                   ApplicationSourceUri="s3://games/logs", ApplicationLogPaths=["logs/", "~/saved"],
-                                   ApplicationLogOutputUri="s3://game-logs/out")["Id"]
-        s.advance(5)
-        group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
-                                      LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 2,
-                                                               "MaximumCapacity": 2}])["Id"]
-        s.advance(1)
+        c, app, group = setup(s, "s3://games/logs", ApplicationLogPaths=["logs/", "~/saved"],
+                              ApplicationLogOutputUri="s3://game-logs/out")
         arn = start(c, group, app)
         s.advance(2)
         info = until("running", lambda: (lambda i: i["state"] == "running" and i)(app_info(s, arn)))
