@@ -98,6 +98,33 @@ const near = (got, want, tolerance = 40) => got.every((v, i) => Math.abs(v - wan
 const RED = [255, 0, 0], GREEN = [0, 255, 0], BLUE = [0, 0, 255], WHITE = [255, 255, 255];
 const BACKGROUND = [20, 40, 120], YELLOW = [255, 255, 0], CYAN = [0, 255, 255], MAGENTA = [255, 0, 255];
 
+test("a Web SDK 1.2.0 page with no <audio> element shows the game", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
+  const s = await startServer();
+  const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
+  const page = await context.newPage();
+  await page.goto(`${pageUrl}?sdk=1.2.0`);
+  assert.equal(await page.locator("audio").count(), 0);
+  const offer = await page.evaluate(() => window.makeOffer());
+  assert.equal(JSON.parse(offer).webSdkVersion, "1.2.0");
+  const session = await s.client.send(new StartStreamSessionCommand({
+    Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
+    DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
+  }));
+  const active = await until("ACTIVE", async () => {
+    const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+    return got.Status === "ACTIVE" && got;
+  });
+  await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+  await until("the game's picture on the video element", async () => {
+    const v = await page.evaluate(() => window.videoStats());
+    if (!(v.framesDecoded > 0 && v.videoWidth === 1280)) return false;
+    const p = await pixels(page, { tl: [20, 20], br: [1259, 699] });
+    return near(p.tl, RED) && near(p.br, WHITE);
+  }, 30000);
+  assert.equal(await page.evaluate(() => document.getElementById("video").srcObject.getTracks().length), 2);
+  await context.close();
+});
+
 test("the page shows the game, its keys and mouse move it, and its exit ends the session", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
   const s = await startServer();
   const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
