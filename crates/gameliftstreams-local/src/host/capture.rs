@@ -26,6 +26,10 @@ const IDLE_TICK: Duration = Duration::from_millis(100);
 /// after it is drawn (at most [`FPS`] times a second).
 const WATCH_TICK: Duration = Duration::from_millis(2);
 
+/// For this long after input, pictures are captured up to twice as often: what the input
+/// changed reaches the page sooner.
+const AFTER_INPUT: Duration = Duration::from_millis(200);
+
 /// How long the display has to take a connection.
 const CONNECT: Duration = Duration::from_secs(10);
 
@@ -57,6 +61,7 @@ pub struct SessionMedia {
     stop: AtomicBool,
     mapped: AtomicBool,
     cursor_hidden: AtomicBool,
+    last_input: Mutex<Option<Instant>>,
     size: Mutex<(u32, u32)>,
     stats: Mutex<CaptureStats>,
 }
@@ -77,6 +82,7 @@ impl SessionMedia {
             stop: AtomicBool::new(false),
             mapped: AtomicBool::new(false),
             cursor_hidden: AtomicBool::new(false),
+            last_input: Mutex::new(None),
             size: Mutex::new(size),
             stats: Mutex::default(),
         });
@@ -123,6 +129,7 @@ impl SessionMedia {
 
     /// Input from the page; false before the display is connected.
     pub fn input(&self, input: &Input) -> bool {
+        *self.last_input.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         let screen = self.screen.lock().unwrap_or_else(|p| p.into_inner());
         let Some(screen) = screen.as_ref() else { return false };
         let clamp = |v: f64, max: u16| v.round().clamp(0.0, f64::from(max.saturating_sub(1))) as i16;
@@ -187,7 +194,13 @@ impl SessionMedia {
                 let now = Instant::now();
                 let wanted = screen.damaged() || self.keyframe.load(Ordering::SeqCst) || video.stale(now);
                 // (A tick early rather than late: captures keep to FPS on average.)
-                let spaced = last_grab.is_none_or(|t| now.duration_since(t) + WATCH_TICK / 2 >= frame);
+                let lively = self
+                    .last_input
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some_and(|t| now.duration_since(t) < AFTER_INPUT);
+                let spacing = if lively { frame / 2 } else { frame };
+                let spaced = last_grab.is_none_or(|t| now.duration_since(t) + WATCH_TICK / 2 >= spacing);
                 match &feed {
                     Some(_) if wanted && spaced => {
                         screen.take_damage();
@@ -276,7 +289,7 @@ impl Video {
         }
         let converted = Instant::now();
         if self.encoder.is_none() {
-            match H264::new(w, h, FPS, 2, FPS * 4) {
+            match H264::new(w, h, FPS * 2, 2, FPS * 4) {
                 Ok(e) => self.encoder = Some(e),
                 Err(e) => {
                     tracing::error!(error = %e, "the H.264 encoder could not start; no game video");
