@@ -1,6 +1,7 @@
 //! A session's game over real WebRTC: the sample game (built by the test command into
 //! `$GLS_SAMPLE_GAME`) on its own display; a game that hides its cursor makes the page lock the
-//! pointer (the server tells it), and relative motion from the page moves the game's marker.
+//! pointer (the server tells it), relative motion from the page moves the game's marker, and a
+//! held key repeats as on a local keyboard.
 //! Skipped where the machine has no Xvfb or the sample game is not built.
 
 use crate::common::Server;
@@ -25,7 +26,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_game_that_hides_its_cursor_gets_relative_mouse() {
+async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat() {
     let Some(game) = std::env::var_os("GLS_SAMPLE_GAME").filter(|_| Path::new("/usr/bin/Xvfb").exists()) else {
         eprintln!("skipped: no sample game build (GLS_SAMPLE_GAME) or no Xvfb");
         return;
@@ -123,4 +124,14 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse() {
         }
         assert!(Instant::now() < end, "no relative motion in the game: {tail}");
     }
+    // A held key repeats as on a local keyboard (the display's autorepeat).
+    let key =
+        |kind: &str| json!({"t": "key", "type": kind, "key": "ArrowRight", "code": "ArrowRight", "repeat": false});
+    peer.send(Command::Input(key("keydown")));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    peer.send(Command::Input(key("keyup")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let tail = app_info(&server)["logTail"].to_string();
+    let repeats = tail.matches("key down: Right").count();
+    assert!(repeats >= 3, "a held key did not repeat: {tail}");
 }
