@@ -347,3 +347,27 @@ def test_the_demo_application_is_the_sample_game(tmp_path):
         assert live and app_info(s, live[0]["Arn"])["state"] == "none"
     finally:
         s.stop()
+
+
+@needs_xvfb
+def test_logs_that_cannot_be_stored_end_the_session_in_error(tmp_path):
+    data = str(tmp_path / "data")
+    folder = os.path.join(data, "s3", "games", "quits")
+    os.makedirs(folder)
+    with open(os.path.join(folder, "run.sh"), "w") as f:
+        f.write("#!/bin/sh\nmkdir -p logs\necho line > logs/game.log\nsleep 0.5\nexit 0\n")
+    # Where the logs should go is a file: nothing can be written under it.
+    with open(os.path.join(data, "s3", "game-logs"), "w") as f:
+        f.write("in the way\n")
+    s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "300", log=str(tmp_path / "log"))
+    try:
+        c, app, group = setup(s, "s3://games/quits", ApplicationLogPaths=["logs/"],
+                              ApplicationLogOutputUri="s3://game-logs/out")
+        arn = start(c, group, app)
+        s.advance(2)
+        got = until("ERROR", lambda: (lambda g: g["Status"] == "ERROR" and g)(
+            c.get_stream_session(Identifier=group, StreamSessionIdentifier=arn)))
+        assert got["StatusReason"] == "applicationLogS3DestinationError", got
+        assert "an application log could not be uploaded" in s.logged()
+    finally:
+        s.stop()

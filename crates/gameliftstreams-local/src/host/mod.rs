@@ -470,6 +470,7 @@ fn upload_logs(service: &Service, session: &str, r: &Running) {
     for f in too_big {
         tracing::warn!(session, file = %f.display(), "a log file over 50 MB is not uploaded");
     }
+    let mut failed = false;
     for (name, file) in files {
         let uri = format!("{location}{name}");
         let stored = std::fs::read(&file)
@@ -477,6 +478,13 @@ fn upload_logs(service: &Service, session: &str, r: &Running) {
             .and_then(|bytes| service.put_object(&uri, bytes, "text/plain"));
         if let Err(e) = stored {
             tracing::warn!(session, uri, error = %e, "an application log could not be uploaded");
+            failed = true;
+        }
+    }
+    // As in AWS, the session says so: ERROR/applicationLogS3DestinationError.
+    if failed {
+        if let Err(e) = service.session_event(None, session, Event::LogUploadFailed) {
+            tracing::warn!(session, error = %e, "the failed log upload could not be recorded");
         }
     }
 }

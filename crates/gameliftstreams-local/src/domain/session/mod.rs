@@ -117,6 +117,10 @@ pub enum Event {
     Reconnected,
     /// An injected failure.
     Fault(StreamSessionStatusReason),
+    /// The application's logs could not be stored where the application sends them (found
+    /// once the session has ended and its game has stopped): TERMINATED becomes
+    /// ERROR/applicationLogS3DestinationError.
+    LogUploadFailed,
 }
 
 impl Event {
@@ -439,6 +443,17 @@ pub fn apply(s: &mut Session<'_>, event: Event, now: Timestamp, timing: &Timing)
             }
             set(s, Active, None, now);
             fx.push(arm_connection(s, now));
+        }
+        Event::LogUploadFailed => {
+            if st != Terminated {
+                return Err(wrong(s, "A log upload failure"));
+            }
+            set(
+                s,
+                StreamSessionStatus::Error,
+                Some(StreamSessionStatusReason::ApplicationLogS3DestinationError),
+                now,
+            );
         }
         Event::Fault(reason) => {
             if matches!(st, Terminated | StreamSessionStatus::Error) {

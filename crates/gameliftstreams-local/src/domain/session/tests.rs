@@ -69,6 +69,7 @@ fn events() -> Vec<Event> {
         Event::Reconnect("b".into()),
         Event::Reconnected,
         Event::Fault(StreamSessionStatusReason::InternalError),
+        Event::LogUploadFailed,
     ]
 }
 
@@ -84,6 +85,9 @@ fn table(status: StreamSessionStatus, event: &Event) -> Result<StreamSessionStat
         // nothing, so no game start or grace applies to them).
         (Activating, E::Launching { .. }) => Activating,
         (_, E::Launching { .. } | E::AppStarted) => return Err(()),
+        // An ended session's logs that could not be stored: already finished, it only says so.
+        (Terminated, E::LogUploadFailed) => StreamSessionStatus::Error,
+        (_, E::LogUploadFailed) => return Err(()),
         (Activating, E::PlacementTimeout(_)) => StreamSessionStatus::Error,
         (Active, E::ClientConnected) => Connected,
         (_, E::ClientConnected) => return Err(()),
@@ -138,7 +142,8 @@ fn every_status_and_event_follows_the_table() {
                     {
                         assert!(fx.is_empty(), "{status:?} + {event:?}: a no-op has no effects");
                     }
-                    if matches!(next, Terminated | StreamSessionStatus::Error) && next != status {
+                    if matches!(next, Terminated | StreamSessionStatus::Error) && next != status && status != Terminated
+                    {
                         assert!(fx.contains(&Effect::Finished), "{status:?} + {event:?}");
                         assert!(i.slot.is_none(), "an ended session holds no slot");
                     }
