@@ -6,14 +6,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { until, CHROMIUM_ARGS } from "./support.js";
+import { until, CHROMIUM_ARGS, servePage } from "./support.js";
 import {
   GameLiftStreamsClient,
   CreateApplicationCommand,
@@ -26,7 +24,6 @@ import {
 const BIN = process.env.GLS_BIN;
 const GAME = process.env.GLS_SAMPLE_GAME;
 const CHROMIUM = process.env.GLS_CHROMIUM || "/usr/bin/chromium";
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 const servers = [];
 let browser;
@@ -34,10 +31,8 @@ let pageServer;
 let pageUrl;
 
 before(async () => {
-  const html = readFileSync(join(HERE, "client.html"));
-  pageServer = createServer((req, res) => { res.writeHead(200, { "content-type": "text/html" }); res.end(html); });
-  await new Promise((r) => pageServer.listen(0, "127.0.0.1", r));
-  pageUrl = `http://127.0.0.1:${pageServer.address().port}/client.html`;
+  pageServer = await servePage();
+  pageUrl = pageServer.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
 
