@@ -193,13 +193,13 @@ impl SessionMedia {
                 // input goes in while the picture encodes.
                 let now = Instant::now();
                 let wanted = screen.damaged() || self.keyframe.load(Ordering::SeqCst) || video.stale(now);
-                // (A tick early rather than late: captures keep to FPS on average.)
                 let lively = self
                     .last_input
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .is_some_and(|t| now.duration_since(t) < AFTER_INPUT);
                 let spacing = if lively { frame / 2 } else { frame };
+                // (A tick early rather than late: captures keep to FPS on average.)
                 let spaced = last_grab.is_none_or(|t| now.duration_since(t) + WATCH_TICK / 2 >= spacing);
                 match &feed {
                     Some(_) if wanted && spaced => {
@@ -244,8 +244,6 @@ struct Video {
 }
 
 impl Video {
-    /// Capture, and send the picture if it changed (or a keyframe is due). `Err(true)`: the
-    /// feed's receiver is gone.
     /// A keyframe is due: nothing was sent for [`REFRESH`].
     fn stale(&self, now: Instant) -> bool {
         self.last_sent.is_none_or(|t| now.duration_since(t) >= REFRESH)
@@ -266,6 +264,8 @@ impl Video {
         })
     }
 
+    /// Send the picture just grabbed if it changed (or a keyframe is asked for or due).
+    /// `Err(true)`: the feed's receiver is gone.
     fn frame(
         &mut self,
         grabbed: Grabbed,
@@ -275,7 +275,7 @@ impl Video {
     ) -> Result<(), bool> {
         let (w, h) = (grabbed.width & !1, grabbed.height & !1);
         let (t0, captured) = (grabbed.started, grabbed.captured);
-        let stale = self.last_sent.is_none_or(|t| captured.duration_since(t) >= REFRESH);
+        let stale = self.stale(captured);
         let mut force = keyframe.swap(false, Ordering::SeqCst);
         if self.bgrx == self.last && !force && !stale {
             stats.lock().unwrap_or_else(|p| p.into_inner()).captured += 1;

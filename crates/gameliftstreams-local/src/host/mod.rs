@@ -74,13 +74,29 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// Where a session's application stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppState {
+    /// The session runs no application (see `reason`; none yet when there is none).
+    #[default]
+    None,
+    /// Its session is placed and its game about to start.
+    Starting,
+    /// The game runs.
+    Running,
+    /// The game exited on its own.
+    Exited,
+    /// Its session ended and the game was stopped.
+    Stopped,
+}
+
 /// A session's application as the admin API shows it.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppInfo {
-    /// `none` (the session runs no application: see `reason`), `starting`, `running`,
-    /// `exited` (on its own) or `stopped` (its session ended).
-    pub state: String,
+    /// Where it stands.
+    pub state: AppState,
     /// Why the session runs no application (it streams the test card).
     pub reason: Option<String>,
     /// The application's process id (its process group's).
@@ -150,12 +166,22 @@ pub struct Host {
     config: HostConfig,
     marker: String,
     tx: Mutex<Sender<Msg>>,
-    info: Mutex<HashMap<String, AppInfo>>,
-    media: Mutex<HashMap<String, Arc<SessionMedia>>>,
-    endpoints: Mutex<HashMap<String, Arc<Endpoint>>>,
-    /// Messages from the page for a game that is still starting.
-    early: Mutex<HashMap<String, Vec<Vec<u8>>>>,
+    /// Every session the host has heard of, under one lock: what it shows of each, and
+    /// what the stream layer reaches while its game runs.
+    sessions: Mutex<HashMap<String, Slot>>,
     service: OnceLock<Weak<Service>>,
+}
+
+/// What the host keeps of a session.
+#[derive(Default)]
+struct Slot {
+    info: AppInfo,
+    /// While its game runs: its video and input.
+    media: Option<Arc<SessionMedia>>,
+    /// While its game runs: its message endpoint.
+    endpoint: Option<Arc<Endpoint>>,
+    /// Messages from the page while its game is starting, for the endpoint to come.
+    early: Vec<Vec<u8>>,
 }
 
 impl Host {
@@ -173,10 +199,7 @@ impl Host {
             config: HostConfig { root, ..config },
             marker,
             tx: Mutex::new(tx),
-            info: Mutex::default(),
-            media: Mutex::default(),
-            endpoints: Mutex::default(),
-            early: Mutex::default(),
+            sessions: Mutex::default(),
             service: OnceLock::new(),
         });
         let weak = Arc::downgrade(&host);
@@ -208,30 +231,24 @@ impl Host {
 
     /// The session's application, as the admin API shows it.
     pub fn app_info(&self, session: &str) -> AppInfo {
-        let mut info = self
-            .info
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session)
-            .cloned()
-            .unwrap_or_else(|| AppInfo {
-                state: "none".into(),
-                ..Default::default()
-            });
-        if let Some(pid) = info.pid.filter(|_| info.state == "running") {
-            let (cpu, rss) = usage(pid);
+        let (mut info, media, endpoint) = self.peek(session, |s| {
+            s.map(|s| (s.info.clone(), s.media.clone(), s.endpoint.clone()))
+                .unwrap_or_default()
+        });
+        if let Some(pid) = info.pid.filter(|_| info.state == AppState::Running) {
+            let (cpu, rss) = process::usage(pid);
             info.cpu_seconds = cpu;
             info.memory_bytes = rss;
         }
         if let Some(log) = &info.log_file {
             info.log_tail = tail(Path::new(log), 20);
         }
-        if let Some(media) = self.media_of(session) {
+        if let Some(media) = media {
             info.window_mapped = media.window_mapped();
             info.cursor_hidden = media.cursor_hidden();
             info.capture = Some(media.stats());
         }
-        if let Some(ep) = self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).get(session) {
+        if let Some(ep) = endpoint {
             let (to_game, from_game, connected) = ep.counts();
             info.messages_to_game = to_game;
             info.messages_from_game = from_game;
@@ -240,17 +257,19 @@ impl Host {
         info
     }
 
-    fn media_of(&self, session: &str) -> Option<Arc<SessionMedia>> {
-        self.media
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session)
-            .cloned()
+    /// Change the session's slot (made on first use).
+    fn slot<T>(&self, session: &str, f: impl FnOnce(&mut Slot) -> T) -> T {
+        let mut all = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        f(all.entry(session.to_string()).or_default())
     }
 
-    fn set_info(&self, session: &str, f: impl FnOnce(&mut AppInfo)) {
-        let mut all = self.info.lock().unwrap_or_else(|p| p.into_inner());
-        f(all.entry(session.to_string()).or_default());
+    /// Look at the session's slot, if it has one.
+    fn peek<T>(&self, session: &str, f: impl FnOnce(Option<&Slot>) -> T) -> T {
+        f(self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(session))
+    }
+
+    fn media_of(&self, session: &str) -> Option<Arc<SessionMedia>> {
+        self.peek(session, |s| s.and_then(|s| s.media.clone()))
     }
 
     /// Why a session of `runtime` streams the test card instead of its game, if it does.
@@ -277,14 +296,14 @@ impl Host {
             _ => self.why_not(view.runtime),
         };
         if let Some(reason) = reason {
-            self.set_info(&id, |i| {
-                i.state = "none".into();
-                i.reason = Some(reason);
+            self.slot(&id, |s| {
+                s.info.state = AppState::None;
+                s.info.reason = Some(reason);
+                s.early.clear();
             });
-            self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             return;
         }
-        self.set_info(&id, |i| i.state = "starting".into());
+        self.slot(&id, |s| s.info.state = AppState::Starting);
         match self.spawn(&id, view) {
             Ok(r) => {
                 tracing::info!(session = %id, pid = r.game.pgid(), display = %r.display.name, "application started");
@@ -292,14 +311,15 @@ impl Host {
             }
             Err(e) => {
                 tracing::warn!(session = %id, error = %e, "application could not start");
-                if let Some(ep) = self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+                let endpoint = self.slot(&id, |s| {
+                    s.media = None;
+                    s.info.state = AppState::None;
+                    s.info.reason = Some(format!("the application could not start: {e}"));
+                    s.endpoint.take()
+                });
+                if let Some(ep) = endpoint {
                     ep.stop();
                 }
-                self.media.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-                self.set_info(&id, |i| {
-                    i.state = "none".into();
-                    i.reason = Some(format!("the application could not start: {e}"));
-                });
             }
         }
     }
@@ -367,10 +387,7 @@ impl Host {
             },
         )
         .map_err(|e| e.to_string())?;
-        self.media
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), media.clone());
+        self.slot(id, |s| s.media = Some(media.clone()));
         let records = self.config.root.join("running");
         if let Err(e) = process::record(&records, id, &[display.group.pgid(), game.pgid()]) {
             tracing::warn!(error = %e, "the session's processes could not be recorded");
@@ -383,9 +400,11 @@ impl Host {
         .map_err(|e| e.to_string())?;
         let mut command = vec![exec.clone()];
         command.extend(view.args.iter().cloned());
-        self.set_info(id, |i| {
-            *i = AppInfo {
-                state: "running".into(),
+        let endpoint = Some(messages.address());
+        self.slot(id, |s| {
+            s.info = AppInfo {
+                state: AppState::Running,
+                message_endpoint: endpoint,
                 pid: Some(game.pgid()),
                 display: Some(display.name.clone()),
                 width: Some(view.width),
@@ -396,8 +415,6 @@ impl Host {
                 ..Default::default()
             }
         });
-        let info_endpoint = messages.address();
-        self.set_info(id, |i| i.message_endpoint = Some(info_endpoint));
         let stats = logs::Stats::create(&dirs.stats);
         Ok(Running {
             display,
@@ -413,7 +430,6 @@ impl Host {
         })
     }
 
-    /// Stop a session's processes on a thread of their own (the grace may take seconds).
     /// The session's message endpoint, with what the page sent while the game was starting.
     fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, String> {
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -424,24 +440,29 @@ impl Host {
         })
         .map_err(|e| format!("the message endpoint: {e}"))?;
         let ep = Arc::new(ep);
-        let waiting = self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        for m in waiting.into_iter().flatten() {
-            ep.to_game(&m);
-        }
-        self.endpoints
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), ep.clone());
+        // Under the slot's lock: a message the page sends now is either among those queued
+        // here (in order, before it) or finds the endpoint.
+        self.slot(id, |s| {
+            for m in s.early.drain(..) {
+                ep.to_game(&m);
+            }
+            s.endpoint = Some(ep.clone());
+        });
         Ok(ep)
     }
 
-    fn stop(&self, id: &str, mut r: Running) {
+    /// Stop a session's processes on a thread of their own (the grace may take seconds); the
+    /// application is then shown in `state`.
+    fn stop(&self, id: &str, mut r: Running, state: AppState) {
         r.stopping = true;
         r.media.stop();
         r.messages.stop();
-        self.media.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        self.endpoints.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-        self.early.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.slot(id, |s| {
+            s.media = None;
+            s.endpoint = None;
+            s.early.clear();
+            s.info.state = state;
+        });
         let grace = self.config.stop_grace;
         let record = process::record_path(&self.config.root.join("running"), id);
         let name = format!("gls-stop-{}", id.chars().take(6).collect::<String>());
@@ -458,7 +479,6 @@ impl Host {
         if let Err(e) = std::thread::Builder::new().name(name).spawn(stop) {
             tracing::warn!(error = %e, "could not start a stopping thread");
         }
-        self.set_info(id, |i| i.state = "stopped".into());
     }
 }
 
@@ -495,9 +515,9 @@ const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 impl Apps for Host {
     fn placed(&self, session: &str) {
         // From now until the host has looked, what the page sends waits for the game.
-        self.set_info(session, |i| {
-            if i.state.is_empty() {
-                i.state = "starting".into();
+        self.slot(session, |s| {
+            if s.info.state == AppState::None && s.info.reason.is_none() {
+                s.info.state = AppState::Starting;
             }
         });
         self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
@@ -508,19 +528,17 @@ impl Apps for Host {
     }
 
     fn video(&self, session: &str) -> Option<VideoFeed> {
-        let media = self.media_of(session);
-        if media.is_none() {
-            // A session placed before this host ran (seeded, or from an earlier run): its
-            // game starts when someone watches.
-            let known = self
-                .info
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(session);
-            if !known {
-                self.set_info(session, |i| i.state = "starting".into());
-                self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
+        // A session placed before this host ran (seeded, or from an earlier run): its game
+        // starts when someone watches.
+        let (media, unheard) = self.slot(session, |s| {
+            let unheard = s.media.is_none() && s.info.state == AppState::None && s.info.reason.is_none();
+            if unheard {
+                s.info.state = AppState::Starting;
             }
+            (s.media.clone(), unheard)
+        });
+        if unheard {
+            self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
         }
         media.map(|m| m.feed())
     }
@@ -533,43 +551,25 @@ impl Apps for Host {
         self.media_of(session).map(|m| m.cursor_hidden())
     }
 
-    fn takes_messages(&self, session: &str) -> bool {
-        self.endpoints
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(session)
-            || self
-                .info
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(session)
-                .is_some_and(|i| i.state == "starting")
-    }
-
-    fn to_game(&self, session: &str, data: &[u8]) {
-        let endpoint = self
-            .endpoints
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session)
-            .cloned();
-        if let Some(ep) = endpoint {
-            ep.to_game(data);
-            return;
-        }
-        let starting = self
-            .info
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(session)
-            .is_some_and(|i| i.state == "starting");
-        if starting && data.len() <= messages::MAX_MESSAGE {
-            let mut early = self.early.lock().unwrap_or_else(|p| p.into_inner());
-            let queue = early.entry(session.to_string()).or_default();
-            if queue.len() < 1_000 {
-                queue.push(data.to_vec());
+    fn to_game(&self, session: &str, data: &[u8]) -> bool {
+        let endpoint = {
+            let mut all = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            match all.get_mut(session) {
+                Some(s) if s.endpoint.is_some() => s.endpoint.clone(),
+                Some(s) if s.info.state == AppState::Starting => {
+                    if data.len() <= messages::MAX_MESSAGE && s.early.len() < 1_000 {
+                        s.early.push(data.to_vec());
+                    }
+                    return true;
+                }
+                _ => return false,
             }
-        }
+        };
+        // Outside the lock: a write to a game that does not read may wait.
+        endpoint.is_some_and(|ep| {
+            ep.to_game(data);
+            true
+        })
     }
 }
 
@@ -637,12 +637,8 @@ fn exited(host: &Host, running: &mut HashMap<String, Running>, id: &str, code: i
         return;
     }
     tracing::info!(session = %id, exit_code = code, "application exited");
-    host.set_info(id, |i| {
-        i.state = "exited".into();
-        i.exit_code = Some(code);
-    });
-    host.stop(id, r);
-    host.set_info(id, |i| i.state = "exited".into());
+    host.slot(id, |s| s.info.exit_code = Some(code));
+    host.stop(id, r, AppState::Exited);
     if let Some(service) = host.service() {
         match service.session_event(None, id, Event::ApplicationExited(code)) {
             Ok(Outcome::Applied(_)) | Ok(Outcome::Refused(_)) | Ok(Outcome::NotFound) => {}
@@ -669,7 +665,7 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
     let service_now = service.now().millis();
     for r in running.values_mut().filter(|r| !r.stopping && now >= r.next_stats) {
         r.next_stats = now + Duration::from_secs(1);
-        let (cpu, memory) = usage(r.game.pgid());
+        let (cpu, memory) = process::usage(r.game.pgid());
         let c = r.media.stats();
         r.stats
             .record(service_now, cpu, memory, (c.captured, c.encoded), c.bytes);
@@ -688,29 +684,9 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
     for id in ended {
         if let Some(r) = running.remove(&id) {
             tracing::info!(session = %id, "session ended: stopping its application");
-            host.stop(&id, r);
+            host.stop(&id, r, AppState::Stopped);
         }
     }
-}
-
-/// CPU seconds (user + system) and resident bytes of process `pid`, from /proc.
-fn usage(pid: i32) -> (Option<f64>, Option<u64>) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // After the comm: state is field 3; utime and stime are fields 14 and 15 (1-based).
-    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
-    let cpu = ticks(14).zip(ticks(15)).map(|(u, s)| (u + s) / 100.0);
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024);
-    (cpu, rss)
 }
 
 /// The last `n` lines of a log file (reading at most its last 64 KiB).

@@ -8,7 +8,7 @@ use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// A command for `program` that dies with the thread that starts it: through util-linux's
@@ -35,8 +35,7 @@ pub const MARKER: &str = "GAMELIFTSTREAMS_LOCAL_HOST";
 pub struct Group {
     pgid: i32,
     /// The leader, until its waiter takes it.
-    child: Arc<Mutex<Option<Child>>>,
-    exited: Arc<Mutex<Option<ExitStatus>>>,
+    child: Mutex<Option<Child>>,
 }
 
 impl Group {
@@ -47,8 +46,7 @@ impl Group {
         let pgid = child.id() as i32;
         Ok(Group {
             pgid,
-            child: Arc::new(Mutex::new(Some(child))),
-            exited: Arc::default(),
+            child: Mutex::new(Some(child)),
         })
     }
 
@@ -71,25 +69,11 @@ impl Group {
     /// that ended it as 128 + the signal's number, as a shell reports it).
     pub fn watch(&self, name: &str, then: impl FnOnce(i32) + Send + 'static) -> std::io::Result<()> {
         let child = self.child.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let exited = self.exited.clone();
         let Some(mut child) = child else { return Ok(()) };
-        std::thread::Builder::new().name(name.into()).spawn(move || {
-            let status = child.wait();
-            let code = match &status {
-                Ok(s) => exit_code(*s),
-                Err(_) => -1,
-            };
-            if let Ok(s) = status {
-                *exited.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
-            }
-            then(code);
-        })?;
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || then(child.wait().map_or(-1, exit_code)))?;
         Ok(())
-    }
-
-    /// The leader's exit status, once it has exited (and is watched).
-    pub fn exit_status(&self) -> Option<ExitStatus> {
-        *self.exited.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether any process of the group still runs (a zombie, dead but not yet reaped by
@@ -228,13 +212,34 @@ fn group_members(pgid: i32) -> impl Iterator<Item = Member> {
     let entries = std::fs::read_dir("/proc").into_iter().flatten().filter_map(Result::ok);
     entries.filter_map(move |entry| {
         let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // pid (comm) state ppid pgrp ...: the comm may hold spaces and parentheses.
-        let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
-        let state = rest.next()?.chars().next()?;
-        let pgrp = rest.nth(1)?.parse::<i32>().ok()?;
+        let stat = stat_fields(pid)?;
+        let state = stat.first()?.chars().next()?;
+        let pgrp = stat.get(2)?.parse::<i32>().ok()?;
         (pgrp == pgid).then_some(Member { pid, state })
     })
+}
+
+/// The fields of `/proc/<pid>/stat` after the command name (`state ppid pgrp …`: the name may
+/// hold spaces and parentheses, so it is cut at the last `)`).
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_string).collect())
+}
+
+/// CPU seconds (user + system) and resident bytes of process `pid`, from /proc.
+pub fn usage(pid: i32) -> (Option<f64>, Option<u64>) {
+    // utime and stime are the stat file's fields 14 and 15; these start at field 3.
+    let fields = stat_fields(pid).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok());
+    let cpu = ticks(14).zip(ticks(15)).map(|(u, s)| (u + s) / 100.0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| kb * 1024);
+    (cpu, rss)
 }
 
 /// Whether a process of group `pgid` carries `marker` in its environment.

@@ -70,11 +70,6 @@ impl H264 {
             .map(|b| b.to_vec())
             .map_err(|e| e.to_string())
     }
-
-    /// The encoded size.
-    pub fn size(&self) -> (usize, usize) {
-        (self.width, self.height)
-    }
 }
 
 /// Convert a BGRX picture (4 bytes a pixel, `stride` bytes a row; X11's 24-bit depth in a

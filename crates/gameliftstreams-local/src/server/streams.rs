@@ -191,12 +191,7 @@ async fn send_message(
     if to_game {
         let service = s.service.clone();
         let runs = blocking(move || {
-            Ok::<_, crate::domain::ApiError>(service.apps().is_some_and(|a| {
-                a.takes_messages(&id) && {
-                    a.to_game(&id, &data);
-                    true
-                }
-            }))
+            Ok::<_, crate::domain::ApiError>(service.apps().is_some_and(|a| a.to_game(&id, &data)))
         })
         .await;
         return match runs {
@@ -251,7 +246,6 @@ async fn app_info(
             }
         }
         None => crate::host::AppInfo {
-            state: "none".into(),
             reason: Some("this server runs no applications".into()),
             ..Default::default()
         },

@@ -1,5 +1,6 @@
 //! The peer thread: every session's str0m peer on the one UDP socket, the frames of its video
-//! source (the game's, or the test card's, each encoded on its own thread) and silent audio, its data channels, and the reconciliation that turns what the connection
+//! source (the game's, or the test card's, each encoded on its own thread) and silent audio,
+//! its data channels, and the reconciliation that turns what the connection
 //! does into the session's domain events (connected, input, gone) and the session's end into
 //! a message to the page and a closed peer.
 
@@ -67,12 +68,10 @@ pub(super) struct Peer {
     /// When to look for the game's video again.
     next_feed_look: Instant,
     started: Instant,
-    next_frame: Instant,
     next_audio: Instant,
     next_stats: Instant,
     audio_time: u64,
     frames: u64,
-    keyframe: bool,
     input_seen: Option<Instant>,
     input_reported: Option<Instant>,
     last_input: Option<String>,
@@ -105,12 +104,10 @@ impl Peer {
             feed: None,
             next_feed_look: now,
             started: now,
-            next_frame: now,
             next_audio: now,
             next_stats: now,
             audio_time: 0,
             frames: 0,
-            keyframe: true,
             input_seen: None,
             input_reported: None,
             last_input: None,
@@ -171,10 +168,8 @@ impl Peer {
                 let now = Instant::now();
                 self.connected = true;
                 self.started = now;
-                self.next_frame = now;
                 self.next_audio = now;
                 self.next_stats = now;
-                self.keyframe = true;
                 for feed in [&self.feed, &self.card].into_iter().flatten() {
                     feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
@@ -214,7 +209,6 @@ impl Peer {
             }
             RtcEvent::ChannelClose(id) if Some(id) == self.input || Some(id) == self.messages => self.gone = true,
             RtcEvent::KeyframeRequest(_) => {
-                self.keyframe = true;
                 for feed in [&self.feed, &self.card].into_iter().flatten() {
                     feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
@@ -350,11 +344,9 @@ impl Peer {
     /// Send the frames the game's capture has encoded since the last look.
     fn game_frames(&mut self, now: Instant) {
         if let Some(feed) = self.feed.take() {
+            // Once the game's feed ends, the card takes over (its first frame is a keyframe).
             if self.send_frames(&feed, now) {
                 self.feed = Some(feed);
-            } else {
-                // The game ended: the card takes over.
-                self.keyframe = true;
             }
         }
     }

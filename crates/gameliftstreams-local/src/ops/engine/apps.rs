@@ -85,10 +85,9 @@ pub trait Apps: Send + Sync {
     /// Input from the session's page, for its game; false if no game of the session runs.
     fn input(&self, session: &str, input: &Input) -> bool;
     /// An application message from the session's page: to its game, queued until the game
-    /// connects to its message endpoint (AWS's rule); dropped for a session that runs none.
-    fn to_game(&self, session: &str, data: &[u8]);
-    /// Whether the session's game runs (or is starting) to take messages.
-    fn takes_messages(&self, session: &str) -> bool;
+    /// connects to its message endpoint (AWS's rule); false (dropped) for a session whose game
+    /// neither runs nor is starting.
+    fn to_game(&self, session: &str, data: &[u8]) -> bool;
     /// Whether the session's game hides its cursor (the page then locks the pointer and sends
     /// relative motion); `None` when no game runs.
     fn cursor_hidden(&self, session: &str) -> Option<bool>;
