@@ -129,6 +129,11 @@ struct StoredAnswer {
 /// A SignalResponse whose `webSdkProtocolUrl` names the server as reached through `host`;
 /// a placeholder answer (no script) is returned as it is.
 pub fn rehost_answer(response: &str, host: &str) -> String {
+    // Every GetStreamSession reads this: parse only an answer that names another host.
+    let named = format!("\"webSdkProtocolUrl\":\"http://{host}/");
+    if !response.contains("\"webSdkProtocolUrl\"") || response.contains(&named) {
+        return response.to_string();
+    }
     let Ok(stored) = serde_json::from_str::<StoredAnswer>(response) else {
         return response.to_string();
     };

@@ -7,6 +7,12 @@ use gls_model::{
     GetStreamUrlOutput, StreamGroupSummary, StreamSessionSummary, StreamUrlSummary,
 };
 
+/// The session's `DisplayConfiguration` resolution (each side at least 2), if it asked for one.
+pub fn resolution(doc: &GetStreamSessionOutput) -> Option<(u32, u32)> {
+    let r = doc.display_configuration.as_ref()?.resolution.as_ref()?;
+    Some((r.width.max(2) as u32, r.height.max(2) as u32))
+}
+
 /// A session as read through `host`: its WebSdkProtocolUrl, and the protocol script its
 /// SignalResponse names, are this server's as the caller reached it.
 pub fn session_via(mut doc: GetStreamSessionOutput, host: &str) -> GetStreamSessionOutput {

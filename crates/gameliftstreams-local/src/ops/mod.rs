@@ -66,11 +66,8 @@ pub struct Ctx<'a> {
     pub now: Timestamp,
     /// Service settings.
     pub settings: &'a Settings,
-    /// Failures injected through the admin API.
-    pub faults: &'a Faults,
-    /// The build worker.
-    pub builds: &'a BuildWorker,
-    /// What engine work uses (the above, the workers and the layers that stream and host).
+    /// What engine work uses (the settings, injected faults, the workers, and the layers that
+    /// stream and host).
     pub parts: engine::Parts<'a>,
     /// The pagination token codec.
     pub codec: &'a TokenCodec,
@@ -414,8 +411,6 @@ impl Service {
             part,
             now,
             settings: &self.settings,
-            faults: &self.faults,
-            builds: &self.builds,
             parts: self.parts(),
             codec: &self.codec,
             host,

@@ -310,12 +310,8 @@ impl Service {
         let Some((row, app, build)) = found else {
             return Ok(None);
         };
-        let (width, height) = row
-            .doc
-            .display_configuration
-            .as_ref()
-            .and_then(|d| d.resolution.as_ref())
-            .map_or((1920, 1080), |r| (r.width.max(2) as u32, r.height.max(2) as u32));
+        // A game's display is the model's default when the session asked for none.
+        let (width, height) = crate::domain::views::resolution(&row.doc).unwrap_or((1920, 1080));
         let build_state = build.map(|b| b.state);
         let log_paths = app
             .as_ref()

@@ -6,11 +6,55 @@
 //! host's thread, for the peer only to packetize) and hands the page's input back
 //! ([`Input`]). Defined here, below both, so that neither layer uses the other.
 
+use super::Env;
+use crate::domain::ApiError;
+use crate::store::BuildState;
 use gls_model::RuntimeEnvironmentType;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// What a session of an application streams: its game, or the test card (and why, where
+/// there is something to say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Game {
+    /// Its build is ready and this host runs applications of its runtime.
+    Runs,
+    /// The test card; the reason is the card's caption.
+    Card(Option<String>),
+}
+
+/// What the sessions of application `app_id` stream: the one decision placement (a game's
+/// session is ACTIVE once the game is up) and the card's caption take from the build and
+/// the host.
+pub fn game(env: Env<'_>, app_id: &str) -> Result<Game, ApiError> {
+    // Applications from before builds were read have none: nothing to say.
+    let Some(build) = env.tx.builds().get(env.part, app_id)? else {
+        return Ok(Game::Card(None));
+    };
+    let what = build.message.unwrap_or_default();
+    Ok(match build.state {
+        // "no build at s3://…: <path> is not a folder": the URI is what the user wrote.
+        BuildState::Missing => Game::Card(what.split(": ").next().map(str::to_string)),
+        BuildState::Ready => {
+            let Some(apps) = env.apps else {
+                return Ok(Game::Card(Some("applications do not run here".into())));
+            };
+            let runtime = env
+                .tx
+                .applications()
+                .get(env.part, app_id)?
+                .and_then(|a| a.runtime_environment.map(|r| r.type_))
+                .unwrap_or_default();
+            match apps.why_not(runtime) {
+                Some(why) => Game::Card(Some(why)),
+                None => Game::Runs,
+            }
+        }
+        _ => Game::Card(Some(what)),
+    })
+}
 
 /// One encoded picture of a game's display.
 #[derive(Debug, Clone)]

@@ -22,27 +22,6 @@ fn replicated(env: Env<'_>, app_id: &str, location: &str) -> Result<bool, ApiErr
         .any(|r| r.location.as_deref() == Some(location) && r.status == Some(ReplicationStatusType::Completed)))
 }
 
-/// Whether the session's application will run on this host: its build is ready, and the host
-/// runs applications of its runtime.
-fn runs_game(env: Env<'_>, row: &SessionRow) -> Result<bool, ApiError> {
-    let Some(apps) = env.apps else { return Ok(false) };
-    let ready = env
-        .tx
-        .builds()
-        .get(env.part, &row.app_id)?
-        .is_some_and(|b| b.state == crate::store::BuildState::Ready);
-    if !ready {
-        return Ok(false);
-    }
-    let runtime = env
-        .tx
-        .applications()
-        .get(env.part, &row.app_id)?
-        .and_then(|a| a.runtime_environment.map(|r| r.type_))
-        .unwrap_or_default();
-    Ok(apps.why_not(runtime).is_none())
-}
-
 /// Try to place an ACTIVATING session: the first requested location that is ACTIVE, has the
 /// application replicated and an idle slot. Without one the session waits, and locations that
 /// can still grow are asked to scale up.
@@ -73,7 +52,7 @@ pub fn try_place(env: Env<'_>, row: &mut SessionRow) -> Result<bool, ApiError> {
             };
             env.tx.groups().update(env.part, &row.group_id, &g)?;
             // A session whose game will run here is ACTIVE once the game is up.
-            let event = if runs_game(env, row)? {
+            let event = if super::apps::game(env, &row.app_id)? == super::apps::Game::Runs {
                 Event::Launching { location: name, answer }
             } else {
                 Event::Placed { location: name, answer }

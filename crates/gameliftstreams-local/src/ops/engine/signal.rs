@@ -5,7 +5,8 @@
 
 use super::Env;
 use crate::domain::signal::{self, Signal, SignalMode};
-use crate::store::{BuildState, SessionRow};
+use super::apps::Game;
+use crate::store::SessionRow;
 use gls_model::StreamSessionStatus;
 
 /// What the streaming layer needs to know to make a peer for a session.
@@ -66,48 +67,21 @@ pub fn answer(env: Env<'_>, row: &SessionRow, request: &str, location: &str) -> 
     }
 }
 
-/// Why the session shows the test card: what its application's build came to.
+/// Why the session shows the test card (its caption): what its application's build came to;
+/// a game that runs replaces the card as soon as its display is up.
 fn card_note(env: Env<'_>, row: &SessionRow) -> Option<String> {
-    let build = match env.tx.builds().get(env.part, &row.app_id) {
-        Ok(b) => b?,
+    match super::apps::game(env, &row.app_id) {
+        Ok(Game::Runs) => Some("the game is starting".into()),
+        Ok(Game::Card(why)) => why,
         Err(e) => {
             tracing::debug!(error = %e, "build unreadable");
-            return None;
+            None
         }
-    };
-    let what = build.message.unwrap_or_default();
-    Some(match build.state {
-        // "no build at s3://…: <path> is not a folder": the URI is what the user wrote.
-        BuildState::Missing => what.split(": ").next().unwrap_or_default().to_string(),
-        BuildState::Ready => {
-            let runtime = env
-                .tx
-                .applications()
-                .get(env.part, &row.app_id)
-                .ok()
-                .flatten()
-                .and_then(|a| a.runtime_environment.map(|r| r.type_))
-                .unwrap_or_default();
-            match env.apps {
-                None => "applications do not run here".to_string(),
-                // The game's picture replaces the card as soon as its display is up.
-                Some(apps) => apps
-                    .why_not(runtime)
-                    .unwrap_or_else(|| "the game is starting".to_string()),
-            }
-        }
-        _ => what,
-    })
+    }
 }
 
 fn spec(env: Env<'_>, row: &SessionRow) -> PeerSpec {
-    let resolution = row
-        .doc
-        .display_configuration
-        .as_ref()
-        .and_then(|d| d.resolution.as_ref())
-        .map(|r| (r.width.max(2) as u32, r.height.max(2) as u32));
-    let (width, height) = resolution.unwrap_or((1280, 720));
+    let (width, height) = crate::domain::views::resolution(&row.doc).unwrap_or((1280, 720));
     PeerSpec {
         session_id: row.id.clone(),
         width,
