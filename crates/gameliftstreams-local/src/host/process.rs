@@ -223,7 +223,13 @@ fn group_members(pgid: i32) -> impl Iterator<Item = Member> {
 /// hold spaces and parentheses, so it is cut at the last `)`).
 fn stat_fields(pid: i32) -> Option<Vec<String>> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    Some(stat.rsplit_once(')')?.1.split_whitespace().map(str::to_string).collect())
+    Some(
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// CPU seconds (user + system) and resident bytes of process `pid`, from /proc.

@@ -190,10 +190,9 @@ async fn send_message(
     };
     if to_game {
         let service = s.service.clone();
-        let runs = blocking(move || {
-            Ok::<_, crate::domain::ApiError>(service.apps().is_some_and(|a| a.to_game(&id, &data)))
-        })
-        .await;
+        let runs =
+            blocking(move || Ok::<_, crate::domain::ApiError>(service.apps().is_some_and(|a| a.to_game(&id, &data))))
+                .await;
         return match runs {
             Ok(true) => reply(StatusCode::OK, json!({ "delivered": true })),
             Ok(false) => reply(

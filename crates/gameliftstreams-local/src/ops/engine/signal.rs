@@ -3,9 +3,9 @@
 //! this layer defines and the layer above implements); `NO_CLIENT_CONNECTION`, and in lenient
 //! mode anything that is not an offer, get the placeholder answer of a session without media.
 
+use super::apps::Game;
 use super::Env;
 use crate::domain::signal::{self, Signal, SignalMode};
-use super::apps::Game;
 use crate::store::SessionRow;
 use gls_model::StreamSessionStatus;
 
