@@ -497,20 +497,16 @@ impl Service {
     pub fn start_build_worker(self: &Arc<Self>) -> std::io::Result<()> {
         let weak = Arc::downgrade(self);
         let waiter = self.builds.waiter();
-        std::thread::Builder::new()
-            .name("gls-builds".into())
-            .spawn(move || loop {
-                let mut alive = true;
+        std::thread::Builder::new().name("gls-builds".into()).spawn(move || {
+            while weak.strong_count() > 0 {
                 waiter.serve(|| match weak.upgrade() {
                     Some(service) => service
                         .builds
                         .run(service.store.as_ref(), &service.settings, &|| service.clock.now()),
-                    None => alive = false,
+                    None => false,
                 });
-                if !alive {
-                    return;
-                }
-            })?;
+            }
+        })?;
         Ok(())
     }
 

@@ -276,7 +276,6 @@ fn take_s3(
 pub struct BuildWorker {
     wanted: Arc<(Mutex<Wanted>, Condvar)>,
     queued: AtomicBool,
-    running: Mutex<()>,
     sweep: AtomicBool,
 }
 
@@ -287,11 +286,11 @@ impl Default for BuildWorker {
                 Mutex::new(Wanted {
                     work: true,
                     running: false,
+                    retry: false,
                 }),
                 Condvar::new(),
             )),
             queued: AtomicBool::new(false),
-            running: Mutex::new(()),
             sweep: AtomicBool::new(true),
         }
     }
@@ -339,9 +338,8 @@ impl BuildWorker {
 
     /// Take every pending snapshot and remove every deleted one; `now` is the service time
     /// the applications it finishes change at. A failure to reach the store leaves the work
-    /// for the next run.
-    pub fn run(&self, store: &dyn Store, settings: &Settings, now: &dyn Fn() -> Timestamp) {
-        let _one_at_a_time = self.running.lock().unwrap_or_else(|p| p.into_inner());
+    /// for a retry a second later (true). Only the worker's thread calls it.
+    pub fn run(&self, store: &dyn Store, settings: &Settings, now: &dyn Fn() -> Timestamp) -> bool {
         if self.sweep.swap(false, Ordering::SeqCst) {
             if let Err(e) = sweep(store, settings) {
                 tracing::warn!(error = %e, "builds: leftover snapshots could not be removed");
@@ -352,19 +350,20 @@ impl BuildWorker {
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::error!(error = %e, "builds: queue unreadable; will retry");
-                    return;
+                    return true;
                 }
             };
             if rows.is_empty() {
-                return;
+                return false;
             }
             for row in rows {
                 if let Err(e) = self.one(store, settings, &row, now) {
                     tracing::error!(app = %row.app, error = %e, "builds: could not record a build; will retry");
-                    return;
+                    return true;
                 }
             }
         }
+        true
     }
 
     fn one(
@@ -434,18 +433,22 @@ impl BuildWorker {
     }
 }
 
-/// What the worker's thread was asked for, and whether it is at it.
+/// What the worker's thread was asked for, whether it is at it, and whether its last run
+/// left work to retry.
 struct Wanted {
     work: bool,
     running: bool,
+    retry: bool,
 }
 
 /// Blocks the worker's thread until there is work, or a second has passed.
 pub struct Waiter(Arc<(Mutex<Wanted>, Condvar)>);
 
 impl Waiter {
-    /// Wait for work (at most a second), take it, and run `f`; then say the worker is idle.
-    pub fn serve(&self, f: impl FnOnce()) {
+    /// Wait (at most a second) for work; if there is some, or the last run left some to
+    /// retry, run `f` (which says whether it left work again) and then say the worker is
+    /// idle. The store is not read while nothing was asked for.
+    pub fn serve(&self, f: impl FnOnce() -> bool) {
         let (lock, cv) = &*self.0;
         {
             let mut want = lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -455,11 +458,18 @@ impl Waiter {
                     .map(|(g, _)| g)
                     .unwrap_or_else(|p| p.into_inner().0);
             }
+            if !(want.work || want.retry) {
+                return;
+            }
             want.work = false;
+            want.retry = false;
             want.running = true;
         }
-        f();
-        lock.lock().unwrap_or_else(|p| p.into_inner()).running = false;
+        let retry = f();
+        let mut want = lock.lock().unwrap_or_else(|p| p.into_inner());
+        want.running = false;
+        want.retry = retry;
+        drop(want);
         cv.notify_all();
     }
 }
