@@ -379,7 +379,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         stop_grace: std::time::Duration::from_millis(a.app_stop_grace_ms),
     })
     .with_context(|| format!("starting the application host in {}", files_root.display()))?;
-    let host_config = host_summary(&a);
+    let host_config = host.summary();
     let settings = Settings {
         delays: {
             let mut d = match a.timing {
@@ -473,7 +473,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         };
         let api = format!("http://{addr}");
         let streaming = format!("udp://{}", hub.addr());
-        let effective = effective_settings(&a, &api, &streaming, &delays, &quotas);
+        let effective = effective_settings(&a, &api, &streaming, &host_config, &delays, &quotas);
         let state = AppState::builder(service)
             .verifier(verifier)
             .throttle(a.throttle)
@@ -531,7 +531,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
 
 /// The settings `serve` runs with, flags and GLS_* variables applied, as `/_local/health`
 /// and the start-up summary show them.
-fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: &Quotas) -> serde_json::Value {
+fn effective_settings(
+    a: &ServeArgs,
+    api: &str,
+    streaming: &str,
+    apps: &str,
+    d: &Delays,
+    q: &Quotas,
+) -> serde_json::Value {
     fn name(v: &impl clap::ValueEnum) -> Option<String> {
         v.to_possible_value().map(|p| p.get_name().to_string())
     }
@@ -579,7 +586,7 @@ fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: 
             std::path::absolute(&root).unwrap_or(root).display().to_string()
         }),
         "appBuilds": name(&a.app_builds),
-        "apps": host_summary(a),
+        "apps": apps,
         "appStopGraceMs": a.app_stop_grace_ms,
         "headerReadTimeoutMs": a.header_read_timeout_ms,
         "bodyReadTimeoutMs": a.body_read_timeout_ms,
@@ -587,22 +594,6 @@ fn effective_settings(a: &ServeArgs, api: &str, streaming: &str, d: &Delays, q: 
         "demo": a.demo,
         "logFormat": name(&a.log_format),
     })
-}
-
-/// What the start-up line and the health check say of the application host.
-fn host_summary(a: &ServeArgs) -> String {
-    let config = HostConfig {
-        root: PathBuf::new(),
-        enabled: a.apps == OnOff::On,
-        xvfb: find_on_path("Xvfb"),
-        setpriv: None,
-        stop_grace: std::time::Duration::ZERO,
-    };
-    match (config.unavailable(), &config.xvfb) {
-        (Some(why), _) => format!("off: {why}; sessions stream the test card"),
-        (None, Some(xvfb)) => format!("on (Xvfb {})", xvfb.display()),
-        (None, None) => "on".to_string(),
-    }
 }
 
 /// The first of SIGTERM (what `docker stop`, systemd and Kubernetes send) and SIGINT

@@ -209,6 +209,16 @@ impl Host {
         Ok(host)
     }
 
+    /// What the start-up line and the health check say of the host: on (with which Xvfb),
+    /// or off and why.
+    pub fn summary(&self) -> String {
+        match (self.config.unavailable(), &self.config.xvfb) {
+            (Some(why), _) => format!("off: {why}; sessions stream the test card"),
+            (None, Some(xvfb)) => format!("on (Xvfb {})", xvfb.display()),
+            (None, None) => "on".to_string(),
+        }
+    }
+
     /// The service whose sessions it hosts.
     pub fn attach(&self, service: &Arc<Service>) {
         let _ = self.service.set(Arc::downgrade(service));
