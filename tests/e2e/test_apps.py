@@ -277,7 +277,6 @@ exec sleep 600
 
 @needs_xvfb
 def test_logs_are_uploaded_and_exports_hold_what_the_game_wrote(tmp_path):
-    import io
     import zipfile
 
     data = str(tmp_path / "data")
