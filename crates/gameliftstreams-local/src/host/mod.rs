@@ -18,7 +18,7 @@ mod workdir;
 
 use crate::domain::session::Event;
 use crate::ops::api::admin::{LaunchView, Outcome};
-use crate::ops::engine::apps::{Apps, Input, VideoFeed};
+use crate::ops::engine::apps::{Apps, Input, SessionDirs, VideoFeed};
 use crate::ops::Service;
 use capture::{CaptureStats, SessionMedia};
 use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
@@ -144,7 +144,7 @@ struct Running {
     media: Arc<SessionMedia>,
     messages: Arc<Endpoint>,
     /// The session's folders, for the logs to upload when it ends.
-    dirs: workdir::SessionDirs,
+    dirs: SessionDirs,
     log_paths: Vec<String>,
     log_location: Option<String>,
     stats: logs::Stats,
@@ -338,8 +338,8 @@ impl Host {
         let (Some(build), Some(exec), Some(xvfb)) = (&view.build, &view.executable, &self.config.xvfb) else {
             return Err("nothing to run".into());
         };
-        let dirs = workdir::SessionDirs::make(&self.config.root.join("sessions").join(id), build)
-            .map_err(|e| format!("the session's folders: {e}"))?;
+        let dirs = SessionDirs::of(&self.config.root, id);
+        workdir::make(&dirs, build).map_err(|e| format!("the session's folders: {e}"))?;
         let marker = (process::MARKER.to_string(), self.marker.clone());
         let messages = self.endpoint(id)?;
         // What the game writes from now on is what an export's application/ folder holds.

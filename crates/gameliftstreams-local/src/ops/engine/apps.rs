@@ -10,6 +10,7 @@ use super::Env;
 use crate::domain::ApiError;
 use crate::store::BuildState;
 use gls_model::RuntimeEnvironmentType;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -135,4 +136,45 @@ pub trait Apps: Send + Sync {
     /// Whether the session's game hides its cursor (the page then locks the pointer and sends
     /// relative motion); `None` when no game runs.
     fn cursor_hidden(&self, session: &str) -> Option<bool>;
+}
+
+/// Where the host keeps one session's folders and files, under its root: the host makes and
+/// writes them, the export archive reads them once the game has stopped.
+pub struct SessionDirs {
+    /// The session's own folder, holding all below.
+    pub root: PathBuf,
+    /// The working directory: the copy of the build.
+    pub app: PathBuf,
+    /// HOME.
+    pub home: PathBuf,
+    /// TMPDIR.
+    pub tmp: PathBuf,
+    /// XDG_RUNTIME_DIR (mode 0700).
+    pub run: PathBuf,
+    /// The application's stdout and stderr.
+    pub app_log: PathBuf,
+    /// The X server's log.
+    pub xvfb_log: PathBuf,
+    /// Made as the game starts: what it writes later is newer.
+    pub started: PathBuf,
+    /// The per-second statistics.
+    pub stats: PathBuf,
+}
+
+impl SessionDirs {
+    /// The folders of session `id` under the host's root `host_root` (nothing is made).
+    pub fn of(host_root: &Path, id: &str) -> SessionDirs {
+        let root = host_root.join("sessions").join(id);
+        SessionDirs {
+            app: root.join("app"),
+            home: root.join("home"),
+            tmp: root.join("tmp"),
+            run: root.join("run"),
+            app_log: root.join("app.log"),
+            xvfb_log: root.join("xvfb.log"),
+            started: root.join("started"),
+            stats: root.join("stats.csv"),
+            root,
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! the archive is a function of the session and its end time, so a retry rewrites the same
 //! bytes to the same place.
 
+use super::apps::SessionDirs;
 use super::Env;
 use crate::domain::catalog;
 use crate::domain::lifecycle::{export_outcome, ExportOutcome};
@@ -85,7 +86,7 @@ fn archive(
     session: &SessionRow,
     app: Option<&GetApplicationOutput>,
     now: Timestamp,
-    host_dir: Option<&Path>,
+    host_dir: Option<&SessionDirs>,
 ) -> Result<Vec<u8>, String> {
     let mut buf = std::io::Cursor::new(Vec::new());
     {
@@ -98,19 +99,18 @@ fn archive(
         zip.write_all(&meta).map_err(io)?;
         // A session whose game ran: what it wrote, its output, its statistics.
         let started = host_dir
-            .map(|d| d.join("started"))
-            .and_then(|p| std::fs::metadata(p).ok())
+            .and_then(|d| std::fs::metadata(&d.started).ok())
             .and_then(|m| m.modified().ok());
         if let (Some(dir), Some(started)) = (host_dir, started) {
             let mut skipped = Vec::new();
             let parts = [
-                ("application", "app", Some(started)),
-                ("profile", "home", None),
-                ("temp", "tmp", None),
+                ("application", &dir.app, Some(started)),
+                ("profile", &dir.home, None),
+                ("temp", &dir.tmp, None),
             ];
             for (folder, local, since) in parts {
                 zip.add_directory(format!("{folder}/"), opts).map_err(err)?;
-                for (inner, path) in files_under(&dir.join(local), since) {
+                for (inner, path) in files_under(local, since) {
                     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                     if size > ARCHIVE_FILE_LIMIT {
                         skipped.push(format!("{folder}/{inner} ({size} bytes)"));
@@ -122,10 +122,10 @@ fn archive(
                 }
             }
             for (name, file) in [
-                ("application-output.log", "app.log"),
-                ("performance-stats.csv", "stats.csv"),
+                ("application-output.log", &dir.app_log),
+                ("performance-stats.csv", &dir.stats),
             ] {
-                if let Ok(bytes) = std::fs::read(dir.join(file)) {
+                if let Ok(bytes) = std::fs::read(file) {
                     zip.start_file(name, opts).map_err(err)?;
                     zip.write_all(&bytes).map_err(io)?;
                 }
@@ -358,8 +358,8 @@ fn write_archive(
     app: Option<&GetApplicationOutput>,
     job: &ExportJob,
 ) -> Result<(), String> {
-    let host_dir = settings.host_root.as_ref().map(|r| r.join("sessions").join(&row.id));
-    let bytes = archive(row, app, Timestamp(job.ended_at), host_dir.as_deref())?;
+    let host_dir = settings.host_root.as_ref().map(|r| SessionDirs::of(r, &row.id));
+    let bytes = archive(row, app, Timestamp(job.ended_at), host_dir.as_ref())?;
     put_object(settings, &job.uri, bytes, "application/zip")
 }
 
