@@ -158,7 +158,7 @@ fn take(settings: &Settings, app: &GetApplicationOutput, dest: &Path) -> Result<
     let runtime = app.runtime_environment.as_ref().map(|r| r.type_).unwrap_or_default();
     let exec_path = app.executable_path.as_deref().unwrap_or_default();
     let limits = Limits::default();
-    let exec = match &settings.s3 {
+    let files: Vec<(Entry, Origin<'_>)> = match &settings.s3 {
         None => {
             let root = local_source(settings, uri).unwrap_or_default();
             if !root.is_dir() {
@@ -167,26 +167,34 @@ fn take(settings: &Settings, app: &GetApplicationOutput, dest: &Path) -> Result<
                     root.display()
                 )));
             }
-            let files = list_local(&root, &limits)?;
-            let entries: Vec<Entry> = files.iter().map(|(e, _)| e.clone()).collect();
-            builds::check_listing(&entries, &limits)?;
-            let exec = builds::executable(runtime, exec_path, &entries)?;
-            for (entry, from) in &files {
-                let to = dest.join(&entry.path);
-                if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-                }
-                std::fs::copy(from, &to).map_err(|e| unreadable(from, e))?;
-            }
-            exec
+            list_local(&root, &limits)?
+                .into_iter()
+                .map(|(e, path)| (e, Origin::File(path)))
+                .collect()
         }
-        Some(s3) => {
-            let Some(exec) = take_s3(s3, bucket, &prefix, uri, runtime, exec_path, &limits, dest)? else {
-                return Ok(Taken::Missing(format!("no build at {uri}: no objects under it")));
-            };
-            exec
-        }
+        Some(s3) => match list_s3(s3, bucket, &prefix, uri, &limits)? {
+            Some(files) => files,
+            None => return Ok(Taken::Missing(format!("no build at {uri}: no objects under it"))),
+        },
     };
+    let entries: Vec<Entry> = files.iter().map(|(e, _)| e.clone()).collect();
+    builds::check_listing(&entries, &limits)?;
+    let exec = builds::executable(runtime, exec_path, &entries)?;
+    for (entry, from) in &files {
+        let to = dest.join(&entry.path);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        match from {
+            Origin::File(path) => {
+                std::fs::copy(path, &to).map_err(|e| unreadable(path, e))?;
+            }
+            Origin::Key(s3, key) => s3.download(bucket, key, &to).map_err(|e| Refused {
+                reason: ApplicationStatusReason::AccessDenied,
+                message: format!("s3://{bucket}/{key} cannot be read: {e}"),
+            })?,
+        }
+    }
     let path = dest.join(&exec);
     let mut head = [0u8; 4];
     let n = std::fs::File::open(&path)
@@ -219,18 +227,22 @@ fn read_only(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The S3 endpoint's side of `take`: `None` when nothing is there.
-#[allow(clippy::too_many_arguments)]
-fn take_s3(
-    s3: &S3Sink,
+/// Where a build's file is read from.
+enum Origin<'a> {
+    /// A file of the local build folder.
+    File(PathBuf),
+    /// An object's key in the build's bucket at the S3 endpoint.
+    Key(&'a S3Sink, String),
+}
+
+/// The objects under the build's prefix at the S3 endpoint: `None` when nothing is there.
+fn list_s3<'a>(
+    s3: &'a S3Sink,
     bucket: &str,
     prefix: &str,
     uri: &str,
-    runtime: RuntimeEnvironmentType,
-    exec_path: &str,
     limits: &Limits,
-    dest: &Path,
-) -> Result<Option<String>, Refused> {
+) -> Result<Option<Vec<(Entry, Origin<'a>)>>, Refused> {
     let listed = match s3.list(bucket, prefix, limits.files) {
         Ok(l) => l,
         Err(e) if e.code.as_deref() == Some("NoSuchBucket") => return Ok(None),
@@ -250,25 +262,9 @@ fn take_s3(
         let Some(path) = builds::inside(rel).filter(|p| p == rel) else {
             return Err(refused(format!("{uri} holds {key:?}, which cannot be stored safely")));
         };
-        files.push((Entry { path, size }, key));
+        files.push((Entry { path, size }, Origin::Key(s3, key)));
     }
-    if files.is_empty() {
-        return Ok(None);
-    }
-    let entries: Vec<Entry> = files.iter().map(|(e, _)| e.clone()).collect();
-    builds::check_listing(&entries, limits)?;
-    let exec = builds::executable(runtime, exec_path, &entries)?;
-    for (entry, key) in &files {
-        let to = dest.join(&entry.path);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        }
-        s3.download(bucket, key, &to).map_err(|e| Refused {
-            reason: ApplicationStatusReason::AccessDenied,
-            message: format!("s3://{bucket}/{key} cannot be read: {e}"),
-        })?;
-    }
-    Ok(Some(exec))
+    Ok((!files.is_empty()).then_some(files))
 }
 
 /// Takes pending snapshots and removes deleted ones, outside any transaction, on a thread of
