@@ -179,6 +179,9 @@ int main(int argc, char **argv) {
     const char *endpoint = getenv("GAMELIFTSTREAMS_MESSAGE_ENDPOINT");
 
     SDL_SetHint(SDL_HINT_RENDER_DRIVER, "software");
+    /* The window's pixels go to the X server as they are (MIT-SHM), not through a GL context:
+       on a display without a GPU that GL is Mesa's llvmpipe, which costs more than the drawing. */
+    SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         say("SDL_Init failed: %s", SDL_GetError());
         return 2;

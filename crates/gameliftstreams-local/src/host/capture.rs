@@ -8,6 +8,7 @@ use super::screen::Screen;
 use crate::media::{bgrx_to_i420, H264};
 use crate::ops::engine::apps::{EncodedFrame, Input, VideoFeed};
 use serde::Serialize;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -22,9 +23,15 @@ const REFRESH: Duration = Duration::from_secs(2);
 /// How often the display is looked at while nobody watches it.
 const IDLE_TICK: Duration = Duration::from_millis(100);
 
-/// How often it is looked at for drawing while it is watched: a change is captured this soon
-/// after it is drawn (at most [`FPS`] times a second).
-const WATCH_TICK: Duration = Duration::from_millis(2);
+/// How long the thread waits for the display's events while the display is watched, at most:
+/// how soon a keyframe asked for (or due) is sent when nothing is drawn. Drawing wakes it at once.
+const WATCH_TICK: Duration = Duration::from_millis(20);
+
+/// How often the display is looked at where its events cannot be waited for.
+const NO_EVENTS_TICK: Duration = Duration::from_millis(2);
+
+/// A capture may come this much before its turn (so that captures keep to [`FPS`] on average).
+const EARLY: Duration = Duration::from_micros(200);
 
 /// For this long after input, pictures are captured up to twice as often: what the input
 /// changed reaches the page sooner.
@@ -162,6 +169,9 @@ impl SessionMedia {
                 Err(_) => std::thread::sleep(Duration::from_millis(50)),
             }
         };
+        // The thread sleeps until the display has something to say (a window, drawing), a
+        // capture is due, or a tick passes: not on a fixed short tick.
+        let events = screen.events_fd().ok();
         *self.size.lock().unwrap_or_else(|p| p.into_inner()) = (u32::from(screen.width), u32::from(screen.height));
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).shared_memory = screen.shared_memory();
         *self.screen.lock().unwrap_or_else(|p| p.into_inner()) = Some(screen);
@@ -170,27 +180,20 @@ impl SessionMedia {
         let mut last_grab: Option<Instant> = None;
         while !self.stop.load(Ordering::SeqCst) {
             let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            let sent = {
+            let mut wait = match (&feed, &events) {
+                (_, None) => NO_EVENTS_TICK,
+                (Some(_), Some(_)) => WATCH_TICK,
+                (None, Some(_)) => IDLE_TICK,
+            };
+            let grabbed = {
                 let mut screen = self.screen.lock().unwrap_or_else(|p| p.into_inner());
                 let Some(screen) = screen.as_mut() else { return };
-                match screen.manage() {
-                    Ok(mapped) => {
-                        self.mapped.store(mapped, Ordering::SeqCst);
-                        if mapped {
-                            if let Some(f) = on_mapped.take() {
-                                f();
-                            }
-                        }
-                        self.cursor_hidden.store(screen.cursor_hidden(), Ordering::SeqCst);
-                    }
-                    Err(e) => {
-                        tracing::debug!(display = %x_display, error = %e, "the display went away");
-                        return;
-                    }
+                if !self.look(screen, x_display, &mut on_mapped) {
+                    return;
                 }
                 // A capture when something was drawn (DAMAGE says so), a keyframe is asked for
-                // or due, at most FPS times a second; only the capture holds the display, so
-                // input goes in while the picture encodes.
+                // or due, at most FPS times a second (twice that just after input); only the
+                // capture holds the display, so input goes in while the picture encodes.
                 let now = Instant::now();
                 let wanted = screen.damaged() || self.keyframe.load(Ordering::SeqCst) || video.stale(now);
                 let lively = self
@@ -199,18 +202,27 @@ impl SessionMedia {
                     .unwrap_or_else(|p| p.into_inner())
                     .is_some_and(|t| now.duration_since(t) < AFTER_INPUT);
                 let spacing = if lively { frame / 2 } else { frame };
-                // (A tick early rather than late: captures keep to FPS on average.)
-                let spaced = last_grab.is_none_or(|t| now.duration_since(t) + WATCH_TICK / 2 >= spacing);
+                // (A little early rather than late: captures keep to FPS on average.)
+                let due = last_grab.map_or(now, |t| t + spacing.saturating_sub(EARLY));
                 match &feed {
-                    Some(_) if wanted && spaced => {
-                        screen.take_damage();
+                    Some(_) if wanted && now >= due => {
                         last_grab = Some(now);
-                        video.grab(screen).map(Some)
+                        let grabbed = video.grab(screen);
+                        // Events read while the capture waited for its reply: the wait below
+                        // only sees what is still on the socket.
+                        if !self.look(screen, x_display, &mut on_mapped) {
+                            return;
+                        }
+                        grabbed.map(Some)
+                    }
+                    Some(_) if wanted => {
+                        wait = wait.min(due - now);
+                        Ok(None)
                     }
                     _ => Ok(None),
                 }
             };
-            let sent = match (sent, &feed) {
+            let sent = match (grabbed, &feed) {
                 (Ok(Some(grabbed)), Some(tx)) => video.frame(grabbed, tx, &self.keyframe, &self.stats),
                 (Err(()), _) => Err(false),
                 _ => Ok(()),
@@ -220,15 +232,45 @@ impl SessionMedia {
                     *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 }
             }
-            std::thread::sleep(if feed.is_some() { WATCH_TICK } else { IDLE_TICK });
+            match &events {
+                Some(fd) => {
+                    let timeout = rustix::event::Timespec::try_from(wait).ok();
+                    let mut fds = [rustix::event::PollFd::new(fd, rustix::event::PollFlags::IN)];
+                    // (An error, e.g. EINTR, is a shorter wait.)
+                    let _ = rustix::event::poll(&mut fds, timeout.as_ref());
+                }
+                None => std::thread::sleep(wait),
+            }
+        }
+    }
+
+    /// Handle what happened on the display: windows, drawing, the cursor. False when the
+    /// display went away.
+    fn look(&self, screen: &mut Screen, x_display: &str, on_mapped: &mut Option<impl FnOnce()>) -> bool {
+        match screen.manage() {
+            Ok(mapped) => {
+                self.mapped.store(mapped, Ordering::SeqCst);
+                if mapped {
+                    if let Some(f) = on_mapped.take() {
+                        f();
+                    }
+                }
+                self.cursor_hidden.store(screen.cursor_hidden(), Ordering::SeqCst);
+                true
+            }
+            Err(e) => {
+                tracing::debug!(display = %x_display, error = %e, "the display went away");
+                false
+            }
         }
     }
 }
 
-/// A picture just captured into `Video::bgrx`.
+/// A picture just captured: its rows that changed are in `Video::last`.
 struct Grabbed {
     width: usize,
     height: usize,
+    changed: Option<Range<usize>>,
     started: Instant,
     captured: Instant,
 }
@@ -236,9 +278,12 @@ struct Grabbed {
 /// The capture and encoding state of a session's video.
 #[derive(Default)]
 struct Video {
-    bgrx: Vec<u8>,
+    /// The screen as last captured (BGRX).
     last: Vec<u8>,
+    /// `last` in I420, for the rows converted so far.
     i420: Vec<u8>,
+    /// Every row of `i420` has been converted.
+    whole: bool,
     encoder: Option<H264>,
     last_sent: Option<Instant>,
 }
@@ -249,16 +294,32 @@ impl Video {
         self.last_sent.is_none_or(|t| now.duration_since(t) >= REFRESH)
     }
 
-    /// Capture the screen into `bgrx`.
-    fn grab(&mut self, screen: &Screen) -> Result<Grabbed, ()> {
+    /// Capture what the screen drew since the last time, and keep the rows that changed.
+    fn grab(&mut self, screen: &mut Screen) -> Result<Grabbed, ()> {
         let t0 = Instant::now();
-        if let Err(e) = screen.capture(&mut self.bgrx) {
-            tracing::debug!(error = %e, "capture failed");
-            return Err(());
+        let rows = match screen.capture() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(error = %e, "capture failed");
+                return Err(());
+            }
+        };
+        let (width, height) = (usize::from(screen.width), usize::from(screen.height));
+        let row = width * 4;
+        let pixels = screen.pixels();
+        self.last.resize(row * height, 0);
+        let mut changed: Option<Range<usize>> = None;
+        for y in rows.start..rows.end.min(height) {
+            let (now, was) = (&pixels[y * row..(y + 1) * row], &mut self.last[y * row..(y + 1) * row]);
+            if now != was {
+                was.copy_from_slice(now);
+                changed = Some(changed.map_or(y..y + 1, |c| c.start..y + 1));
+            }
         }
         Ok(Grabbed {
-            width: usize::from(screen.width),
-            height: usize::from(screen.height),
+            width,
+            height,
+            changed,
             started: t0,
             captured: Instant::now(),
         })
@@ -277,13 +338,19 @@ impl Video {
         let (t0, captured) = (grabbed.started, grabbed.captured);
         let stale = self.stale(captured);
         let mut force = keyframe.swap(false, Ordering::SeqCst);
-        if self.bgrx == self.last && !force && !stale {
+        if grabbed.changed.is_none() && !force && !stale {
             stats.lock().unwrap_or_else(|p| p.into_inner()).captured += 1;
             return Ok(());
         }
         force |= stale;
-        std::mem::swap(&mut self.bgrx, &mut self.last);
-        if let Err(e) = bgrx_to_i420(&self.last, grabbed.width * 4, w, h, &mut self.i420) {
+        // Only the rows that changed are converted again (all of them the first time).
+        let rows = match (self.whole, grabbed.changed) {
+            (false, _) => 0..h,
+            (true, Some(rows)) => rows,
+            (true, None) => 0..0,
+        };
+        self.whole = true;
+        if let Err(e) = bgrx_to_i420(&self.last, grabbed.width * 4, w, h, rows, &mut self.i420) {
             tracing::warn!(error = %e, "conversion failed");
             return Err(false);
         }

@@ -1,13 +1,15 @@
 //! A session's display as the host drives it, through one X11 connection (x11rb, pure Rust)
 //! to its Xvfb: the part of a window manager that games need (each top-level window the game
-//! maps fills the screen and gets the keyboard focus, as on AWS's hosts), capture of the
-//! screen through MIT-SHM (the segment a memfd that the X server writes and this side reads
-//! back with `pread`: no `unsafe`), whether the game shows its cursor (XFIXES: a game that
-//! hides it wants relative mouse), and keyboard and mouse input through XTEST.
+//! maps fills the screen and gets the keyboard focus, as on AWS's hosts), capture of the rows
+//! that DAMAGE says were drawn on, through MIT-SHM (the segment a memfd that the X server
+//! writes and this side maps: the crate's one `unsafe`, argued at [`map_segment`]), whether the
+//! game shows its cursor (XFIXES: a game that hides it wants relative mouse), and keyboard and
+//! mouse input through XTEST.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
 use x11rb::connection::Connection;
 use x11rb::protocol::damage::{self, ConnectionExt as _};
 use x11rb::protocol::shm::{self, ConnectionExt as _};
@@ -28,17 +30,25 @@ pub struct Screen {
     pub width: u16,
     /// See `width`.
     pub height: u16,
-    shm: Option<(shm::Seg, File)>,
+    pixels: Pixels,
     keycodes: HashMap<u32, u8>,
     /// The top-level windows the game has mapped, newest last.
     mapped: Vec<xproto::Window>,
     /// The cursor the game sets is invisible (it wants relative mouse).
     cursor_hidden: bool,
     xfixes: bool,
-    /// The DAMAGE object that reports drawing on the screen (else every look captures).
+    /// The DAMAGE object that reports drawing on the screen (else every capture takes it all).
     damage: Option<u32>,
-    /// Something was drawn since the last [`Screen::take_damage`].
-    damaged: bool,
+    /// The rows drawn on since the last [`Screen::capture`], if any.
+    drawn: Option<Range<u16>>,
+}
+
+/// Where the screen's pixels are after a capture: BGRX, `width * 4` bytes a row.
+enum Pixels {
+    /// The MIT-SHM segment, mapped: the X server writes the rows asked for into it.
+    Shared { seg: shm::Seg, map: memmap2::Mmap },
+    /// Without MIT-SHM: the rows as they came over the socket.
+    Copied(Vec<u8>),
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -64,16 +74,19 @@ impl Screen {
             root,
             width,
             height,
-            shm: None,
+            pixels: Pixels::Copied(Vec::new()),
             keycodes,
             mapped: Vec::new(),
             cursor_hidden: false,
             xfixes: false,
             damage: None,
-            damaged: true,
+            drawn: Some(0..height),
         };
         s.damage = s.watch_damage().ok();
-        s.shm = s.attach_shm().ok();
+        s.pixels = match s.attach_shm() {
+            Ok((seg, map)) => Pixels::Shared { seg, map },
+            Err(_) => Pixels::Copied(vec![0; usize::from(width) * usize::from(height) * 4]),
+        };
         s.xfixes = s.watch_cursor().is_ok();
         if s.xfixes {
             s.cursor_hidden = s.read_cursor().unwrap_or(false);
@@ -89,7 +102,7 @@ impl Screen {
             .map_err(err)?;
         let id = self.conn.generate_id().map_err(err)?;
         self.conn
-            .damage_create(id, self.root, damage::ReportLevel::NON_EMPTY)
+            .damage_create(id, self.root, damage::ReportLevel::BOUNDING_BOX)
             .map_err(err)?
             .check()
             .map_err(err)?;
@@ -98,15 +111,13 @@ impl Screen {
 
     /// Whether anything was drawn since the last capture (always, without DAMAGE).
     pub fn damaged(&self) -> bool {
-        self.damage.is_none() || self.damaged
+        self.damage.is_none() || self.drawn.is_some()
     }
 
-    /// A capture follows: what was drawn so far is in it; later drawing reports again.
-    pub fn take_damage(&mut self) {
-        if let Some(d) = self.damage {
-            self.damaged = false;
-            let _ = self.conn.damage_subtract(d, x11rb::NONE, x11rb::NONE);
-        }
+    /// A copy of the connection's socket, to wait on for the display's events without holding
+    /// the screen.
+    pub fn events_fd(&self) -> std::io::Result<OwnedFd> {
+        self.conn.stream().as_fd().try_clone_to_owned()
     }
 
     fn watch_cursor(&self) -> Result<(), String> {
@@ -136,10 +147,10 @@ impl Screen {
 
     /// Whether capture goes through shared memory (else through the socket).
     pub fn shared_memory(&self) -> bool {
-        self.shm.is_some()
+        matches!(self.pixels, Pixels::Shared { .. })
     }
 
-    fn attach_shm(&self) -> Result<(shm::Seg, File), String> {
+    fn attach_shm(&self) -> Result<(shm::Seg, memmap2::Mmap), String> {
         let version = self.conn.shm_query_version().map_err(err)?.reply().map_err(err)?;
         if (version.major_version, version.minor_version) < (1, 2) {
             return Err("MIT-SHM 1.2 is needed to pass a memfd".into());
@@ -155,34 +166,58 @@ impl Screen {
             .map_err(err)?
             .check()
             .map_err(err)?;
-        Ok((seg, file))
+        Ok((seg, map_segment(&file)?))
     }
 
-    /// Capture the whole screen as BGRX (4 bytes a pixel, `width * 4` a row) into `out`.
-    pub fn capture(&self, out: &mut Vec<u8>) -> Result<(), String> {
+    /// Capture what was drawn since the last capture (the whole screen the first time, or
+    /// without DAMAGE) into [`Screen::pixels`]; the rows it took.
+    pub fn capture(&mut self) -> Result<Range<usize>, String> {
         let (w, h) = (self.width, self.height);
-        let size = usize::from(w) * usize::from(h) * 4;
-        out.resize(size, 0);
-        match &self.shm {
-            Some((seg, file)) => {
+        let drawn = self.drawn.take();
+        let rows = match self.damage {
+            Some(d) => {
+                // What is drawn from now on reports again (an event this side may read only
+                // after the capture: those rows are then taken again next time).
+                self.conn.damage_subtract(d, x11rb::NONE, x11rb::NONE).map_err(err)?;
+                drawn.unwrap_or(0..0)
+            }
+            None => 0..h,
+        };
+        if rows.is_empty() {
+            return Ok(0..0);
+        }
+        let (top, count) = (rows.start, rows.end - rows.start);
+        let row = usize::from(w) * 4;
+        match &mut self.pixels {
+            Pixels::Shared { seg, .. } => {
+                let offset = u32::from(top) * u32::from(w) * 4;
+                let format = ImageFormat::Z_PIXMAP.into();
                 self.conn
-                    .shm_get_image(self.root, 0, 0, w, h, !0, ImageFormat::Z_PIXMAP.into(), *seg, 0)
+                    .shm_get_image(self.root, 0, top as i16, w, count, !0, format, *seg, offset)
                     .map_err(err)?
                     .reply()
                     .map_err(err)?;
-                file.read_exact_at(&mut out[..size], 0).map_err(err)
             }
-            None => {
+            Pixels::Copied(pixels) => {
                 let reply = self
                     .conn
-                    .get_image(ImageFormat::Z_PIXMAP, self.root, 0, 0, w, h, !0)
+                    .get_image(ImageFormat::Z_PIXMAP, self.root, 0, top as i16, w, count, !0)
                     .map_err(err)?
                     .reply()
                     .map_err(err)?;
-                let n = reply.data.len().min(size);
-                out[..n].copy_from_slice(&reply.data[..n]);
-                Ok(())
+                let at = &mut pixels[usize::from(top) * row..usize::from(rows.end) * row];
+                let n = reply.data.len().min(at.len());
+                at[..n].copy_from_slice(&reply.data[..n]);
             }
+        }
+        Ok(usize::from(rows.start)..usize::from(rows.end))
+    }
+
+    /// The screen as of the last capture: BGRX, 4 bytes a pixel, `width * 4` bytes a row.
+    pub fn pixels(&self) -> &[u8] {
+        match &self.pixels {
+            Pixels::Shared { map, .. } => map,
+            Pixels::Copied(pixels) => pixels,
         }
     }
 
@@ -197,7 +232,17 @@ impl Screen {
                     self.mapped.push(e.window);
                     self.fill(e.window)?;
                 }
-                Event::DamageNotify(_) => self.damaged = true,
+                Event::DamageNotify(e) => {
+                    let top = e.area.y.max(0) as u16;
+                    let bottom =
+                        (i32::from(e.area.y) + i32::from(e.area.height)).clamp(0, i32::from(self.height)) as u16;
+                    if top < bottom {
+                        self.drawn = Some(match self.drawn.take() {
+                            Some(r) => r.start.min(top)..r.end.max(bottom),
+                            None => top..bottom,
+                        });
+                    }
+                }
                 Event::XfixesCursorNotify(_) if self.xfixes => {
                     self.cursor_hidden = self.read_cursor().unwrap_or(self.cursor_hidden);
                 }
@@ -291,6 +336,22 @@ impl Screen {
             .map_err(err)?;
         self.conn.flush().map_err(err)
     }
+}
+
+/// Map the capture segment (`width * height * 4` bytes, already sized) to read it in place.
+///
+/// SAFETY: the mapping is read-only on this side and lives in the [`Screen`] that made it. The
+/// memfd is this process's own; it is shared only with the session's X server, through this
+/// connection, whose segment id only [`Screen::capture`] uses. The server writes into it while
+/// it handles a `ShmGetImage` of ours, and `capture` (`&mut self`) waits for the reply before
+/// [`Screen::pixels`] can lend the bytes out; a borrow of them ends before the next capture.
+/// (Another client of the same display could name the segment in a request of its own; the
+/// bytes read could then change under a comparison or copy, a wrong picture for a frame, but
+/// the mapping stays valid and only bytes are read: no pointer or enum is ever read from it.)
+#[allow(unsafe_code)]
+fn map_segment(file: &File) -> Result<memmap2::Mmap, String> {
+    // SAFETY: see above.
+    unsafe { memmap2::Mmap::map(file) }.map_err(err)
 }
 
 /// The keyboard map: the first keycode of each keysym.

@@ -72,13 +72,35 @@ impl H264 {
     }
 }
 
-/// Convert a BGRX picture (4 bytes a pixel, `stride` bytes a row; X11's 24-bit depth in a
-/// 32-bit ZPixmap) of `width` x `height` (even) into I420 in `out`.
-pub fn bgrx_to_i420(bgrx: &[u8], stride: usize, width: usize, height: usize, out: &mut Vec<u8>) -> Result<(), String> {
+/// Convert `rows` of a BGRX picture (4 bytes a pixel, `stride` bytes a row; X11's 24-bit depth
+/// in a 32-bit ZPixmap) of `width` x `height` (even) into the same rows of the I420 picture in
+/// `out` (sized to the whole picture; its other rows are left as they are). The rows widen to
+/// even bounds, as chroma covers two rows.
+pub fn bgrx_to_i420(
+    bgrx: &[u8],
+    stride: usize,
+    width: usize,
+    height: usize,
+    rows: std::ops::Range<usize>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     use dcv_color_primitives::{convert_image, ColorSpace, ImageFormat, PixelFormat};
     out.resize(width * height * 3 / 2, 0);
+    let (top, bottom) = (rows.start & !1, (rows.end + 1).min(height) & !1);
+    if top >= bottom {
+        return Ok(());
+    }
+    if bgrx.len() < (bottom - 1) * stride + width * 4 {
+        return Err("the picture is smaller than its size".into());
+    }
     let (y, uv) = out.split_at_mut(width * height);
     let (u, v) = uv.split_at_mut(width * height / 4);
+    let (y, u, v) = (
+        &mut y[top * width..bottom * width],
+        &mut u[top / 2 * width / 2..bottom / 2 * width / 2],
+        &mut v[top / 2 * width / 2..bottom / 2 * width / 2],
+    );
+    let bgrx = &bgrx[top * stride..];
     let src = ImageFormat {
         pixel_format: PixelFormat::Bgra,
         color_space: ColorSpace::Rgb,
@@ -91,7 +113,7 @@ pub fn bgrx_to_i420(bgrx: &[u8], stride: usize, width: usize, height: usize, out
     };
     convert_image(
         width as u32,
-        height as u32,
+        (bottom - top) as u32,
         &src,
         Some(&[stride]),
         &[bgrx],
@@ -117,12 +139,25 @@ mod tests {
             }
         }
         let mut i420 = Vec::new();
-        bgrx_to_i420(&bgrx, w * 4, w, h, &mut i420).unwrap();
+        bgrx_to_i420(&bgrx, w * 4, w, h, 0..h, &mut i420).unwrap();
         assert_eq!(i420.len(), w * h * 3 / 2);
         // BT.601: red has a high V (Cr), blue a high U (Cb).
         let (u, v) = (&i420[w * h..w * h + w * h / 4], &i420[w * h + w * h / 4..]);
         assert!(v[0] > 200 && u[0] < 128, "red: u={} v={}", u[0], v[0]);
         assert!(u[w / 2 - 1] > 200 && v[w / 2 - 1] < 128, "blue");
+        // Rows 11..20 (widened to 10..20) turn white; the rest keep what they were.
+        bgrx[11 * w * 4..20 * w * 4].fill(255);
+        i420[30 * w] = 7; // outside the rows: left alone
+        bgrx_to_i420(&bgrx, w * 4, w, h, 11..20, &mut i420).unwrap();
+        let luma = |row: usize| i420[row * w];
+        assert!(luma(10) < 100 && luma(11) > 230 && luma(19) > 230 && luma(20) < 100);
+        assert_eq!(luma(30), 7);
+        let v = &i420[w * h + w * h / 4..];
+        assert!(
+            v[4 * w / 2] > 200 && v[9 * w / 2] < 140 && v[10 * w / 2] > 200,
+            "chroma rows 5..10 only"
+        );
+        assert!(bgrx_to_i420(&bgrx[..100], w * 4, w, h, 0..h, &mut i420).is_err());
         let mut enc = H264::new(w, h, 30, 2, 60).unwrap();
         let first = enc.encode(&i420, false).unwrap();
         assert!(
