@@ -2,12 +2,16 @@
 # Game streams: the sample game (games/sample, --animate) at 1280x720 and 1920x1080, 30 fps:
 # how many before frames drop, the server's CPU per stream and its capture/convert/encode
 # split, key-to-frame latency and StartStreamSession to the game's first frame
-# (examples/game_bench.rs, release build). Needs xvfb and libsdl2-dev.
+# (examples/game_bench.rs, release build); first, what conversion and encoding cost a frame by
+# how much of the picture changes (examples/encode_bench.rs). Needs xvfb and libsdl2-dev.
 # Usage: tools/bench-games.sh [max-streams] [seconds-per-level]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin gameliftstreams-local --example game_bench >/dev/null
+cargo build --release --bin gameliftstreams-local --example game_bench --example encode_bench >/dev/null
 games/sample/build.sh target/sample-game >/dev/null
+for size in 1280x720 1920x1080; do
+  target/release/examples/encode_bench "$size" 150
+done
 for size in 1280x720 1920x1080; do
   target/release/examples/game_bench target/release/gameliftstreams-local target/sample-game "$size" "${1:-8}" "${2:-8}"
 done

@@ -2,7 +2,8 @@
 //! changes every frame) runs in 1, 2, 3, … sessions at WIDTHxHEIGHT, each watched by a WebRTC
 //! client (str0m, in this process, over loopback). For each level: the frames every client
 //! received a second (target 30), the server's CPU per stream (capture, conversion, encoding
-//! and sending: the games and their X servers are other processes, reported apart), and the
+//! and sending: the games and their X servers are other processes, reported apart), the part of
+//! it spent in the sessions' video threads (capture, conversion and encoding: the pipeline), the
 //! capture's own split per frame from `GET /_local/sessions/{id}/app`. Stops at the first level
 //! where a stream falls below 95 % of 30 fps. Then, with a still game, the latency from a key
 //! sent on the input channel to the first video frame that shows its effect (the first frame
@@ -52,6 +53,26 @@ fn cpu_seconds(pid: u32) -> f64 {
     };
     let f: Vec<&str> = rest.split(' ').collect();
     (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
+}
+
+/// The CPU seconds of `pid`'s threads whose name starts with `prefix` (the sessions' video
+/// threads, `gls-video-…`: capture, conversion and encoding, nothing else).
+fn threads_cpu_seconds(pid: u32, prefix: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.starts_with(prefix)))
+        .map(|t| {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                return 0.0;
+            };
+            let f: Vec<&str> = rest.split(' ').collect();
+            (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
+        })
+        .sum()
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
@@ -199,7 +220,7 @@ async fn main() {
     };
 
     println!("{w}x{h}, the sample game --animate at 30 fps");
-    println!("streams | fps min / mean | server CPU per stream | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
+    println!("streams | fps min / mean | server CPU per stream | of which the pipeline | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
     let mut streams: Vec<Stream> = Vec::new();
     let mut level = 1;
     while level <= max {
@@ -219,17 +240,19 @@ async fn main() {
                 .map(|s| cpu_seconds(s.game_pid) + cpu_seconds(s.display_pid))
                 .sum()
         };
-        let (f0, c0, o0, s0, t0) = (
+        let (f0, c0, p0, o0, s0, t0) = (
             frames(&streams),
             cpu_seconds(server_pid),
+            threads_cpu_seconds(server_pid, "gls-video-"),
             others(&streams),
             split(&streams),
             Instant::now(),
         );
         tokio::time::sleep(window).await;
-        let (f1, c1, o1, s1, secs) = (
+        let (f1, c1, p1, o1, s1, secs) = (
             frames(&streams),
             cpu_seconds(server_pid),
+            threads_cpu_seconds(server_pid, "gls-video-"),
             others(&streams),
             split(&streams),
             t0.elapsed().as_secs_f64(),
@@ -246,8 +269,9 @@ async fn main() {
             ms / n.max(1.0)
         };
         println!(
-            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:.2} / {:.2} / {:.2} | {:>6.1} %",
+            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:>6.1} % | {:.2} / {:.2} / {:.2} | {:>6.1} %",
             (c1 - c0) / secs / level as f64 * 100.0,
+            (p1 - p0) / secs / level as f64 * 100.0,
             per("captureMs"),
             per("convertMs"),
             per("encodeMs"),

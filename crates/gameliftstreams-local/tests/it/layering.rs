@@ -2,7 +2,8 @@
 //! layer below them, `store/` uses no `ops` and no `server`, `ops/` uses no `server` and no
 //! `host`, `host/` and `stream/` use neither each other nor `server`,
 //! nothing outside `store/` names `rusqlite`, engine modules never use `ops::api`, and an
-//! `ops/api/` module never uses another api module.
+//! `ops/api/` module never uses another api module. Also: the workspace's one exception to its
+//! `unsafe_code` lint stays the one it is.
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +104,54 @@ fn the_layers_only_use_the_layers_below_them() {
     }
     assert!(files.len() > 40, "{} files", files.len());
     assert!(violations.is_empty(), "layering violations: {violations:#?}");
+}
+
+/// The workspace denies `unsafe_code`; one function may allow it (mapping the capture segment,
+/// argued where it is). Any other `allow` of it, in any crate, fails here.
+#[test]
+fn unsafe_code_is_allowed_in_one_place_only() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in std::fs::read_dir(&crates).unwrap() {
+        let krate = krate.unwrap().path();
+        for dir in ["src", "tests", "examples", "benches"] {
+            if krate.join(dir).is_dir() {
+                rust_files(&krate.join(dir), &mut files);
+            }
+        }
+    }
+    assert!(files.len() > 60, "{} files", files.len());
+    // (Spelled in two parts, so that this file does not name it.)
+    let needles = [
+        ["allow(", "unsafe_code)"].concat(),
+        ["expect(", "unsafe_code)"].concat(),
+    ];
+    let allowed: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let rel = f.strip_prefix(&crates).unwrap().to_string_lossy().replace('\\', "/");
+            text.lines()
+                .filter(|l| {
+                    needles
+                        .iter()
+                        .any(|n| l.split("//").next().unwrap_or("").contains(n.as_str()))
+                })
+                .map(|_| rel.clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        allowed,
+        ["gameliftstreams-local/src/host/screen.rs"],
+        "where unsafe code is allowed"
+    );
+    let screen = std::fs::read_to_string(crates.join("gameliftstreams-local/src/host/screen.rs")).unwrap();
+    assert_eq!(
+        screen.matches("unsafe {").count(),
+        1,
+        "one unsafe block in host/screen.rs"
+    );
 }
 
 #[test]
