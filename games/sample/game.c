@@ -18,11 +18,15 @@
  *   first-person games do): the marker moves by the motion from the centre.
  * - --animate draws a white bar sweeping along the bottom every frame (for benchmarks: a
  *   picture that always changes).
+ * - --tone HZ plays a sine of HZ hertz (48 kHz stereo, SDL audio: the session's PulseAudio).
+ * - --listen records the default input (the page's microphone) and, each second, logs what it
+ *   heard ("heard: 440 Hz" or "heard: silence") and sends "heard:440" as a message.
  */
 #include <SDL.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -34,6 +38,32 @@
 #include <unistd.h>
 
 static FILE *logfile;
+
+/* The tone's frequency and the sine's phase (the audio callback's). */
+static double tone_hz, tone_phase;
+
+/* What the microphone brought in the last second (the capture callback's). */
+static Sint16 heard[48000];
+static int heard_n, heard_total;
+
+static void record(void *user, Uint8 *stream, int len) {
+    (void)user;
+    const Sint16 *s = (const Sint16 *)stream;
+    for (int i = 0; i < len / 2 && heard_n < 48000; i++) heard[heard_n++] = s[i];
+    heard_total += len / 2;
+}
+
+static void tone(void *user, Uint8 *stream, int len) {
+    (void)user;
+    Sint16 *s = (Sint16 *)stream;
+    for (int i = 0; i < len / 4; i++) {
+        Sint16 v = (Sint16)(8000.0 * sin(tone_phase));
+        s[2 * i] = v;
+        s[2 * i + 1] = v;
+        tone_phase += 2.0 * M_PI * tone_hz / 48000.0;
+        if (tone_phase > 2.0 * M_PI) tone_phase -= 2.0 * M_PI;
+    }
+}
 
 static void say(const char *fmt, ...) {
     va_list ap;
@@ -162,6 +192,7 @@ static void msg_poll(char *last, size_t cap) {
 }
 
 int main(int argc, char **argv) {
+    int listening = 0;
     int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0, animate = 0, relative = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) sscanf(argv[++i], "%dx%d", &width, &height);
@@ -169,6 +200,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--windowed")) windowed = 1;
         else if (!strcmp(argv[i], "--animate")) animate = 1;
         else if (!strcmp(argv[i], "--relative-mouse")) relative = 1;
+        else if (!strcmp(argv[i], "--tone") && i + 1 < argc) tone_hz = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--listen")) listening = 1;
         else if (!strcmp(argv[i], "--messages-after") && i + 1 < argc) messages_after = atoi(argv[++i]);
     }
     mkdir("logs", 0755);
@@ -187,6 +220,38 @@ int main(int argc, char **argv) {
         return 2;
     }
     Uint32 flags = SDL_WINDOW_SHOWN | (windowed ? 0 : SDL_WINDOW_FULLSCREEN_DESKTOP);
+    if (tone_hz > 0) {
+        SDL_AudioSpec want = {0}, got;
+        want.freq = 48000;
+        want.format = AUDIO_S16SYS;
+        want.channels = 2;
+        want.samples = 512;
+        want.callback = tone;
+        SDL_AudioDeviceID dev;
+        if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0 ||
+            !(dev = SDL_OpenAudioDevice(NULL, 0, &want, &got, 0))) {
+            say("no sound: %s", SDL_GetError());
+        } else {
+            say("tone: %.0f Hz through %s", tone_hz, SDL_GetCurrentAudioDriver());
+            SDL_PauseAudioDevice(dev, 0);
+        }
+    }
+    SDL_AudioDeviceID mic = 0;
+    if (listening) {
+        SDL_AudioSpec want = {0}, got;
+        want.freq = 48000;
+        want.format = AUDIO_S16SYS;
+        want.channels = 1;
+        want.samples = 480;
+        want.callback = record;
+        if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0 || !(mic = SDL_OpenAudioDevice(NULL, 1, &want, &got, 0))) {
+            say("no microphone: %s", SDL_GetError());
+        } else {
+            say("listening through %s", SDL_GetCurrentAudioDriver());
+            SDL_PauseAudioDevice(mic, 0);
+        }
+    }
+    Uint32 next_heard = SDL_GetTicks() + 1000;
     SDL_Window *win = SDL_CreateWindow("gameliftstreams-local sample game", SDL_WINDOWPOS_CENTERED,
                                        SDL_WINDOWPOS_CENTERED, width, height, flags);
     if (!win) {
@@ -256,6 +321,31 @@ int main(int argc, char **argv) {
             next_try = SDL_GetTicks() + 500;
         }
         msg_poll(last, sizeof last);
+        if (mic && SDL_GetTicks() >= next_heard) {
+            next_heard = SDL_GetTicks() + 1000;
+            SDL_LockAudioDevice(mic);
+            double energy = 0;
+            int rising = 0;
+            for (int i = 0; i < heard_n; i++) {
+                energy += (double)heard[i] * heard[i];
+                if (i > 0 && heard[i - 1] < 0 && heard[i] >= 0) rising++;
+            }
+            int n = heard_n, total = heard_total;
+            heard_n = 0;
+            SDL_UnlockAudioDevice(mic);
+            double rms = n ? sqrt(energy / n) : 0;
+            if (n == 0) {
+                say("heard: nothing (%d samples so far)", total);
+            } else if (rms < 100) {
+                say("heard: silence");
+            } else {
+                double hz = rising / (n / 48000.0);
+                say("heard: %.0f Hz", hz);
+                char text[32];
+                int m = snprintf(text, sizeof text, "heard:%.0f", hz);
+                msg_send((const uint8_t *)text, (uint32_t)m);
+            }
+        }
         SDL_GetRendererOutputSize(r, &w, &h);
         if (w != drawn_w || h != drawn_h) {
             drawn_w = w;

@@ -376,6 +376,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         enabled: a.apps == OnOff::On,
         xvfb: find_on_path("Xvfb"),
         setpriv: find_on_path("setpriv"),
+        sound: match (find_on_path("pulseaudio"), find_on_path("parec"), find_on_path("pacat")) {
+            (Some(pulseaudio), Some(parec), Some(pacat)) => Some(gameliftstreams_local::host::audio::SoundTools {
+                pulseaudio,
+                parec,
+                pacat,
+            }),
+            _ => None,
+        },
         stop_grace: std::time::Duration::from_millis(a.app_stop_grace_ms),
     })
     .with_context(|| format!("starting the application host in {}", files_root.display()))?;

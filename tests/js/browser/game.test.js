@@ -2,11 +2,12 @@
 // command into $GLS_SAMPLE_GAME) is the build of an UBUNTU application in the local S3 root; a
 // Web SDK-shaped page (client.html) starts a session, and what it decodes is the game's picture
 // (pixel checks on a canvas copy of the <video>); its keys and mouse move the game; the game's
-// exit ends the session and the page hears it. Loopback only (scripts/test: `unshare -n`).
+// exit ends the session and the page hears it; the game's sound is the page's audio (a Web
+// Audio analyser finds the game's tone). Loopback only (scripts/test: `unshare -n`).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -118,6 +119,100 @@ test("a Web SDK 1.2.0 page with no <audio> element shows the game", { skip: !GAM
   }, 30000);
   assert.equal(await page.evaluate(() => document.getElementById("video").srcObject.getTracks().length), 2);
   await context.close();
+});
+
+test("the game's sound reaches the page: the decoded audio has its tone", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
+  const s = await startServer();
+  // (The test command installs PulseAudio: without it the host says so and games are silent.)
+  const health = (await s.admin("GET", "/_local/health")).body;
+  assert.match(JSON.stringify(health), /sound: PulseAudio/, JSON.stringify(health));
+  for (const sdk of ["1.1.0", "1.2.0"]) {
+    const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
+    const page = await context.newPage();
+    await page.goto(`${pageUrl}?sdk=${sdk}`);
+    const offer = await page.evaluate(() => window.makeOffer());
+    const hz = sdk === "1.1.0" ? 660 : 990;
+    const session = await s.client.send(new StartStreamSessionCommand({
+      Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
+      AdditionalLaunchArgs: ["--tone", String(hz)],
+      DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
+    }));
+    const active = await until("ACTIVE", async () => {
+      const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+      return got.Status === "ACTIVE" && got;
+    });
+    await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+    const heard = await until(`the tone (${sdk})`, async () => {
+      const got = await page.evaluate(() => window.loudest());
+      return got && got.db > -60 && Math.abs(got.hz - hz) < 10 && got;
+    }, 30000, 200);
+    console.log(`Web SDK ${sdk}: the page hears ${heard.hz.toFixed(1)} Hz at ${heard.db.toFixed(1)} dB (the game plays ${hz} Hz)`);
+    await context.close();
+  }
+});
+
+// A WAV file of `seconds` of a `hz` sine, 48 kHz mono 16-bit: the fake microphone's sound.
+function toneWav(path, hz, seconds) {
+  const n = 48000 * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + n * 2, 4); b.write("WAVE", 8);
+  b.write("fmt ", 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(48000, 24); b.writeUInt32LE(96000, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write("data", 36); b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(12000 * Math.sin(2 * Math.PI * hz * i / 48000)), 44 + i * 2);
+  writeFileSync(path, b);
+}
+
+test("the page's microphone is the game's input; without it the game hears silence", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
+  const s = await startServer();
+  const wav = join(mkdtempSync(join(tmpdir(), "gls-mic-")), "tone.wav");
+  toneWav(wav, 523, 10);
+  // A browser whose microphone plays the file (Chromium's fake capture device).
+  const micBrowser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${wav}`],
+  });
+  try {
+    for (const mic of [true, false]) {
+      const context = await micBrowser.newContext({ viewport: { width: 800, height: 500 }, permissions: ["microphone"] });
+      const page = await context.newPage();
+      await page.goto(`${pageUrl}${mic ? "?mic=1" : ""}`);
+      const offer = await page.evaluate(() => window.makeOffer());
+      const session = await s.client.send(new StartStreamSessionCommand({
+        Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
+        AdditionalLaunchArgs: ["--listen"],
+        DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
+      }));
+      const id = session.Arn.split("/").pop();
+      const active = await until("ACTIVE", async () => {
+        const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+        return got.Status === "ACTIVE" && got;
+      });
+      await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+      if (mic) {
+        // The game reports what it hears each second as a message: the page's 523 Hz (its first
+        // second may start mid-stream, so any report within 15 Hz will do).
+        const heard = await until("the game hears the page's tone", async () =>
+          (await page.evaluate(() => window.events.messages))
+            .find((t) => t.startsWith("heard:") && Math.abs(Number(t.slice(6)) - 523) < 15), 30000, 200)
+          .catch(async (e) => {
+            const app = (await s.admin("GET", `/_local/sessions/${id}/app`)).body;
+            throw new Error(`${e.message}: ${JSON.stringify({ sound: app.sound, log: app.logTail })}`);
+          });
+        console.log(`the game reports ${heard} (the page's microphone plays 523 Hz)`);
+        const app = (await s.admin("GET", `/_local/sessions/${id}/app`)).body;
+        assert.ok(app.sound.microphonePackets > 0, JSON.stringify(app.sound));
+      } else {
+        await until("the game hears silence", async () =>
+          (await s.admin("GET", `/_local/sessions/${id}/app`)).body.logTail.includes("heard: silence"), 30000, 200);
+        const app = (await s.admin("GET", `/_local/sessions/${id}/app`)).body;
+        assert.ok(!app.logTail.some((l) => /heard: \d/.test(l)), JSON.stringify(app.logTail));
+      }
+      await context.close();
+    }
+  } finally {
+    await micBrowser.close();
+  }
 });
 
 test("the page shows the game, its keys and mouse move it, and its exit ends the session", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {

@@ -8,6 +8,7 @@
 //! `kill -9` the next start ends what was left ([`process::sweep`]). Uses `ops`; the engine
 //! reaches it through `ops::engine::apps::Apps`.
 
+pub mod audio;
 mod capture;
 mod logs;
 mod messages;
@@ -18,8 +19,9 @@ mod workdir;
 
 use crate::domain::session::Event;
 use crate::ops::api::admin::{LaunchView, Outcome};
-use crate::ops::engine::apps::{Apps, Input, SessionDirs, VideoFeed};
+use crate::ops::engine::apps::{Apps, AudioFeed, Input, SessionDirs, VideoFeed};
 use crate::ops::Service;
+use audio::{Sound, SoundStats, SoundTools};
 use capture::{CaptureStats, SessionMedia};
 use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
 use messages::Endpoint;
@@ -51,6 +53,8 @@ pub struct HostConfig {
     pub xvfb: Option<PathBuf>,
     /// util-linux's `setpriv`, when the machine has it: what the host starts dies with it.
     pub setpriv: Option<PathBuf>,
+    /// PulseAudio and `parec`, when the machine has them: each game gets its own sound.
+    pub sound: Option<SoundTools>,
     /// How long a stopped application has between SIGTERM and SIGKILL.
     pub stop_grace: Duration,
 }
@@ -135,11 +139,16 @@ pub struct AppInfo {
     pub messages_from_game: u64,
     /// What the display's capture has done.
     pub capture: Option<CaptureStats>,
+    /// What the capture of its sound has done (none: the game has no sound; see `sound_reason`).
+    pub sound: Option<SoundStats>,
+    /// Why the game has no sound, when it has none.
+    pub sound_reason: Option<String>,
 }
 
 /// A running application: its display and its process group.
 struct Running {
     display: Display,
+    sound: Option<Arc<Sound>>,
     game: Group,
     media: Arc<SessionMedia>,
     messages: Arc<Endpoint>,
@@ -180,6 +189,8 @@ struct Slot {
     media: Option<Arc<SessionMedia>>,
     /// While its game runs: its message endpoint.
     endpoint: Option<Arc<Endpoint>>,
+    /// While its game runs: its sound, if it has any.
+    sound: Option<Arc<Sound>>,
     /// Messages from the page while its game is starting, for the endpoint to come.
     early: Vec<Vec<u8>>,
 }
@@ -190,7 +201,16 @@ impl Host {
         std::fs::create_dir_all(&config.root)?;
         let root = std::path::absolute(&config.root)?;
         let marker = root.display().to_string();
+        // (The audio servers' socket folders of the sessions a previous run left go too.)
+        let left: Vec<String> = std::fs::read_dir(root.join("running"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
         let ended = process::sweep(&root.join("running"), &marker);
+        for id in left {
+            let _ = std::fs::remove_dir_all(audio::spare_socket_dir(&id));
+        }
         if ended > 0 {
             tracing::warn!(groups = ended, "ended application processes a previous run left behind");
         }
@@ -214,7 +234,14 @@ impl Host {
     pub fn summary(&self) -> String {
         match (self.config.unavailable(), &self.config.xvfb) {
             (Some(why), _) => format!("off: {why}; sessions stream the test card"),
-            (None, Some(xvfb)) => format!("on (Xvfb {})", xvfb.display()),
+            (None, Some(xvfb)) => format!(
+                "on (Xvfb {}; sound: {})",
+                xvfb.display(),
+                match &self.config.sound {
+                    Some(t) => format!("PulseAudio {}", t.pulseaudio.display()),
+                    None => format!("off, {}", NO_SOUND),
+                }
+            ),
             (None, None) => "on".to_string(),
         }
     }
@@ -241,10 +268,11 @@ impl Host {
 
     /// The session's application, as the admin API shows it.
     pub fn app_info(&self, session: &str) -> AppInfo {
-        let (mut info, media, endpoint) = self.peek(session, |s| {
-            s.map(|s| (s.info.clone(), s.media.clone(), s.endpoint.clone()))
+        let (mut info, media, endpoint, sound) = self.peek(session, |s| {
+            s.map(|s| (s.info.clone(), s.media.clone(), s.endpoint.clone(), s.sound.clone()))
                 .unwrap_or_default()
         });
+        info.sound = sound.map(|s| s.stats());
         if let Some(pid) = info.pid.filter(|_| info.state == AppState::Running) {
             let (cpu, rss) = process::usage(pid);
             info.cpu_seconds = cpu;
@@ -353,6 +381,20 @@ impl Host {
             &dirs.xvfb_log,
             DISPLAY_START,
         )?;
+        // The game's sound: a missing or failing audio server costs the game its sound only.
+        let (sound, sound_reason) = match &self.config.sound {
+            None => (None, Some(NO_SOUND.to_string())),
+            Some(tools) => {
+                let env = [marker.clone(), ("PATH".into(), BASE_PATH.into())];
+                match Sound::start(tools, setpriv, id, &dirs.run, &env, DISPLAY_START) {
+                    Ok(s) => (Some(Arc::new(s)), None),
+                    Err(e) => {
+                        tracing::warn!(session = %id, error = %e, "the game gets no sound");
+                        (None, Some(e))
+                    }
+                }
+            }
+        };
         let mut env: Vec<(String, String)> = vec![
             ("PATH".into(), BASE_PATH.into()),
             ("LANG".into(), "en_US.UTF-8".into()),
@@ -365,6 +407,7 @@ impl Host {
             ("GAMELIFTSTREAMS_APPLICATION_ID".into(), view.app_id.clone()),
             ("GAMELIFTSTREAMS_MESSAGE_ENDPOINT".into(), messages.address()),
         ];
+        env.extend(sound.iter().flat_map(|s| s.env()));
         for (k, v) in &view.env {
             env.retain(|(have, _)| have != k);
             env.push((k.clone(), v.clone()));
@@ -397,9 +440,14 @@ impl Host {
             },
         )
         .map_err(|e| e.to_string())?;
-        self.slot(id, |s| s.media = Some(media.clone()));
+        self.slot(id, |s| {
+            s.media = Some(media.clone());
+            s.sound = sound.clone();
+        });
         let records = self.config.root.join("running");
-        if let Err(e) = process::record(&records, id, &[display.group.pgid(), game.pgid()]) {
+        let mut groups = vec![display.group.pgid(), game.pgid()];
+        groups.extend(sound.iter().flat_map(|s| s.groups()));
+        if let Err(e) = process::record(&records, id, &groups) {
             tracing::warn!(error = %e, "the session's processes could not be recorded");
         }
         let host = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -422,12 +470,14 @@ impl Host {
                 command,
                 working_directory: Some(dirs.app.display().to_string()),
                 log_file: Some(dirs.app_log.display().to_string()),
+                sound_reason,
                 ..Default::default()
             }
         });
         let stats = logs::Stats::create(&dirs.stats);
         Ok(Running {
             display,
+            sound,
             game,
             media,
             messages,
@@ -470,6 +520,7 @@ impl Host {
         self.slot(id, |s| {
             s.media = None;
             s.endpoint = None;
+            s.sound = None;
             s.early.clear();
             s.info.state = state;
         });
@@ -481,6 +532,9 @@ impl Host {
         let stop = move || {
             r.game.stop(grace);
             r.display.group.stop(Duration::from_millis(500));
+            if let Some(sound) = &r.sound {
+                sound.stop();
+            }
             let _ = std::fs::remove_file(record);
             if let Some(service) = service.and_then(|w| w.upgrade()) {
                 upload_logs(&service, &session, &r);
@@ -522,6 +576,9 @@ fn upload_logs(service: &Service, session: &str, r: &Running) {
 /// The PATH every application gets.
 const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
+/// Why games have no sound on a host without PulseAudio.
+const NO_SOUND: &str = "PulseAudio is not installed (Debian: apt-get install pulseaudio pulseaudio-utils)";
+
 impl Apps for Host {
     fn placed(&self, session: &str) {
         // From now until the host has looked, what the page sends waits for the game.
@@ -551,6 +608,16 @@ impl Apps for Host {
             self.send(Msg::Placed(session.to_string(), Instant::now() + PLACEMENT_WAIT));
         }
         media.map(|m| m.feed())
+    }
+
+    fn audio(&self, session: &str) -> Option<AudioFeed> {
+        self.peek(session, |s| s.and_then(|s| s.sound.clone()))
+            .map(|s| s.feed())
+    }
+
+    fn microphone(&self, session: &str, packet: &[u8]) -> bool {
+        self.peek(session, |s| s.and_then(|s| s.sound.clone()))
+            .is_some_and(|s| s.microphone(packet))
     }
 
     fn input(&self, session: &str, input: &Input) -> bool {

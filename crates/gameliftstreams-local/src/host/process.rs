@@ -50,6 +50,21 @@ impl Group {
         })
     }
 
+    /// Start `cmd` as the leader of a new process group, with a pipe to its stdin.
+    pub fn spawn_fed(cmd: &mut Command) -> std::io::Result<(Group, std::process::ChildStdin)> {
+        use std::os::unix::process::CommandExt;
+        let mut child = cmd.process_group(0).stdin(Stdio::piped()).spawn()?;
+        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+        let pgid = child.id() as i32;
+        Ok((
+            Group {
+                pgid,
+                child: Mutex::new(Some(child)),
+            },
+            stdin,
+        ))
+    }
+
     /// The process group id (the leader's pid).
     pub fn pgid(&self) -> i32 {
         self.pgid

@@ -1,5 +1,6 @@
 //! The peer thread: every session's str0m peer on the one UDP socket, the frames of its video
-//! source (the game's, or the test card's, each encoded on its own thread) and silent audio,
+//! source (the game's, or the test card's, each encoded on its own thread) and its audio (the
+//! game's sound, silence where there is none),
 //! its data channels, and the reconciliation that turns what the connection
 //! does into the session's domain events (connected, input, gone) and the session's end into
 //! a message to the page and a closed peer.
@@ -9,7 +10,7 @@ use super::{Received, StreamHub, MESSAGES_KEPT, RECONCILE};
 use crate::domain::lifecycle::export_stamp;
 use crate::domain::session::Event;
 use crate::ops::api::admin::Outcome;
-use crate::ops::engine::apps::{Input as AppInput, VideoFeed};
+use crate::ops::engine::apps::{AudioFeed, Input as AppInput, VideoFeed};
 use crate::ops::engine::signal::PeerSpec;
 use base64::Engine as _;
 use gls_model::{StreamSessionStatus, StreamSessionStatusReason};
@@ -36,6 +37,10 @@ const INPUT_EVENT_EVERY: Duration = Duration::from_secs(1);
 
 /// Opus's 20 ms silence frame (TOC 0xF8: CELT full-band 20 ms, no data).
 const OPUS_SILENCE: [u8; 3] = [0xF8, 0xFF, 0xFE];
+
+/// The game's sound waits at most this many 20 ms packets to be sent (older ones are dropped):
+/// its delay behind the game stays under 100 ms.
+const SOUND_QUEUED: usize = 4;
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
@@ -65,6 +70,10 @@ pub(super) struct Peer {
     card_text: std::sync::Arc<std::sync::Mutex<CardText>>,
     /// The game's video, when the session's game runs: it replaces the card.
     feed: Option<VideoFeed>,
+    /// The game's sound, when its game runs with sound: it replaces the silence.
+    sound: Option<AudioFeed>,
+    /// Its packets waiting for their 20 ms turn.
+    sound_queue: std::collections::VecDeque<Vec<u8>>,
     /// When to look for the game's video again.
     next_feed_look: Instant,
     started: Instant,
@@ -102,6 +111,8 @@ impl Peer {
             card: None,
             card_text: Default::default(),
             feed: None,
+            sound: None,
+            sound_queue: Default::default(),
             next_feed_look: now,
             started: now,
             next_audio: now,
@@ -208,6 +219,12 @@ impl Peer {
                 }
             }
             RtcEvent::ChannelClose(id) if Some(id) == self.input || Some(id) == self.messages => self.gone = true,
+            // The page's microphone (Web SDK `enableMicrophone()`): to the game's default input.
+            RtcEvent::MediaData(d) if d.params.spec().codec == Codec::Opus => {
+                if let Some(apps) = hub.service().as_ref().and_then(|s| s.apps()) {
+                    apps.microphone(&self.spec.session_id, &d.data);
+                }
+            }
             RtcEvent::KeyframeRequest(_) => {
                 for feed in [&self.feed, &self.card].into_iter().flatten() {
                     feed.keyframe.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -283,6 +300,25 @@ impl Peer {
         }
     }
 
+    /// The game's sound that has come since the last look, keeping only the newest
+    /// [`SOUND_QUEUED`] packets.
+    fn take_sound(&mut self) {
+        let Some(sound) = &self.sound else { return };
+        loop {
+            match sound.packets.try_recv() {
+                Ok(p) => self.sound_queue.push_back(p),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    self.sound = None;
+                    break;
+                }
+            }
+        }
+        while self.sound_queue.len() > SOUND_QUEUED {
+            self.sound_queue.pop_front();
+        }
+    }
+
     /// Frames, audio, stats and queued application messages that are due now.
     fn media(&mut self, now: Instant, hub: &StreamHub) {
         if !self.connected || self.gone || !self.rtc.is_alive() {
@@ -295,9 +331,12 @@ impl Peer {
         if self.feed.is_none() && now >= self.next_feed_look {
             // The game may start a moment after its session is placed: look again soon.
             self.next_feed_look = now + Duration::from_millis(500);
-            self.feed = hub
-                .service()
-                .and_then(|s| s.apps().and_then(|a| a.video(&self.spec.session_id)));
+            let service = hub.service();
+            let apps = service.as_ref().and_then(|s| s.apps());
+            self.feed = apps.and_then(|a| a.video(&self.spec.session_id));
+            if self.feed.is_some() {
+                self.sound = apps.and_then(|a| a.audio(&self.spec.session_id));
+            }
         }
         if self.feed.is_some() {
             // The game's picture: the card's thread ends.
@@ -307,12 +346,14 @@ impl Peer {
             self.card_frames(now, hub);
         }
         if let Some((mid, pt)) = self.audio {
+            self.take_sound();
             while now >= self.next_audio {
                 self.next_audio += Duration::from_millis(20);
                 let at = MediaTime::new(self.audio_time, Frequency::FORTY_EIGHT_KHZ);
                 self.audio_time += 960;
+                let packet = self.sound_queue.pop_front().unwrap_or_else(|| OPUS_SILENCE.to_vec());
                 if let Some(w) = self.rtc.writer(mid) {
-                    let _ = w.write(pt, now, at, OPUS_SILENCE.to_vec());
+                    let _ = w.write(pt, now, at, packet);
                 }
             }
         }

@@ -25,15 +25,16 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat() {
+/// A server with the sample game as an application, and a session of it started with `args`
+/// and ACTIVE (its game's window is up), connected: the server (keep it), the session's id and
+/// the connected client. `None` (skipped) where the machine has no Xvfb or no sample game.
+async fn game_session(dir: &Path, args: &[&str]) -> Option<(Server, String, crate::webrtc::Client)> {
     let Some(game) = std::env::var_os("GLS_SAMPLE_GAME").filter(|_| Path::new("/usr/bin/Xvfb").exists()) else {
         eprintln!("skipped: no sample game build (GLS_SAMPLE_GAME) or no Xvfb");
-        return;
+        return None;
     };
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new(&game), &dir.path().join("s3/games/sample"));
-    let server = Server::start_with(dir.path(), &["--clock", "frozen"]);
+    copy_dir(Path::new(&game), &dir.join("s3/games/sample"));
+    let server = Server::start_with(dir, &["--clock", "frozen"]);
     let client = server.client();
     let app = client
         .create_application()
@@ -75,7 +76,7 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat()
         .application_identifier(app.arn())
         .protocol(Protocol::Webrtc)
         .signal_request(&first.signal_request)
-        .additional_launch_args("--relative-mouse")
+        .set_additional_launch_args(Some(args.iter().map(|a| a.to_string()).collect()))
         .send()
         .await
         .unwrap()
@@ -102,15 +103,25 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat()
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let peer = first.connect(got.signal_response().unwrap());
+    Some((server, id, peer))
+}
+
+fn app_info(server: &Server, id: &str) -> Value {
+    let (status, body) = server.http("GET", &format!("/_local/sessions/{id}/app"), "");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((server, id, peer)) = game_session(dir.path(), &["--relative-mouse"]).await else {
+        return;
+    };
     peer.until("the game hides its cursor: the page is told", |s| {
         s.connected && s.messages.iter().any(|m| m["t"] == "cursor" && m["visible"] == false)
     });
-    let app_info = |server: &Server| -> Value {
-        let (status, body) = server.http("GET", &format!("/_local/sessions/{id}/app"), "");
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str(&body).unwrap()
-    };
-    assert_eq!(app_info(&server)["cursorHidden"], true);
+    assert_eq!(app_info(&server, &id)["cursorHidden"], true);
     // Relative motion from a locked pointer reaches the game as relative motion.
     let end = Instant::now() + BOUND;
     loop {
@@ -118,7 +129,7 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat()
             json!({"t": "mouse", "type": "mousemove", "x": 0, "y": 0, "mx": 25, "my": -10, "locked": true, "buttons": 0, "button": 0, "dx": 0, "dy": 0}),
         ));
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let tail = app_info(&server)["logTail"].to_string();
+        let tail = app_info(&server, &id)["logTail"].to_string();
         if tail.contains("mouse rel 25,-10") {
             break;
         }
@@ -131,7 +142,52 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat()
     tokio::time::sleep(Duration::from_millis(1500)).await;
     peer.send(Command::Input(key("keyup")));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let tail = app_info(&server)["logTail"].to_string();
+    let tail = app_info(&server, &id)["logTail"].to_string();
     let repeats = tail.matches("key down: Right").count();
     assert!(repeats >= 3, "a held key did not repeat: {tail}");
+}
+
+/// The frequency of a tone in mono samples at 48 kHz, from its rising zero crossings.
+fn frequency(samples: &[f32]) -> f64 {
+    let rising = samples.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
+    rising as f64 / (samples.len() as f64 / 48_000.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_games_sound_reaches_the_page_as_opus() {
+    if gameliftstreams_local::host::find_on_path("pulseaudio").is_none() {
+        eprintln!("skipped: no PulseAudio");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some((server, id, peer)) = game_session(dir.path(), &["--tone", "440"]).await else {
+        return;
+    };
+    // A second of the game's sound, decoded as the browser decodes it, is its tone.
+    peer.until("a second of the game's sound", |s| {
+        s.connected && s.audio.iter().rev().take(50).filter(|p| p.len() > 3).count() == 50
+    });
+    let packets: Vec<Vec<u8>> = peer
+        .seen
+        .lock()
+        .unwrap()
+        .audio
+        .iter()
+        .rev()
+        .take(50)
+        .rev()
+        .cloned()
+        .collect();
+    let mut decoder = opus_rs::OpusDecoder::new(48_000, 2).unwrap();
+    let (mut pcm, mut left) = (vec![0f32; 960 * 2], Vec::new());
+    for p in &packets {
+        let n = decoder.decode(p, 960, &mut pcm).unwrap();
+        left.extend(pcm[..n * 2].iter().step_by(2));
+    }
+    let hz = frequency(&left[4800..]);
+    assert!((hz - 440.0).abs() < 10.0, "the page hears {hz:.1} Hz");
+    let sound = &app_info(&server, &id)["sound"];
+    assert!(sound["audible"].as_u64().unwrap() > 50, "{sound}");
+    let tail = app_info(&server, &id)["logTail"].to_string();
+    assert!(tail.contains("tone: 440 Hz through pulseaudio"), "{tail}");
 }

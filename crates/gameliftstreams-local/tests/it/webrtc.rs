@@ -26,6 +26,9 @@ pub fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
+/// How many of the last audio packets [`Seen`] keeps (2 s).
+pub const AUDIO_KEPT: usize = 100;
+
 /// What the client has seen so far.
 #[derive(Default, Debug)]
 pub struct Seen {
@@ -34,6 +37,8 @@ pub struct Seen {
     pub video_frames: u64,
     pub keyframes: u64,
     pub audio_packets: u64,
+    /// The last audio packets (Opus), at most [`AUDIO_KEPT`].
+    pub audio: std::collections::VecDeque<Vec<u8>>,
     /// Parsed JSON messages from the server's clientMessageChannel.
     pub messages: Vec<Value>,
     /// The peer ended (the server closed it, or ICE was lost).
@@ -169,7 +174,13 @@ fn run(
                                 s.keyframes += 1;
                             }
                         }
-                        Event::MediaData(d) if d.mid == audio => s.audio_packets += 1,
+                        Event::MediaData(d) if d.mid == audio => {
+                            s.audio_packets += 1;
+                            s.audio.push_back(d.data.to_vec());
+                            if s.audio.len() > AUDIO_KEPT {
+                                s.audio.pop_front();
+                            }
+                        }
                         _ => {}
                     }
                 }

@@ -79,6 +79,13 @@ pub struct VideoFeed {
     pub height: u32,
 }
 
+/// A session's game sound as the stream layer takes it: Opus packets of 20 ms (48 kHz,
+/// stereo), as the game plays them; none while nothing plays. Dropping it stops the sending.
+pub struct AudioFeed {
+    /// The packets.
+    pub packets: Receiver<Vec<u8>>,
+}
+
 /// Input from the page, in the stream's pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -127,6 +134,12 @@ pub trait Apps: Send + Sync {
     fn why_not(&self, runtime: RuntimeEnvironmentType) -> Option<String>;
     /// The session's game video, if its game runs; a new feed replaces the one before.
     fn video(&self, session: &str) -> Option<VideoFeed>;
+    /// The session's game sound, if its game runs with sound; a new feed replaces the one
+    /// before.
+    fn audio(&self, session: &str) -> Option<AudioFeed>;
+    /// Sound from the session's page's microphone (one Opus packet, as it came), for its
+    /// game's default input; false if no game of the session runs with sound.
+    fn microphone(&self, session: &str, packet: &[u8]) -> bool;
     /// Input from the session's page, for its game; false if no game of the session runs.
     fn input(&self, session: &str, input: &Input) -> bool;
     /// An application message from the session's page: to its game, queued until the game
