@@ -5,7 +5,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/build}
 mkdir -p "$out/bin"
-cc -O2 -Wall -Wextra -o "$out/bin/game" "$here/game.c" $(sdl2-config --cflags --libs) -lm
+cc -O2 -Wall -Wextra -o "$out/bin/game" "$here/game.c" $(sdl2-config --cflags --libs) -lm -lpthread
 cp "$here/run-game.sh" "$out/run-game.sh"
 chmod +x "$out/run-game.sh"
 echo "$out"

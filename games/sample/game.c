@@ -21,6 +21,12 @@
  * - --tone HZ plays a sine of HZ hertz (48 kHz stereo, SDL audio: the session's PulseAudio).
  * - --listen records the default input (the page's microphone) and, each second, logs what it
  *   heard ("heard: 440 Hz" or "heard: silence") and sends "heard:440" as a message.
+ * - What a game can reach, for the host's sandbox tests, each logged before the window opens:
+ *   --probe PATH (repeatable) reads PATH (a folder: lists it) and logs "probe PATH: ok" or
+ *   the error; --try-write PATH appends to PATH and logs "write PATH: ok" or the error;
+ *   --connect HOST:PORT opens a TCP connection and logs "connect HOST:PORT: ok" or the error.
+ * - --alloc MB takes MB MiB of memory, touching each page, 16 MiB at a time, logging every
+ *   64 MiB ("allocated N MiB"), then goes on as usual; --spin N keeps N threads busy.
  */
 #include <SDL.h>
 #include <arpa/inet.h>
@@ -35,6 +41,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static FILE *logfile;
@@ -191,6 +199,70 @@ static void msg_poll(char *last, size_t cap) {
     }
 }
 
+/* Read PATH (a folder: list it); "ok" or the error. */
+static void probe(const char *path) {
+    DIR *d = opendir(path);
+    if (d) {
+        int n = 0;
+        while (readdir(d)) n++;
+        closedir(d);
+        say("probe %s: ok (%d entries)", path, n);
+        return;
+    }
+    int fd = open(path, O_RDONLY);
+    char b[64];
+    if (fd >= 0 && read(fd, b, sizeof b) >= 0) {
+        close(fd);
+        say("probe %s: ok", path);
+        return;
+    }
+    say("probe %s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
+static void try_write(const char *path) {
+    int fd = open(path, O_WRONLY | O_APPEND);
+    if (fd < 0 || write(fd, "x", 1) != 1) say("write %s: %s", path, strerror(errno));
+    else say("write %s: ok", path);
+    if (fd >= 0) close(fd);
+}
+
+static void try_connect(const char *hostport) {
+    char host[64];
+    int port = 0;
+    if (sscanf(hostport, "%63[^:]:%d", host, &port) != 2) return;
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, host, &a.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) say("connect %s: ok", hostport);
+    else say("connect %s: %s", hostport, strerror(errno));
+    if (fd >= 0) close(fd);
+}
+
+static void *spin(void *arg) {
+    volatile unsigned long n = 0;
+    (void)arg;
+    for (;;) n++;
+    return NULL;
+}
+
+static void alloc(long mib) {
+    long done = 0;
+    while (done < mib) {
+        char *p = malloc(16 << 20);
+        if (!p) {
+            say("allocation failed at %ld MiB", done);
+            return;
+        }
+        for (long i = 0; i < (16 << 20); i += 4096) p[i] = 1;
+        done += 16;
+        if (done % 64 == 0) say("allocated %ld MiB", done);
+    }
+    say("allocated all %ld MiB", mib);
+}
+
 int main(int argc, char **argv) {
     int listening = 0;
     int width = 1280, height = 720, exit_code = 0, windowed = 0, messages_after = 0, animate = 0, relative = 0;
@@ -207,6 +279,18 @@ int main(int argc, char **argv) {
     mkdir("logs", 0755);
     logfile = fopen("logs/game.log", "a");
     for (int i = 0; i < argc; i++) say("arg %d: %s", i, argv[i]);
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--probe")) probe(argv[i + 1]);
+        else if (!strcmp(argv[i], "--try-write")) try_write(argv[i + 1]);
+        else if (!strcmp(argv[i], "--connect")) try_connect(argv[i + 1]);
+        else if (!strcmp(argv[i], "--alloc")) alloc(atol(argv[i + 1]));
+        else if (!strcmp(argv[i], "--spin")) {
+            for (int t = 0; t < atoi(argv[i + 1]); t++) {
+                pthread_t th;
+                pthread_create(&th, NULL, spin, NULL);
+            }
+        }
+    }
     const char *mode = getenv("GAME_MODE");
     say("GAME_MODE=%s", mode ? mode : "");
     const char *endpoint = getenv("GAMELIFTSTREAMS_MESSAGE_ENDPOINT");

@@ -164,10 +164,11 @@ def test_the_applications_exit_ends_the_session_and_its_end_stops_the_applicatio
 
 
 @needs_xvfb
-def test_no_application_outlives_the_server(tmp_path):
+@pytest.mark.parametrize("sandbox", ["on", "off"])
+def test_no_application_outlives_the_server(tmp_path, sandbox):
     data = str(tmp_path / "data")
     make_game(data)
-    s = Server(data, "--clock", "frozen")
+    s = Server(data, "--clock", "frozen", "--app-sandbox", sandbox)
     pids = []
     try:
         c, app, group = setup(s)
@@ -184,8 +185,13 @@ def test_no_application_outlives_the_server(tmp_path):
         until("the games' own processes", lambda: all(os.path.exists(p) and open(p).read().strip() for p in children))
         s.proc.send_signal(signal.SIGKILL)
         s.proc.wait()
-        assert any(group_alive(p) for p in pids), "a kill -9 leaves the games' own processes, until the next start"
-        s = Server(data, "--clock", "frozen")
+        assert infos[0]["sandboxed"] == (sandbox == "on" and os.path.exists("/usr/bin/bwrap"))
+        if infos[0]["sandboxed"]:
+            # A sandbox is a PID namespace: its end (with the server) ends all it holds.
+            until("everything ended with the server", lambda: not any(group_alive(p) for p in pids), 10)
+        else:
+            assert any(group_alive(p) for p in pids), "a kill -9 leaves the games' own processes, until the next start"
+        s = Server(data, "--clock", "frozen", "--app-sandbox", sandbox)
         until("every leftover ended", lambda: not any(group_alive(p) for p in pids), 10)
         # And a graceful stop stops what runs.
         c = s.client()

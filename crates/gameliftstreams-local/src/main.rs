@@ -138,6 +138,19 @@ struct ServeArgs {
     /// Milliseconds an application whose session ended has between SIGTERM and SIGKILL.
     #[arg(long, env = "GLS_APP_STOP_GRACE_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     app_stop_grace_ms: u64,
+    /// Run each game in a sandbox of its own (bubblewrap: its session's folders, the system's
+    /// programs read-only, nothing else of this machine): `on` where the kernel allows it (the
+    /// server says at start-up when it does not), or `off`.
+    #[arg(long, env = "GLS_APP_SANDBOX", value_enum, default_value_t = OnOff::On)]
+    app_sandbox: OnOff,
+    /// What a sandboxed game reaches: `on` (the network, as the server does) or `none` (a
+    /// loopback of its own; its message endpoint stays in its reach).
+    #[arg(long, env = "GLS_APP_NETWORK", value_enum, default_value_t = AppNetwork::On)]
+    app_network: AppNetwork,
+    /// The share of its stream class's vCPUs and memory each game gets (1: AWS's figures, e.g.
+    /// gen6n_small 1 vCPU and 4 GiB; 0.25 on a small machine gives it a quarter).
+    #[arg(long, env = "GLS_HOST_SCALE", default_value_t = 1.0, value_parser = host_scale)]
+    host_scale: f64,
     /// Strict mode: verify SigV4 signatures against the keys of this TOML file
     /// (`[[credentials]]` with `access_key_id`, `secret_access_key`, `account_id`).
     #[arg(long, env = "GLS_CREDENTIALS")]
@@ -230,6 +243,20 @@ enum ClockArg {
 enum OnOff {
     On,
     Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AppNetwork {
+    On,
+    None,
+}
+
+/// `--host-scale`: a positive number up to 64.
+fn host_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f > 0.0 && f <= 64.0 => Ok(f),
+        _ => Err(format!("{s} is not a number above 0 and at most 64")),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -385,6 +412,10 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             _ => None,
         },
         stop_grace: std::time::Duration::from_millis(a.app_stop_grace_ms),
+        bwrap: (a.app_sandbox == OnOff::On).then(|| find_on_path("bwrap")).flatten(),
+        network: a.app_network == AppNetwork::On,
+        scale: a.host_scale,
+        prlimit: find_on_path("prlimit"),
     })
     .with_context(|| format!("starting the application host in {}", files_root.display()))?;
     let host_config = host.summary();
@@ -596,6 +627,9 @@ fn effective_settings(
         "appBuilds": name(&a.app_builds),
         "apps": apps,
         "appStopGraceMs": a.app_stop_grace_ms,
+        "appSandbox": name(&a.app_sandbox),
+        "appNetwork": name(&a.app_network),
+        "hostScale": a.host_scale,
         "headerReadTimeoutMs": a.header_read_timeout_ms,
         "bodyReadTimeoutMs": a.body_read_timeout_ms,
         "maxConnections": a.max_connections,

@@ -241,6 +241,11 @@ impl Sound {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The folder of the audio server's socket (a sandboxed game's own view needs it).
+    pub fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// End the capture and the server, and remove the socket's folder.
     pub fn stop(&self) {
         self.mic_stop.store(true, Ordering::SeqCst);

@@ -3,7 +3,9 @@
 //! to; each message either way is a 4-byte big-endian length and that many bytes (at most
 //! 65,536). Messages from the page wait in a queue until the game connects, as in AWS; what
 //! the game sends is handed on at once (and dropped when no page is connected: the caller's
-//! rule). One connection at a time: a new one replaces the old.
+//! rule). One connection at a time: a new one replaces the old. A game without the network
+//! (`--app-network none`) reaches it through a second listener on the same port inside its
+//! own network namespace.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -31,6 +33,8 @@ pub struct Endpoint {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    from_game: Arc<dyn Fn(Vec<u8>) + Send + Sync>,
+    name: String,
 }
 
 fn frame(data: &[u8]) -> Vec<u8> {
@@ -49,11 +53,34 @@ impl Endpoint {
         let state: Arc<Mutex<State>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (s, halt) = (state.clone(), stop.clone());
-        let from_game = Arc::new(from_game);
+        let from_game: Arc<dyn Fn(Vec<u8>) + Send + Sync> = Arc::new(from_game);
+        let f = from_game.clone();
         std::thread::Builder::new()
             .name(format!("gls-msg-{name}"))
-            .spawn(move || accept(listener, s, halt, from_game))?;
-        Ok(Endpoint { addr, state, stop })
+            .spawn(move || accept(listener, s, halt, f))?;
+        Ok(Endpoint {
+            addr,
+            state,
+            stop,
+            from_game,
+            name: name.to_string(),
+        })
+    }
+
+    /// The port, for a second listener elsewhere.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Accept the game's connections on `listener` too (one bound to the same port inside
+    /// the game's own network).
+    pub fn also_on(&self, listener: TcpListener) -> std::io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let (s, halt, f) = (self.state.clone(), self.stop.clone(), self.from_game.clone());
+        std::thread::Builder::new()
+            .name(format!("gls-msg-{}", self.name))
+            .spawn(move || accept(listener, s, halt, f))?;
+        Ok(())
     }
 
     /// `host:port`, as the game's environment names it.

@@ -5,15 +5,18 @@
 //! `AdditionalLaunchArgs`; stdout and stderr go to a log file. The process's exit ends the
 //! session TERMINATED/applicationExit; a session that ends otherwise has its processes
 //! stopped. Nothing the host starts outlives it: a graceful stop ends everything, and after a
-//! `kill -9` the next start ends what was left ([`process::sweep`]). Uses `ops`; the engine
-//! reaches it through `ops::engine::apps::Apps`.
+//! `kill -9` the next start ends what was left ([`process::sweep`]). Each game runs in a
+//! sandbox ([`sandbox`]) where the kernel allows one, limited to its stream class's vCPUs and
+//! memory ([`limits`]). Uses `ops`; the engine reaches it through `ops::engine::apps::Apps`.
 
 pub mod audio;
 mod capture;
+pub mod limits;
 mod logs;
 mod messages;
 pub mod process;
 pub mod sample;
+pub mod sandbox;
 mod screen;
 mod workdir;
 
@@ -24,8 +27,10 @@ use crate::ops::Service;
 use audio::{Sound, SoundStats, SoundTools};
 use capture::{CaptureStats, SessionMedia};
 use gls_model::{RuntimeEnvironmentType, StreamSessionStatus};
+use limits::{Cgroup, Limiter, Resources};
 use messages::Endpoint;
 use process::{Display, Group};
+use sandbox::{Jail, Sandbox};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,6 +62,15 @@ pub struct HostConfig {
     pub sound: Option<SoundTools>,
     /// How long a stopped application has between SIGTERM and SIGKILL.
     pub stop_grace: Duration,
+    /// bubblewrap, when the machine has it and games are to be sandboxed (`--app-sandbox on`).
+    pub bwrap: Option<PathBuf>,
+    /// Whether a sandboxed game reaches the network (`--app-network on`), or has only a
+    /// loopback of its own (`none`).
+    pub network: bool,
+    /// The share of its stream class's vCPUs and memory a game gets (`--host-scale`).
+    pub scale: f64,
+    /// util-linux's `prlimit`: memory limits where no cgroup can be made.
+    pub prlimit: Option<PathBuf>,
 }
 
 impl HostConfig {
@@ -143,6 +157,28 @@ pub struct AppInfo {
     pub sound: Option<SoundStats>,
     /// Why the game has no sound, when it has none.
     pub sound_reason: Option<String>,
+    /// The game runs in a sandbox (see the host's `sandbox` in `/_local/health`).
+    pub sandboxed: bool,
+    /// It reaches the network (else it has a loopback of its own).
+    pub network: bool,
+    /// What its stream class gives it, and how that is enforced.
+    pub limits: Option<LimitsInfo>,
+    /// Why it ended, when the host knows more than its exit code (over its memory).
+    pub exit_reason: Option<String>,
+}
+
+/// What a session's game may use.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsInfo {
+    /// Its group's stream class.
+    pub stream_class: String,
+    /// vCPUs (the class's, times `--host-scale`).
+    pub vcpus: f64,
+    /// Memory, bytes (likewise).
+    pub memory_bytes: u64,
+    /// How: `cgroup v1`, `cgroup v2`, `rlimit` (memory only) or `none`.
+    pub enforced_by: String,
 }
 
 /// A running application: its display and its process group.
@@ -160,6 +196,10 @@ struct Running {
     next_stats: Instant,
     /// Its session ended: it is being stopped, its exit is not an application exit.
     stopping: bool,
+    /// Its cgroup, where the host makes them.
+    cgroup: Option<Arc<Cgroup>>,
+    /// What it may use.
+    resources: Resources,
 }
 
 enum Msg {
@@ -173,6 +213,10 @@ enum Msg {
 /// The host of the applications.
 pub struct Host {
     config: HostConfig,
+    /// The sandbox games run in, or why they run without one.
+    sandbox: Result<Sandbox, String>,
+    /// How games are limited.
+    limiter: Limiter,
     marker: String,
     tx: Mutex<Sender<Msg>>,
     /// Every session the host has heard of, under one lock: what it shows of each, and
@@ -191,6 +235,8 @@ struct Slot {
     endpoint: Option<Arc<Endpoint>>,
     /// While its game runs: its sound, if it has any.
     sound: Option<Arc<Sound>>,
+    /// While its game runs: its cgroup, if it has one, and what it may use.
+    cgroup: Option<(Arc<Cgroup>, Resources)>,
     /// Messages from the page while its game is starting, for the endpoint to come.
     early: Vec<Vec<u8>>,
 }
@@ -214,8 +260,39 @@ impl Host {
         if ended > 0 {
             tracing::warn!(groups = ended, "ended application processes a previous run left behind");
         }
+        let on = config.unavailable().is_none();
+        let sandbox = match (&config.bwrap, on) {
+            (_, false) => Err("applications are off".to_string()),
+            (None, true) => {
+                Err("bubblewrap is not installed (Debian: apt-get install bubblewrap), or --app-sandbox off".into())
+            }
+            (Some(bwrap), true) => Sandbox::probe(bwrap),
+        };
+        if let (Err(why), true) = (&sandbox, on) {
+            tracing::warn!(reason = %why, "games run without a sandbox: they see this machine as the server does");
+            if !config.network {
+                tracing::warn!("--app-network none needs the sandbox: games reach the network");
+            }
+        }
+        // The host's cgroup folder: one per data dir, so a restart finds its own.
+        let hash = marker.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let limiter = if on {
+            Limiter::detect(
+                &format!("{}{:08x}", limits::PREFIX, hash as u32),
+                config.prlimit.clone(),
+            )
+        } else {
+            Limiter::Rlimit(None, "applications are off".into())
+        };
+        if let (Limiter::Rlimit(_, why), true) = (&limiter, on) {
+            tracing::warn!(reason = %why, "games get no cgroup: their memory is limited by rlimit only, their CPU not at all");
+        }
         let (tx, rx) = mpsc::channel();
         let host = Arc::new(Host {
+            sandbox,
+            limiter,
             config: HostConfig { root, ..config },
             marker,
             tx: Mutex::new(tx),
@@ -235,12 +312,19 @@ impl Host {
         match (self.config.unavailable(), &self.config.xvfb) {
             (Some(why), _) => format!("off: {why}; sessions stream the test card"),
             (None, Some(xvfb)) => format!(
-                "on (Xvfb {}; sound: {})",
+                "on (Xvfb {}; sound: {}; sandbox: {}; limits: {} at scale {})",
                 xvfb.display(),
                 match &self.config.sound {
                     Some(t) => format!("PulseAudio {}", t.pulseaudio.display()),
                     None => format!("off, {}", NO_SOUND),
-                }
+                },
+                match &self.sandbox {
+                    Ok(_) if self.config.network => "bubblewrap".to_string(),
+                    Ok(_) => "bubblewrap, no network".to_string(),
+                    Err(why) => format!("off, {why}"),
+                },
+                self.limiter.describe(),
+                self.config.scale,
             ),
             (None, None) => "on".to_string(),
         }
@@ -268,15 +352,23 @@ impl Host {
 
     /// The session's application, as the admin API shows it.
     pub fn app_info(&self, session: &str) -> AppInfo {
-        let (mut info, media, endpoint, sound) = self.peek(session, |s| {
-            s.map(|s| (s.info.clone(), s.media.clone(), s.endpoint.clone(), s.sound.clone()))
-                .unwrap_or_default()
+        let (mut info, media, endpoint, sound, cgroup) = self.peek(session, |s| {
+            s.map(|s| {
+                (
+                    s.info.clone(),
+                    s.media.clone(),
+                    s.endpoint.clone(),
+                    s.sound.clone(),
+                    s.cgroup.clone(),
+                )
+            })
+            .unwrap_or_default()
         });
         info.sound = sound.map(|s| s.stats());
         if let Some(pid) = info.pid.filter(|_| info.state == AppState::Running) {
-            let (cpu, rss) = process::usage(pid);
+            let (cpu, memory) = usage(cgroup.as_ref().map(|(c, _)| &**c), pid);
             info.cpu_seconds = cpu;
-            info.memory_bytes = rss;
+            info.memory_bytes = memory;
         }
         if let Some(log) = &info.log_file {
             info.log_tail = tail(Path::new(log), 20);
@@ -414,21 +506,89 @@ impl Host {
         }
         env.retain(|(k, _)| k != process::MARKER);
         env.push(marker);
+        let resources = limits::of_class(view.stream_class, self.config.scale);
+        let cgroup = match self.limiter.create(id, resources) {
+            Ok(c) => c.map(Arc::new),
+            Err(e) => {
+                tracing::warn!(session = %id, error = %e, "the game's cgroup could not be made: it runs without limits");
+                None
+            }
+        };
+        // What runs: the game, under prlimit where its memory is limited by an rlimit.
         let program = dirs.app.join(exec);
+        let (first, rest): (PathBuf, Vec<std::ffi::OsString>) = match self.limiter.rlimit(resources) {
+            Some((prlimit, mut args)) => {
+                args.push(program.display().to_string());
+                args.extend(view.args.iter().cloned());
+                (prlimit, args.into_iter().map(Into::into).collect())
+            }
+            None => (program.clone(), view.args.iter().map(Into::into).collect()),
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&dirs.app_log)
             .map_err(|e| format!("{}: {e}", dirs.app_log.display()))?;
         let err_log = log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = process::command(&program, setpriv);
-        cmd.args(&view.args)
+        // It starts blocked: in its sandbox (bubblewrap's --block-fd) or in a shell's `read`,
+        // until it is in its cgroup and its message endpoint is in its reach.
+        let mut cmd = match &self.sandbox {
+            Ok(sandbox) => {
+                let mut sockets = vec![PathBuf::from(format!(
+                    "/tmp/.X11-unix/X{}",
+                    display.name.trim_start_matches(':')
+                ))];
+                sockets.extend(
+                    sound
+                        .iter()
+                        .map(|s| s.socket_dir().to_path_buf())
+                        .filter(|d| !d.starts_with(&dirs.run)),
+                );
+                let jail = Jail {
+                    writable: vec![&dirs.app, &dirs.home, &dirs.tmp, &dirs.run],
+                    read_only: sandbox::shared_files(&dirs.app),
+                    sockets,
+                    workdir: &dirs.app,
+                    network: self.config.network,
+                    hostname: format!("gls-{}", id.chars().take(8).collect::<String>()),
+                };
+                sandbox.command(&jail, setpriv, &first)
+            }
+            Err(_) => {
+                let mut c = process::command(Path::new("/bin/sh"), setpriv);
+                c.args(["-c", "read -r _ && exec \"$0\" \"$@\""]).arg(&first);
+                c
+            }
+        };
+        cmd.args(&rest)
             .current_dir(&dirs.app)
             .env_clear()
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(log)
             .stderr(err_log);
-        let game = Group::spawn(&mut cmd).map_err(|e| format!("{}: {e}", program.display()))?;
+        let (game, mut go) = Group::spawn_fed(&mut cmd).map_err(|e| format!("{}: {e}", program.display()))?;
+        let inner = match self.sandbox {
+            Ok(_) => sandbox::inner_pid(game.pgid(), DISPLAY_START),
+            Err(_) => None,
+        };
+        if let Some(cg) = &cgroup {
+            for pid in std::iter::once(game.pgid()).chain(inner) {
+                if let Err(e) = cg.add(pid) {
+                    tracing::warn!(session = %id, error = %e, "the game could not be put in its cgroup");
+                }
+            }
+        }
+        if let (Some(inner), false) = (inner, self.config.network) {
+            let inside = sandbox::listen_inside(inner, messages.port()).and_then(|l| messages.also_on(l));
+            if let Err(e) = inside {
+                tracing::warn!(session = %id, error = %e, "the game has no network and its message endpoint is out of its reach");
+            }
+        }
+        {
+            use std::io::Write;
+            let _ = go.write_all(b"\n");
+        }
+        drop(go);
         let host = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let session = id.to_string();
         let media = SessionMedia::start(
@@ -443,6 +603,7 @@ impl Host {
         self.slot(id, |s| {
             s.media = Some(media.clone());
             s.sound = sound.clone();
+            s.cgroup = cgroup.clone().map(|c| (c, resources));
         });
         let records = self.config.root.join("running");
         let mut groups = vec![display.group.pgid(), game.pgid()];
@@ -471,6 +632,19 @@ impl Host {
                 working_directory: Some(dirs.app.display().to_string()),
                 log_file: Some(dirs.app_log.display().to_string()),
                 sound_reason,
+                sandboxed: self.sandbox.is_ok(),
+                network: self.config.network || self.sandbox.is_err(),
+                limits: Some(LimitsInfo {
+                    stream_class: view.stream_class.as_str().to_string(),
+                    vcpus: resources.vcpus,
+                    memory_bytes: resources.memory,
+                    enforced_by: match (&cgroup, &self.limiter) {
+                        (Some(_), Limiter::V1(_)) => "cgroup v1".into(),
+                        (Some(_), _) => "cgroup v2".into(),
+                        (None, Limiter::Rlimit(Some(_), _)) => "rlimit".into(),
+                        (None, _) => "none".into(),
+                    },
+                }),
                 ..Default::default()
             }
         });
@@ -487,6 +661,8 @@ impl Host {
             stats,
             next_stats: Instant::now(),
             stopping: false,
+            cgroup,
+            resources,
         })
     }
 
@@ -521,6 +697,7 @@ impl Host {
             s.media = None;
             s.endpoint = None;
             s.sound = None;
+            s.cgroup = None;
             s.early.clear();
             s.info.state = state;
         });
@@ -534,6 +711,9 @@ impl Host {
             r.display.group.stop(Duration::from_millis(500));
             if let Some(sound) = &r.sound {
                 sound.stop();
+            }
+            if let Some(cgroup) = &r.cgroup {
+                cgroup.remove(Duration::from_secs(2));
             }
             let _ = std::fs::remove_file(record);
             if let Some(service) = service.and_then(|w| w.upgrade()) {
@@ -693,8 +873,15 @@ fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
                 for r in groups {
                     r.game.stop(host.config.stop_grace);
                     r.display.group.stop(Duration::from_millis(500));
+                    if let Some(sound) = &r.sound {
+                        sound.stop();
+                    }
+                    if let Some(cgroup) = &r.cgroup {
+                        cgroup.remove(Duration::from_millis(500));
+                    }
                 }
                 let _ = std::fs::remove_dir_all(host.config.root.join("running"));
+                host.limiter.close();
                 let _ = done.send(());
                 return;
             }
@@ -713,8 +900,18 @@ fn exited(host: &Host, running: &mut HashMap<String, Running>, id: &str, code: i
     if r.stopping {
         return;
     }
-    tracing::info!(session = %id, exit_code = code, "application exited");
-    host.slot(id, |s| s.info.exit_code = Some(code));
+    // The kernel killed it for its memory: its cgroup says so.
+    let reason = r.cgroup.as_ref().filter(|c| c.oom_kills() > 0).map(|_| {
+        format!(
+            "the game went over its memory ({} MiB: its stream class's, times --host-scale) and the kernel ended it",
+            r.resources.memory >> 20
+        )
+    });
+    tracing::info!(session = %id, exit_code = code, reason = reason.as_deref().unwrap_or(""), "application exited");
+    host.slot(id, |s| {
+        s.info.exit_code = Some(code);
+        s.info.exit_reason = reason;
+    });
     host.stop(id, r, AppState::Exited);
     if let Some(service) = host.service() {
         match service.session_event(None, id, Event::ApplicationExited(code)) {
@@ -742,7 +939,7 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
     let service_now = service.now().millis();
     for r in running.values_mut().filter(|r| !r.stopping && now >= r.next_stats) {
         r.next_stats = now + Duration::from_secs(1);
-        let (cpu, memory) = process::usage(r.game.pgid());
+        let (cpu, memory) = usage(r.cgroup.as_deref(), r.game.pgid());
         let c = r.media.stats();
         r.stats
             .record(service_now, cpu, memory, (c.captured, c.encoded), c.bytes);
@@ -763,6 +960,15 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
             tracing::info!(session = %id, "session ended: stopping its application");
             host.stop(&id, r, AppState::Stopped);
         }
+    }
+}
+
+/// CPU seconds and memory bytes a game has used: its cgroup's where it has one, else its
+/// process group's.
+fn usage(cgroup: Option<&Cgroup>, pgid: i32) -> (Option<f64>, Option<u64>) {
+    match cgroup {
+        Some(c) => (c.cpu_seconds(), c.memory_bytes()),
+        None => process::group_usage(pgid),
     }
 }
 

@@ -263,6 +263,18 @@ pub fn usage(pid: i32) -> (Option<f64>, Option<u64>) {
     (cpu, rss)
 }
 
+/// CPU seconds and resident bytes of all processes of group `pgid` (a sandboxed game's
+/// group holds the sandbox and the game's own processes), from /proc.
+pub fn group_usage(pgid: i32) -> (Option<f64>, Option<u64>) {
+    let mut total: (Option<f64>, Option<u64>) = (None, None);
+    for m in group_members(pgid) {
+        let (cpu, rss) = usage(m.pid);
+        total.0 = Some(total.0.unwrap_or(0.0) + cpu.unwrap_or(0.0));
+        total.1 = Some(total.1.unwrap_or(0) + rss.unwrap_or(0));
+    }
+    total
+}
+
 /// Whether a process of group `pgid` carries `marker` in its environment.
 fn marked_in_group(pgid: i32, marker: &[u8]) -> bool {
     group_members(pgid).any(|m| {

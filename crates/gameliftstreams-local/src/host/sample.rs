@@ -40,7 +40,7 @@ pub fn install(s3_root: &Path) -> Result<String, String> {
         .arg(work.join("bin").join("game"))
         .arg(&source)
         .args(flags.split_whitespace())
-        .arg("-lm")
+        .args(["-lm", "-lpthread"])
         .output()
         .map_err(|e| format!("{}: {e}", cc.display()))?;
     if !built.status.success() {

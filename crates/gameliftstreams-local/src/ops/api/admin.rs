@@ -291,6 +291,8 @@ pub struct LaunchView {
     pub log_paths: Vec<String>,
     /// Where they go when the session ends (its `LogFileLocationUri`), if anywhere.
     pub log_location: Option<String>,
+    /// Its stream group's class: what its game may use.
+    pub stream_class: gls_model::StreamClass,
 }
 
 impl Service {
@@ -305,9 +307,10 @@ impl Service {
             };
             let app = tx.applications().get(part, &row.app_id)?;
             let build = tx.builds().get(part, &row.app_id)?;
-            Ok(Some((row, app, build)))
+            let class = tx.groups().get(part, &row.group_id)?.and_then(|g| g.stream_class);
+            Ok(Some((row, app, build, class)))
         })?;
-        let Some((row, app, build)) = found else {
+        let Some((row, app, build, class)) = found else {
             return Ok(None);
         };
         // A game's display is the model's default when the session asked for none.
@@ -338,6 +341,7 @@ impl Service {
                 .and_then(crate::domain::builds::inside),
             build: ready.then(|| engine::builds::snapshot_dir(&self.settings, &row.app_id)),
             build_state,
+            stream_class: class.unwrap_or_default(),
             app_id: row.app_id,
             width,
             height,
