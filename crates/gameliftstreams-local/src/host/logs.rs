@@ -7,6 +7,7 @@
 //! `.utrace` files, not its subfolders; a file is taken whatever its extension; a file over
 //! 50 MB is left out.
 
+use crate::ops::engine::apps::GameUsage;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -83,7 +84,8 @@ impl Stats {
         let file = std::fs::File::create(path).ok().and_then(|mut f| {
             writeln!(
                 f,
-                "timestamp,cpu_percent,memory_mb,frames_captured,frames_encoded,bitrate_kbps"
+                "timestamp,cpu_percent,memory_mb,frames_captured,frames_encoded,bitrate_kbps,\
+                 cpu_utilization_normalized,memory_utilization_normalized"
             )
             .ok()?;
             Some(f)
@@ -96,16 +98,17 @@ impl Stats {
         }
     }
 
-    /// One line at service time `at_ms`: CPU and memory of the game, and what its capture did
-    /// since the last line.
+    /// One line at service time `at_ms`: CPU and memory of the game (also against what its
+    /// class gives it, `limits`), and what its capture did since the last line; what the game
+    /// used, for the page's statistics.
     pub fn record(
         &mut self,
         at_ms: i64,
-        cpu_seconds: Option<f64>,
-        memory: Option<u64>,
+        (cpu_seconds, memory): (Option<f64>, Option<u64>),
+        limits: &super::limits::Resources,
         frames: (u64, u64),
         bytes: u64,
-    ) {
+    ) -> GameUsage {
         let now = std::time::Instant::now();
         let cpu = match (cpu_seconds, self.last_cpu) {
             (Some(c), Some((t, before))) => {
@@ -125,10 +128,20 @@ impl Stats {
         let kbps = (bytes - self.last_bytes.min(bytes)) as f64 * 8.0 / 1000.0;
         self.last_frames = frames;
         self.last_bytes = bytes;
+        let usage = GameUsage {
+            cpu_normalized: (cpu / 100.0 / limits.vcpus.max(0.01)).clamp(0.0, 1.0),
+            memory_bytes: memory.unwrap_or(0),
+            memory_normalized: (memory.unwrap_or(0) as f64 / limits.memory.max(1) as f64).clamp(0.0, 1.0),
+        };
         if let Some(f) = self.file.as_mut() {
             let mb = memory.unwrap_or(0) as f64 / 1_048_576.0;
-            let _ = writeln!(f, "{epoch:.3},{cpu:.1},{mb:.1},{captured},{encoded},{kbps:.0}");
+            let (c, m) = (usage.cpu_normalized, usage.memory_normalized);
+            let _ = writeln!(
+                f,
+                "{epoch:.3},{cpu:.1},{mb:.1},{captured},{encoded},{kbps:.0},{c:.3},{m:.3}"
+            );
         }
+        usage
     }
 }
 

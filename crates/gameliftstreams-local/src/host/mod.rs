@@ -22,7 +22,7 @@ mod workdir;
 
 use crate::domain::session::Event;
 use crate::ops::api::admin::{LaunchView, Outcome};
-use crate::ops::engine::apps::{Apps, AudioFeed, Input, SessionDirs, VideoFeed};
+use crate::ops::engine::apps::{Apps, AudioFeed, GameUsage, Input, SessionDirs, VideoFeed};
 use crate::ops::Service;
 use audio::{Sound, SoundStats, SoundTools};
 use capture::{CaptureStats, SessionMedia};
@@ -237,6 +237,8 @@ struct Slot {
     sound: Option<Arc<Sound>>,
     /// While its game runs: its cgroup, if it has one, and what it may use.
     cgroup: Option<(Arc<Cgroup>, Resources)>,
+    /// While its game runs: what it used over the last second.
+    usage: Option<GameUsage>,
     /// Messages from the page while its game is starting, for the endpoint to come.
     early: Vec<Vec<u8>>,
 }
@@ -698,6 +700,7 @@ impl Host {
             s.endpoint = None;
             s.sound = None;
             s.cgroup = None;
+            s.usage = None;
             s.early.clear();
             s.info.state = state;
         });
@@ -806,6 +809,10 @@ impl Apps for Host {
 
     fn cursor_hidden(&self, session: &str) -> Option<bool> {
         self.media_of(session).map(|m| m.cursor_hidden())
+    }
+
+    fn usage(&self, session: &str) -> Option<GameUsage> {
+        self.peek(session, |s| s.and_then(|s| s.usage))
     }
 
     fn to_game(&self, session: &str, data: &[u8]) -> bool {
@@ -937,12 +944,14 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
         }
     });
     let service_now = service.now().millis();
-    for r in running.values_mut().filter(|r| !r.stopping && now >= r.next_stats) {
+    for (id, r) in running.iter_mut().filter(|(_, r)| !r.stopping && now >= r.next_stats) {
         r.next_stats = now + Duration::from_secs(1);
-        let (cpu, memory) = usage(r.cgroup.as_deref(), r.game.pgid());
+        let used = usage(r.cgroup.as_deref(), r.game.pgid());
         let c = r.media.stats();
-        r.stats
-            .record(service_now, cpu, memory, (c.captured, c.encoded), c.bytes);
+        let used = r
+            .stats
+            .record(service_now, used, &r.resources, (c.captured, c.encoded), c.bytes);
+        host.slot(id, |s| s.usage = Some(used));
     }
     let ended: Vec<String> = running
         .iter()

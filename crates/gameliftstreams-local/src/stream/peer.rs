@@ -361,7 +361,35 @@ impl Peer {
             self.next_stats = now + Duration::from_secs(1);
             let t = self.frames as f64;
             let wave = |base: f64, span: f64| base + span * ((t / 40.0).sin() * 0.5 + 0.5);
-            let timestamp = hub.service().map(|s| s.now().millis()).unwrap_or(0);
+            let service = hub.service();
+            let timestamp = service.as_ref().map(|s| s.now().millis()).unwrap_or(0);
+            // A game's statistics are its own (its cgroup's): CPU over its class's vCPUs, memory
+            // against its class's; no GPU here. The test card's are a made-up wave.
+            let game = self
+                .feed
+                .as_ref()
+                .and_then(|_| service.as_ref()?.apps()?.usage(&self.spec.session_id));
+            if let Some(u) = game {
+                let mb = (u.memory_bytes as f64 / 1_048_576.0).round();
+                self.send_message(&json!({
+                    "t": "stats",
+                    "timestamp": timestamp,
+                    "application": {
+                        "cpuUtilizationNormalized": u.cpu_normalized,
+                        "memoryUtilizationNormalized": u.memory_normalized,
+                        "memoryUtilizationMb": mb,
+                    },
+                    "system": {
+                        "cpuUtilization": u.cpu_normalized,
+                        "memoryUtilization": u.memory_normalized,
+                        "memoryUtilizationMb": mb,
+                        "gpuUtilization": 0.0,
+                        "vramUtilization": 0.0,
+                        "vramUtilizationMb": 0.0,
+                    }
+                }));
+                return;
+            }
             self.send_message(&json!({
                 "t": "stats",
                 "timestamp": timestamp,

@@ -26,9 +26,10 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A server with the sample game as an application, and a session of it started with `args`
-/// and ACTIVE (its game's window is up), connected: the server (keep it), the session's id and
-/// the connected client. `None` (skipped) where the machine has no Xvfb or no sample game.
-async fn game_session(dir: &Path, args: &[&str]) -> Option<(Server, String, crate::webrtc::Client)> {
+/// (and the performance statistics shared with the page if `stats`) and ACTIVE (its game's
+/// window is up), connected: the server (keep it), the session's id and the connected client.
+/// `None` (skipped) where the machine has no Xvfb or no sample game.
+async fn game_session(dir: &Path, args: &[&str], stats: bool) -> Option<(Server, String, crate::webrtc::Client)> {
     let Some(game) = std::env::var_os("GLS_SAMPLE_GAME").filter(|_| Path::new("/usr/bin/Xvfb").exists()) else {
         eprintln!("skipped: no sample game build (GLS_SAMPLE_GAME) or no Xvfb");
         return None;
@@ -77,6 +78,11 @@ async fn game_session(dir: &Path, args: &[&str]) -> Option<(Server, String, crat
         .protocol(Protocol::Webrtc)
         .signal_request(&first.signal_request)
         .set_additional_launch_args(Some(args.iter().map(|a| a.to_string()).collect()))
+        .performance_stats_configuration(
+            aws_sdk_gameliftstreams::types::PerformanceStatsConfiguration::builder()
+                .shared_with_client(stats)
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -115,7 +121,7 @@ fn app_info(server: &Server, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((server, id, peer)) = game_session(dir.path(), &["--relative-mouse"]).await else {
+    let Some((server, id, peer)) = game_session(dir.path(), &["--relative-mouse"], false).await else {
         return;
     };
     peer.until("the game hides its cursor: the page is told", |s| {
@@ -149,8 +155,22 @@ async fn a_game_that_hides_its_cursor_gets_relative_mouse_and_held_keys_repeat()
 
 /// The frequency of a tone in mono samples at 48 kHz, from its rising zero crossings.
 fn frequency(samples: &[f32]) -> f64 {
-    let rising = samples.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
-    rising as f64 / (samples.len() as f64 / 48_000.0)
+    // The strongest of 100..2000 Hz in 2 Hz steps (Goertzel): a gap or a click in the sound, as
+    // a busy machine makes them, does not move the peak.
+    let power = |hz: f64| {
+        let k = 2.0 * (2.0 * std::f64::consts::PI * hz / 48_000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    };
+    (50..1000)
+        .map(|i| f64::from(i) * 2.0)
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -160,7 +180,7 @@ async fn a_games_sound_reaches_the_page_as_opus() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some((server, id, peer)) = game_session(dir.path(), &["--tone", "440"]).await else {
+    let Some((server, id, peer)) = game_session(dir.path(), &["--tone", "440"], false).await else {
         return;
     };
     // A second of the game's sound, decoded as the browser decodes it, is its tone.
@@ -190,4 +210,38 @@ async fn a_games_sound_reaches_the_page_as_opus() {
     assert!(sound["audible"].as_u64().unwrap() > 50, "{sound}");
     let tail = app_info(&server, &id)["logTail"].to_string();
     assert!(tail.contains("tone: 440 Hz through pulseaudio"), "{tail}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pages_performance_statistics_are_the_games_own() {
+    let dir = tempfile::tempdir().unwrap();
+    // 96 MiB taken and one thread busy, in a gen4n_high session (4 vCPUs, 16 GiB).
+    let Some((_server, _id, peer)) = game_session(dir.path(), &["--alloc", "96", "--spin", "1"], true).await else {
+        return;
+    };
+    let game_stats =
+        |m: &&Value| m["t"] == "stats" && m["application"]["memoryUtilizationMb"].as_f64().unwrap_or(0.0) >= 96.0;
+    peer.until("statistics from the game's cgroup", |s| {
+        s.messages.iter().any(|m| game_stats(&m))
+    });
+    // Two seconds on, for a CPU figure over a whole second of the busy thread.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = peer
+        .seen
+        .lock()
+        .unwrap()
+        .messages
+        .iter()
+        .rev()
+        .find(game_stats)
+        .cloned()
+        .unwrap();
+    let app = &stats["application"];
+    let mb = app["memoryUtilizationMb"].as_f64().unwrap();
+    let share = app["memoryUtilizationNormalized"].as_f64().unwrap();
+    assert!((share - mb / 16_384.0).abs() < 0.002, "{stats}");
+    // One busy thread of four vCPUs: about a quarter (less when the machine is busy).
+    let cpu = app["cpuUtilizationNormalized"].as_f64().unwrap();
+    assert!(cpu > 0.05 && cpu <= 0.30, "{stats}");
+    assert_eq!(stats["system"]["gpuUtilization"], 0.0);
 }

@@ -86,6 +86,18 @@ pub struct AudioFeed {
     pub packets: Receiver<Vec<u8>>,
 }
 
+/// What a session's game uses, against what its stream class gives it (the performance
+/// statistics a page with `SharedWithClient` gets).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GameUsage {
+    /// CPU over the last second, as a share of the class's vCPUs (0 to 1).
+    pub cpu_normalized: f64,
+    /// Memory in use, bytes.
+    pub memory_bytes: u64,
+    /// The same as a share of the class's memory (0 to 1).
+    pub memory_normalized: f64,
+}
+
 /// Input from the page, in the stream's pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -149,6 +161,8 @@ pub trait Apps: Send + Sync {
     /// Whether the session's game hides its cursor (the page then locks the pointer and sends
     /// relative motion); `None` when no game runs.
     fn cursor_hidden(&self, session: &str) -> Option<bool>;
+    /// What the session's game used over the last second; `None` when no game runs.
+    fn usage(&self, session: &str) -> Option<GameUsage>;
 }
 
 /// Where the host keeps one session's folders and files, under its root: the host makes and
