@@ -7,6 +7,7 @@ which checks what it can reach and logs it (--probe, --try-write, --connect, --a
 
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -163,5 +164,62 @@ def test_a_game_at_its_class_cpu_is_throttled_not_ended(tmp_path):
         # Two busy threads would take both cores of a 2-core machine; the game gets a quarter.
         assert 0.1 < share < 0.4, share
         assert app_info(s, arn)["state"] == "running"
+    finally:
+        s.stop()
+
+
+MINGW = shutil.which("x86_64-w64-mingw32-gcc")
+CONSOLE = os.path.join(os.path.dirname(__file__), "..", "..", "games", "windows", "console.c")
+
+
+@pytest.mark.skipif(not MINGW or not shutil.which("wine") or not os.path.exists("/usr/bin/Xvfb"),
+                    reason="needs Wine, MinGW-w64 (gcc-mingw-w64-x86-64) and Xvfb")
+def test_windows_builds_run_under_wine_with_their_profile_as_home(tmp_path):
+    data = str(tmp_path / "data")
+    build = os.path.join(data, "s3", "games", "windows", "Game")
+    os.makedirs(build)
+    subprocess.run([MINGW, "-O2", "-o", os.path.join(build, "console.exe"), CONSOLE], check=True)
+    s = Server(data, "--clock", "frozen", "--app-stop-grace-ms", "300")
+    try:
+        c = s.client()
+        ids = {}
+        for runtime, klass in [({"Type": "PROTON", "Version": "20241007"}, "gen4n_high"),
+                               ({"Type": "WINDOWS", "Version": "2022"}, "gen4n_win2022")]:
+            app = c.create_application(Description="windows", RuntimeEnvironment=runtime,
+                                       ExecutablePath="Game\\console.exe", ApplicationSourceUri="s3://games/windows",
+                                       ApplicationLogPaths=["%USERPROFILE%\\logs\\"],
+                                       ApplicationLogOutputUri="s3://game-logs/" + runtime["Type"].lower())["Id"]
+            s.advance(5)
+            capacity = 2 if klass == "gen4n_high" else 1
+            group = c.create_stream_group(Description="g", StreamClass=klass, DefaultApplicationIdentifier=app,
+                                          LocationConfigurations=[{"LocationName": "us-west-2",
+                                                                   "AlwaysOnCapacity": capacity,
+                                                                   "MaximumCapacity": capacity}])["Id"]
+            s.advance(1)
+            ids[runtime["Type"]] = (app, group)
+        for kind, code in [("PROTON", 9), ("WINDOWS", 3)]:
+            app, group = ids[kind]
+            arn = start(c, group, app, AdditionalLaunchArgs=[str(code), "1"])
+            s.advance(2)
+            # The first session waits for the Wine prefix, made once (seconds to a minute).
+            got = until("TERMINATED", lambda: (lambda g: g["Status"] == "TERMINATED" and g)(
+                c.get_stream_session(Identifier=group, StreamSessionIdentifier=arn)), 240)
+            assert got["StatusReason"] == "applicationExit", got
+            info = app_info(s, arn)
+            assert info["exitCode"] == code, info
+            with open(info["logFile"], errors="replace") as f:
+                out = f.read()
+            assert "profile: C:\\users\\player" in out and "arg 1: %d" % code in out, out
+            session_id = arn.rsplit("/", 1)[1]
+            logs = os.path.join(data, "s3", "game-logs", kind.lower(), group, session_id)
+            until("the log uploaded", lambda: os.path.exists(os.path.join(logs, "game.log")))
+            with open(os.path.join(logs, "game.log")) as f:
+                assert f.read() == "windows game log line\n"
+            # The profile is the session's HOME; the save is in its copy of the build (the working
+            # directory is the application's root).
+            home = os.path.join(info["workingDirectory"], "..", "home")
+            assert os.path.exists(os.path.join(home, "logs", "game.log"))
+            assert not any(os.path.islink(os.path.join(home, n)) for n in os.listdir(home)), os.listdir(home)
+            assert os.path.exists(os.path.join(info["workingDirectory"], "save.dat"))  # the root, as for Linux
     finally:
         s.stop()

@@ -147,6 +147,10 @@ struct ServeArgs {
     /// loopback of its own; its message endpoint stays in its reach).
     #[arg(long, env = "GLS_APP_NETWORK", value_enum, default_value_t = AppNetwork::On)]
     app_network: AppNetwork,
+    /// Wine for PROTON and WINDOWS builds: a `wine` program of your own (a Proton or Wine
+    /// build); by default Debian's `wine` on PATH, when installed.
+    #[arg(long, env = "GLS_WINE", value_name = "PATH")]
+    wine: Option<PathBuf>,
     /// The share of its stream class's vCPUs and memory each game gets (1: AWS's figures, e.g.
     /// gen6n_small 1 vCPU and 4 GiB; 0.25 on a small machine gives it a quarter).
     #[arg(long, env = "GLS_HOST_SCALE", default_value_t = 1.0, value_parser = host_scale)]
@@ -416,6 +420,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         network: a.app_network == AppNetwork::On,
         scale: a.host_scale,
         prlimit: find_on_path("prlimit"),
+        wine: a.wine.clone().or_else(|| find_on_path("wine")),
     })
     .with_context(|| format!("starting the application host in {}", files_root.display()))?;
     let host_config = host.summary();
@@ -630,6 +635,7 @@ fn effective_settings(
         "appSandbox": name(&a.app_sandbox),
         "appNetwork": name(&a.app_network),
         "hostScale": a.host_scale,
+        "wine": a.wine.clone().or_else(|| find_on_path("wine")).map(|w| w.display().to_string()),
         "headerReadTimeoutMs": a.header_read_timeout_ms,
         "bodyReadTimeoutMs": a.body_read_timeout_ms,
         "maxConnections": a.max_connections,

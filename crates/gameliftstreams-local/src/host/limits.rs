@@ -182,8 +182,8 @@ impl Limiter {
     }
 
     /// Remove the sessions' cgroups a previous run left (their processes are gone by now),
-    /// and the empty folders of servers that were killed before they could remove theirs (a
-    /// folder in use is never empty: the kernel refuses to remove it).
+    /// and the folders of servers that were killed before they could remove theirs: the kernel
+    /// refuses to remove a cgroup that holds a process, so one in use stays.
     fn sweep(&self) {
         let dirs: Vec<&PathBuf> = match self {
             Limiter::V2(dir) => vec![dir],
@@ -209,7 +209,10 @@ impl Limiter {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with(PREFIX));
-                if ours && &other != dir && children(&other).is_empty() {
+                if ours && &other != dir {
+                    for session in children(&other) {
+                        let _ = std::fs::remove_dir(session);
+                    }
                     let _ = std::fs::remove_dir(&other);
                 }
             }

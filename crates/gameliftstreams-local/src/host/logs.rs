@@ -3,7 +3,8 @@
 //! of its game (`stats.csv` in the session's folder, which exports carry).
 //!
 //! The rules of log paths (AWS's): a path is relative to the application's folder, or to the
-//! session's home when it starts with `$HOME` or `~`; a folder yields its `.txt`, `.log` and
+//! session's home when it starts with `$HOME` or `~` (`%USERPROFILE%` for Windows builds,
+//! whose `C:\users\player` is that home); a folder yields its `.txt`, `.log` and
 //! `.utrace` files, not its subfolders; a file is taken whatever its extension; a file over
 //! 50 MB is left out.
 
@@ -14,14 +15,21 @@ use std::path::{Path, PathBuf};
 /// The largest log file uploaded.
 pub const LOG_FILE_LIMIT: u64 = 50 * 1000 * 1000;
 
-/// Where a log path points: the session's home for `$HOME`/`~`, else the application folder.
+/// Where a log path points: the session's home for `$HOME`, `~` or `%USERPROFILE%` (any
+/// case), else the application folder.
 pub fn resolve(path: &str, app: &Path, home: &Path) -> PathBuf {
     let path = path.replace('\\', "/");
-    for prefix in ["$HOME", "~"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if rest.is_empty() || rest.starts_with('/') {
-                return home.join(rest.trim_start_matches('/'));
-            }
+    const PROFILE: &str = "%USERPROFILE%";
+    let profile = path
+        .get(..PROFILE.len())
+        .filter(|p| p.eq_ignore_ascii_case(PROFILE))
+        .map(|_| &path[PROFILE.len()..]);
+    for rest in [path.strip_prefix("$HOME"), path.strip_prefix('~'), profile]
+        .into_iter()
+        .flatten()
+    {
+        if rest.is_empty() || rest.starts_with('/') {
+            return home.join(rest.trim_start_matches('/'));
         }
     }
     app.join(path.trim_start_matches('/'))
@@ -183,5 +191,8 @@ mod tests {
         assert_eq!(resolve("$HOME/x.log", &app, &home), home.join("x.log"));
         assert_eq!(resolve("/abs/x.log", &app, &home), app.join("abs/x.log"));
         assert_eq!(resolve("~x", &app, &home), app.join("~x"));
+        assert_eq!(resolve("%USERPROFILE%\\logs\\", &app, &home), home.join("logs/"));
+        assert_eq!(resolve("%userprofile%/a.log", &app, &home), home.join("a.log"));
+        assert_eq!(resolve("Logs\\b.log", &app, &home), app.join("Logs/b.log"));
     }
 }

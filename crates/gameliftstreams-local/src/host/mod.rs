@@ -18,6 +18,7 @@ pub mod process;
 pub mod sample;
 pub mod sandbox;
 mod screen;
+pub mod wine;
 mod workdir;
 
 use crate::domain::session::Event;
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
+use wine::Wine;
 
 /// How often the host looks at the sessions it runs.
 const RECONCILE: Duration = Duration::from_millis(250);
@@ -71,6 +73,8 @@ pub struct HostConfig {
     pub scale: f64,
     /// util-linux's `prlimit`: memory limits where no cgroup can be made.
     pub prlimit: Option<PathBuf>,
+    /// Wine, for PROTON and WINDOWS builds (`--wine PATH`, else Debian's on PATH).
+    pub wine: Option<PathBuf>,
 }
 
 impl HostConfig {
@@ -217,6 +221,8 @@ pub struct Host {
     sandbox: Result<Sandbox, String>,
     /// How games are limited.
     limiter: Limiter,
+    /// Wine and its base prefix, where the machine has Wine.
+    wine: Option<Arc<Wine>>,
     marker: String,
     tx: Mutex<Sender<Msg>>,
     /// Every session the host has heard of, under one lock: what it shows of each, and
@@ -291,10 +297,12 @@ impl Host {
         if let (Limiter::Rlimit(_, why), true) = (&limiter, on) {
             tracing::warn!(reason = %why, "games get no cgroup: their memory is limited by rlimit only, their CPU not at all");
         }
+        let wine = config.wine.clone().map(|w| Arc::new(Wine::new(w, &root)));
         let (tx, rx) = mpsc::channel();
         let host = Arc::new(Host {
             sandbox,
             limiter,
+            wine,
             config: HostConfig { root, ..config },
             marker,
             tx: Mutex::new(tx),
@@ -314,7 +322,7 @@ impl Host {
         match (self.config.unavailable(), &self.config.xvfb) {
             (Some(why), _) => format!("off: {why}; sessions stream the test card"),
             (None, Some(xvfb)) => format!(
-                "on (Xvfb {}; sound: {}; sandbox: {}; limits: {} at scale {})",
+                "on (Xvfb {}; sound: {}; sandbox: {}; limits: {} at scale {}; Windows builds: {})",
                 xvfb.display(),
                 match &self.config.sound {
                     Some(t) => format!("PulseAudio {}", t.pulseaudio.display()),
@@ -327,6 +335,10 @@ impl Host {
                 },
                 self.limiter.describe(),
                 self.config.scale,
+                match &self.wine {
+                    Some(w) => format!("Wine {}", w.wine.display()),
+                    None => format!("off, {NO_WINE}"),
+                },
             ),
             (None, None) => "on".to_string(),
         }
@@ -411,15 +423,17 @@ impl Host {
         }
         match runtime {
             RuntimeEnvironmentType::Ubuntu => None,
-            other => Some(format!("{} builds do not run on this host yet", other.as_str())),
+            _ if self.wine.is_some() => None,
+            other => Some(format!("{} builds need Wine: {NO_WINE}", other.as_str())),
         }
     }
 
-    /// Start the session's application; what the admin API shows of it.
-    fn launch(&self, view: &LaunchView, running: &mut HashMap<String, Running>) {
+    /// Start the session's application; what the admin API shows of it. False while it waits
+    /// (for the Wine prefix to be made): the host tries again.
+    fn launch(&self, view: &LaunchView, running: &mut HashMap<String, Running>) -> bool {
         let id = view.arn.rsplit('/').next().unwrap_or_default().to_string();
         let reason = match (&view.build, &view.executable) {
-            _ if running.contains_key(&id) => return,
+            _ if running.contains_key(&id) => return true,
             (None, _) => Some(match view.build_state {
                 Some(crate::store::BuildState::Missing) | None => "its application has no build".to_string(),
                 Some(state) => format!("its application's build is {}", state.as_str()),
@@ -427,19 +441,36 @@ impl Host {
             (Some(_), None) => Some("its application's ExecutablePath is not in its build".into()),
             _ => self.why_not(view.runtime),
         };
+        // A Windows build waits for the Wine prefix, made once.
+        let wine = self
+            .wine
+            .as_ref()
+            .filter(|_| view.runtime != RuntimeEnvironmentType::Ubuntu);
+        let reason = match (reason, wine) {
+            (None, Some(wine)) => match wine.ready(self.wineboot_runner()) {
+                Ok(true) => None,
+                Ok(false) => {
+                    self.slot(&id, |s| s.info.state = AppState::Starting);
+                    return false;
+                }
+                Err(e) => Some(format!("the Wine prefix could not be made: {e}")),
+            },
+            (reason, _) => reason,
+        };
         if let Some(reason) = reason {
             self.slot(&id, |s| {
                 s.info.state = AppState::None;
                 s.info.reason = Some(reason);
                 s.early.clear();
             });
-            return;
+            return true;
         }
         self.slot(&id, |s| s.info.state = AppState::Starting);
         match self.spawn(&id, view) {
             Ok(r) => {
                 tracing::info!(session = %id, pid = r.game.pgid(), display = %r.display.name, "application started");
                 running.insert(id, r);
+                true
             }
             Err(e) => {
                 tracing::warn!(session = %id, error = %e, "application could not start");
@@ -452,7 +483,30 @@ impl Host {
                 if let Some(ep) = endpoint {
                     ep.stop();
                 }
+                true
             }
+        }
+    }
+
+    /// What runs `wineboot` for the base prefix: in a sandbox where games have one (its
+    /// processes, Wine's server among them, end with it), with write access to the folders
+    /// given.
+    fn wineboot_runner(&self) -> impl FnOnce(&[&Path], &Path) -> std::process::Command + Send + 'static {
+        let sandbox = self.sandbox.clone().ok();
+        let setpriv = self.config.setpriv.clone();
+        move |writable, program| match sandbox {
+            Some(sandbox) => {
+                let jail = Jail {
+                    writable: writable.to_vec(),
+                    read_only: vec![],
+                    sockets: vec![],
+                    workdir: writable.last().copied().unwrap_or(Path::new("/")),
+                    network: false,
+                    hostname: "gls-wineboot".into(),
+                };
+                sandbox.command(&jail, setpriv.as_deref(), program, false)
+            }
+            None => process::command(program, setpriv.as_deref()),
         }
     }
 
@@ -502,6 +556,13 @@ impl Host {
             ("GAMELIFTSTREAMS_MESSAGE_ENDPOINT".into(), messages.address()),
         ];
         env.extend(sound.iter().flat_map(|s| s.env()));
+        let windows = self
+            .wine
+            .as_ref()
+            .filter(|_| view.runtime != RuntimeEnvironmentType::Ubuntu);
+        if windows.is_some() {
+            env.extend(wine::env(&dirs.wine));
+        }
         for (k, v) in &view.env {
             env.retain(|(have, _)| have != k);
             env.push((k.clone(), v.clone()));
@@ -516,16 +577,24 @@ impl Host {
                 None
             }
         };
-        // What runs: the game, under prlimit where its memory is limited by an rlimit.
+        // What runs: the game (under Wine for a Windows build), under prlimit where its memory
+        // is limited by an rlimit.
         let program = dirs.app.join(exec);
-        let (first, rest): (PathBuf, Vec<std::ffi::OsString>) = match self.limiter.rlimit(resources) {
-            Some((prlimit, mut args)) => {
-                args.push(program.display().to_string());
-                args.extend(view.args.iter().cloned());
-                (prlimit, args.into_iter().map(Into::into).collect())
-            }
-            None => (program.clone(), view.args.iter().map(Into::into).collect()),
-        };
+        let (mut first, mut rest): (PathBuf, Vec<std::ffi::OsString>) =
+            (program.clone(), view.args.iter().map(Into::into).collect());
+        if let Some(wine) = windows {
+            wine.session_prefix(&dirs.wine, &dirs.home)
+                .map_err(|e| format!("the session's Wine prefix: {e}"))?;
+            let (w, mut args) = wine.command(&program);
+            args.append(&mut rest);
+            (first, rest) = (w, args);
+        }
+        if let Some((prlimit, args)) = self.limiter.rlimit(resources) {
+            let mut all: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+            all.push(first.into_os_string());
+            all.append(&mut rest);
+            (first, rest) = (prlimit, all);
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -546,15 +615,21 @@ impl Host {
                         .map(|s| s.socket_dir().to_path_buf())
                         .filter(|d| !d.starts_with(&dirs.run)),
                 );
+                let mut writable = vec![&*dirs.app, &dirs.home, &dirs.tmp, &dirs.run];
+                let mut read_only = sandbox::shared_files(&dirs.app);
+                if windows.is_some() {
+                    writable.push(&dirs.wine);
+                    read_only.extend(sandbox::shared_files(&dirs.wine));
+                }
                 let jail = Jail {
-                    writable: vec![&dirs.app, &dirs.home, &dirs.tmp, &dirs.run],
-                    read_only: sandbox::shared_files(&dirs.app),
+                    writable,
+                    read_only,
                     sockets,
                     workdir: &dirs.app,
                     network: self.config.network,
                     hostname: format!("gls-{}", id.chars().take(8).collect::<String>()),
                 };
-                sandbox.command(&jail, setpriv, &first)
+                sandbox.command(&jail, setpriv, &first, true)
             }
             Err(_) => {
                 let mut c = process::command(Path::new("/bin/sh"), setpriv);
@@ -759,6 +834,9 @@ fn upload_logs(service: &Service, session: &str, r: &Running) {
 /// The PATH every application gets.
 const BASE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
+/// Why Windows builds show the test card on a host without Wine.
+const NO_WINE: &str = "Wine is not installed (Debian: apt-get install wine; or serve --wine PATH)";
+
 /// Why games have no sound on a host without PulseAudio.
 const NO_SOUND: &str = "PulseAudio is not installed (Debian: apt-get install pulseaudio pulseaudio-utils)";
 
@@ -933,8 +1011,8 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
     let now = Instant::now();
     placed.retain(|(id, until)| match service.launch_view(id) {
         Ok(Some(view)) if runs_in(view.status) || view.launching => {
-            host.launch(&view, running);
-            false
+            // (Kept while it waits.)
+            !host.launch(&view, running)
         }
         Ok(Some(view)) if view.status == StreamSessionStatus::Activating => now < *until,
         Ok(_) => false,

@@ -66,11 +66,14 @@ impl Sandbox {
         }
     }
 
-    /// The command that runs `program` in `jail`, blocked until a byte arrives on its stdin
-    /// (through `setpriv` when the machine has it, as every process the host starts).
-    pub fn command(&self, jail: &Jail, setpriv: Option<&Path>, program: &Path) -> Command {
+    /// The command that runs `program` in `jail`, if `blocked` only once a byte arrives on its
+    /// stdin (through `setpriv` when the machine has it, as every process the host starts).
+    pub fn command(&self, jail: &Jail, setpriv: Option<&Path>, program: &Path, blocked: bool) -> Command {
         let mut cmd = super::process::command(&self.bwrap, setpriv);
-        cmd.args(["--block-fd", "0"]).args(self.args(jail)).arg(program);
+        if blocked {
+            cmd.args(["--block-fd", "0"]);
+        }
+        cmd.args(self.args(jail)).arg(program);
         cmd
     }
 

@@ -186,6 +186,8 @@ pub struct SessionDirs {
     pub started: PathBuf,
     /// The per-second statistics.
     pub stats: PathBuf,
+    /// A Windows build's Wine prefix (its user's folder is `home`).
+    pub wine: PathBuf,
 }
 
 impl SessionDirs {
@@ -201,6 +203,7 @@ impl SessionDirs {
             xvfb_log: root.join("xvfb.log"),
             started: root.join("started"),
             stats: root.join("stats.csv"),
+            wine: root.join("wine"),
             root,
         }
     }
