@@ -25,6 +25,8 @@
  *   --probe PATH (repeatable) reads PATH (a folder: lists it) and logs "probe PATH: ok" or
  *   the error; --try-write PATH appends to PATH and logs "write PATH: ok" or the error;
  *   --connect HOST:PORT opens a TCP connection and logs "connect HOST:PORT: ok" or the error.
+ * - --beep-flash: every 2 s, for 200 ms, a white square fills the left half's middle and a
+ *   1 kHz tone plays, together (for measuring how far sound and picture drift apart).
  * - --alloc MB takes MB MiB of memory, touching each page, 16 MiB at a time, logging every
  *   64 MiB ("allocated N MiB"), then goes on as usual; --spin N keeps N threads busy.
  */
@@ -50,6 +52,10 @@ static FILE *logfile;
 /* The tone's frequency and the sine's phase (the audio callback's). */
 static double tone_hz, tone_phase;
 
+/* --beep-flash: the tone plays only while this is set (the main loop's, with the flash). */
+static int beep_flash;
+static volatile int beeping;
+
 /* What the microphone brought in the last second (the capture callback's). */
 static Sint16 heard[48000];
 static int heard_n, heard_total;
@@ -65,7 +71,7 @@ static void tone(void *user, Uint8 *stream, int len) {
     (void)user;
     Sint16 *s = (Sint16 *)stream;
     for (int i = 0; i < len / 4; i++) {
-        Sint16 v = (Sint16)(8000.0 * sin(tone_phase));
+        Sint16 v = (beep_flash && !beeping) ? 0 : (Sint16)(8000.0 * sin(tone_phase));
         s[2 * i] = v;
         s[2 * i + 1] = v;
         tone_phase += 2.0 * M_PI * tone_hz / 48000.0;
@@ -274,6 +280,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--relative-mouse")) relative = 1;
         else if (!strcmp(argv[i], "--tone") && i + 1 < argc) tone_hz = atof(argv[++i]);
         else if (!strcmp(argv[i], "--listen")) listening = 1;
+        else if (!strcmp(argv[i], "--beep-flash")) beep_flash = 1;
         else if (!strcmp(argv[i], "--messages-after") && i + 1 < argc) messages_after = atoi(argv[++i]);
     }
     mkdir("logs", 0755);
@@ -304,6 +311,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     Uint32 flags = SDL_WINDOW_SHOWN | (windowed ? 0 : SDL_WINDOW_FULLSCREEN_DESKTOP);
+    if (beep_flash && tone_hz <= 0) tone_hz = 1000;
     if (tone_hz > 0) {
         SDL_AudioSpec want = {0}, got;
         want.freq = 48000;
@@ -451,6 +459,15 @@ int main(int argc, char **argv) {
             SDL_Rect mark = {mx - 6, my - 6, 12, 12};
             SDL_SetRenderDrawColor(r, 255, 0, 255, 255);
             SDL_RenderFillRect(r, &mark);
+        }
+        if (beep_flash) {
+            int on = SDL_GetTicks() % 2000 < 200;
+            beeping = on;
+            if (on) {
+                SDL_Rect flash = {w / 8, h / 2 - 100, w / 4, 200};
+                SDL_SetRenderDrawColor(r, 255, 255, 255, 255);
+                SDL_RenderFillRect(r, &flash);
+            }
         }
         if (animate && w > 0) {
             SDL_Rect bar = {(int)(SDL_GetTicks() / 4 % (Uint32)w), h - 160, 24, 80};

@@ -1,16 +1,19 @@
-//! Game streams on this machine: the sample game (games/sample, `--animate`: its picture
-//! changes every frame) runs in 1, 2, 3, … sessions at WIDTHxHEIGHT, each watched by a WebRTC
-//! client (str0m, in this process, over loopback). For each level: the frames every client
-//! received a second (target 30), the server's CPU per stream (capture, conversion, encoding
-//! and sending: the games and their X servers are other processes, reported apart), the part of
-//! it spent in the sessions' video threads (capture, conversion and encoding: the pipeline), the
-//! capture's own split per frame from `GET /_local/sessions/{id}/app`. Stops at the first level
-//! where a stream falls below 95 % of 30 fps. Then, with a still game, the latency from a key
-//! sent on the input channel to the first video frame that shows its effect (the first frame
-//! that is not a periodic keyframe: the picture of a still game changes only with input), and
-//! StartStreamSession to the game's first encoded frame.
+//! Game streams on this machine: the sample game (games/sample, `--animate --tone 440`: its
+//! picture changes every frame and it plays a tone) runs in 1, 2, 3, … sessions at
+//! WIDTHxHEIGHT, each watched by a WebRTC client (str0m, in this process, over loopback). For
+//! each level: the frames every client received a second (target 30), the server's CPU per
+//! stream (capture, conversion, encoding and sending: the games and their X servers are other
+//! processes, reported apart), the part of it spent in the sessions' video threads (capture,
+//! conversion and encoding: the pipeline), the sound's CPU (the server's Opus threads and each
+//! session's PulseAudio, parec and pacat), the capture's own split per frame from
+//! `GET /_local/sessions/{id}/app`. Stops at the first level where a stream falls below 95 %
+//! of 30 fps. Then, with a still game, the latency from a key sent on the input channel to the
+//! first video frame that shows its effect (the first frame that is not a periodic keyframe:
+//! the picture of a still game changes only with input), and StartStreamSession to the game's
+//! first encoded frame (the median of 5).
 //!
 //! Usage: game_bench <server-binary> <sample-game-build> [WIDTHxHEIGHT] [max-streams] [seconds]
+//! (`GLS_BENCH_SERVER_ARGS`: more `serve` flags, e.g. `--app-sandbox off`)
 #![allow(clippy::unwrap_used)] // a benchmark fails loudly
 
 #[path = "../tests/it/webrtc.rs"]
@@ -53,6 +56,29 @@ fn cpu_seconds(pid: u32) -> f64 {
     };
     let f: Vec<&str> = rest.split(' ').collect();
     (f[11].parse::<f64>().unwrap_or(0.0) + f[12].parse::<f64>().unwrap_or(0.0)) / 100.0
+}
+
+/// The CPU seconds of the processes whose parent is `pid` and whose name is one of `names`
+/// (the sessions' PulseAudio, parec and pacat).
+fn children_cpu_seconds(pid: u32, names: &[&str]) -> f64 {
+    let Ok(all) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    all.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let comm = stat
+                .split_once('(')
+                .and_then(|(_, r)| r.rsplit_once(')'))
+                .map(|(c, _)| c);
+            let ppid = stat
+                .rsplit_once(") ")
+                .and_then(|(_, r)| r.split(' ').nth(1)?.parse::<u32>().ok());
+            ppid == Some(pid) && comm.is_some_and(|c| names.contains(&c))
+        })
+        .map(cpu_seconds)
+        .sum()
 }
 
 /// The CPU seconds of `pid`'s threads whose name starts with `prefix` (the sessions' video
@@ -109,9 +135,11 @@ async fn main() {
     let window = Duration::from_secs(args.get(5).map_or(8, |s| s.parse().unwrap()));
     let dir = std::env::temp_dir().join(format!("gls-game-bench-{}", std::process::id()));
     copy_dir(&game, &dir.join("s3/bench/sample"));
+    let extra = std::env::var("GLS_BENCH_SERVER_ARGS").unwrap_or_default();
     let mut server = Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
+        .args(extra.split_whitespace())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -219,13 +247,13 @@ async fn main() {
         }
     };
 
-    println!("{w}x{h}, the sample game --animate at 30 fps");
-    println!("streams | fps min / mean | server CPU per stream | of which the pipeline | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
+    println!("{w}x{h}, the sample game --animate --tone 440 at 30 fps (server flags: {extra:?})");
+    println!("streams | fps min / mean | server CPU per stream | of which the pipeline | sound CPU per stream | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
     let mut streams: Vec<Stream> = Vec::new();
     let mut level = 1;
     while level <= max {
         while streams.len() < level {
-            streams.push(start(vec!["--animate"]).await.0);
+            streams.push(start(vec!["--animate", "--tone", "440"]).await.0);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         let frames =
@@ -235,24 +263,38 @@ async fn main() {
                 .map(|s| http(&addr, "GET", &format!("/_local/sessions/{}/app", s.id), "")["capture"].clone())
                 .collect()
         };
+        // A game's CPU is its cgroup's (in its sandbox, its process group's leader is
+        // bubblewrap), as the admin API shows it.
         let others = |s: &[Stream]| -> f64 {
             s.iter()
-                .map(|s| cpu_seconds(s.game_pid) + cpu_seconds(s.display_pid))
+                .map(|s| {
+                    let game = http(&addr, "GET", &format!("/_local/sessions/{}/app", s.id), "")["cpuSeconds"]
+                        .as_f64()
+                        .unwrap_or_else(|| cpu_seconds(s.game_pid));
+                    game + cpu_seconds(s.display_pid)
+                })
                 .sum()
         };
-        let (f0, c0, p0, o0, s0, t0) = (
+        let sound = || {
+            threads_cpu_seconds(server_pid, "gls-audio-")
+                + threads_cpu_seconds(server_pid, "gls-mic-")
+                + children_cpu_seconds(server_pid, &["pulseaudio", "parec", "pacat"])
+        };
+        let (f0, c0, p0, a0, o0, s0, t0) = (
             frames(&streams),
             cpu_seconds(server_pid),
             threads_cpu_seconds(server_pid, "gls-video-"),
+            sound(),
             others(&streams),
             split(&streams),
             Instant::now(),
         );
         tokio::time::sleep(window).await;
-        let (f1, c1, p1, o1, s1, secs) = (
+        let (f1, c1, p1, a1, o1, s1, secs) = (
             frames(&streams),
             cpu_seconds(server_pid),
             threads_cpu_seconds(server_pid, "gls-video-"),
+            sound(),
             others(&streams),
             split(&streams),
             t0.elapsed().as_secs_f64(),
@@ -269,9 +311,10 @@ async fn main() {
             ms / n.max(1.0)
         };
         println!(
-            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:>6.1} % | {:.2} / {:.2} / {:.2} | {:>6.1} %",
+            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:>6.1} % | {:>5.1} % | {:.2} / {:.2} / {:.2} | {:>6.1} %",
             (c1 - c0) / secs / level as f64 * 100.0,
             (p1 - p0) / secs / level as f64 * 100.0,
+            (a1 - a0) / secs / level as f64 * 100.0,
             per("captureMs"),
             per("convertMs"),
             per("encodeMs"),
@@ -339,11 +382,39 @@ async fn main() {
         pct(0.99),
         latencies.len()
     );
-    println!(
-        "StartStreamSession → the game's first encoded frame: {:.0} ms",
-        first_frame.as_secs_f64() * 1000.0
-    );
+    c.terminate_stream_session()
+        .identifier(&group)
+        .stream_session_identifier(&still.arn)
+        .send()
+        .await
+        .unwrap();
     drop(still);
+    // StartStreamSession to the first frame, five times (one session at a time).
+    let mut firsts = vec![first_frame];
+    http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 2}");
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (s, first) = start(vec![]).await;
+        firsts.push(first);
+        c.terminate_stream_session()
+            .identifier(&group)
+            .stream_session_identifier(&s.arn)
+            .send()
+            .await
+            .unwrap();
+        drop(s);
+        http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 2}");
+    }
+    firsts.sort();
+    println!(
+        "StartStreamSession → the game's first encoded frame: median {:.0} ms (of 5: {})",
+        firsts[2].as_secs_f64() * 1000.0,
+        firsts
+            .iter()
+            .map(|f| format!("{:.0}", f.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let _ = Command::new("kill").arg(server_pid.to_string()).status();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -151,6 +151,37 @@ test("the game's sound reaches the page: the decoded audio has its tone", { skip
   }
 });
 
+test("the game's sound and picture reach the page together (within 100 ms)", { skip: !GAME && "GLS_SAMPLE_GAME is not set" }, async () => {
+  const s = await startServer();
+  const context = await browser.newContext({ viewport: { width: 800, height: 500 } });
+  const page = await context.newPage();
+  await page.goto(pageUrl);
+  const offer = await page.evaluate(() => window.makeOffer());
+  const session = await s.client.send(new StartStreamSessionCommand({
+    Identifier: s.group.Id, ApplicationIdentifier: s.app.Arn, Protocol: "WebRTC", SignalRequest: offer,
+    AdditionalLaunchArgs: ["--beep-flash"],
+    DisplayConfiguration: { Resolution: { Width: 1280, Height: 720 } },
+  }));
+  const active = await until("ACTIVE", async () => {
+    const got = await s.client.send(new GetStreamSessionCommand({ Identifier: s.group.Id, StreamSessionIdentifier: session.Arn }));
+    return got.Status === "ACTIVE" && got;
+  });
+  await page.evaluate((r) => window.applyAnswer(r), active.SignalResponse);
+  await until("the picture", () => page.evaluate(() => document.getElementById("video").videoWidth > 0), 30000);
+  // The game flashes and beeps together every 2 s: each flash's nearest beep, in ms (+: the
+  // sound comes later).
+  const onsets = await page.evaluate(() => window.avOnsets(11000));
+  const skews = onsets.video
+    .map((v) => onsets.audio.map((a) => a - v).sort((x, y) => Math.abs(x) - Math.abs(y))[0])
+    .filter((d) => d !== undefined && Math.abs(d) < 1000)
+    .sort((x, y) => x - y);
+  console.log(`sound minus picture, ms: ${skews.map((d) => d.toFixed(0)).join(" ")} (flashes ${onsets.video.length}, beeps ${onsets.audio.length})`);
+  assert.ok(skews.length >= 3, JSON.stringify(onsets));
+  const median = skews[Math.floor(skews.length / 2)];
+  assert.ok(Math.abs(median) <= 100, `median skew ${median.toFixed(0)} ms`);
+  await context.close();
+});
+
 // A WAV file of `seconds` of a `hz` sine, 48 kHz mono 16-bit: the fake microphone's sound.
 function toneWav(path, hz, seconds) {
   const n = 48000 * seconds;

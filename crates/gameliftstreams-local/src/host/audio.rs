@@ -4,7 +4,8 @@
 //! (Debian's `pulseaudio-utils`) and encoded to Opus (48 kHz stereo, 20 ms frames; `opus-rs`)
 //! on a thread of its own, for the stream layer's audio track; the page's microphone (Opus
 //! packets) is decoded on another and played by `pacat` into the microphone's sink, every
-//! 20 ms, silence when the page sends nothing.
+//! 20 ms (started at the page's first packet: until then the sink's monitor, the game's
+//! microphone, is silent by itself).
 
 use super::process::{self, Group};
 use crate::ops::engine::apps::AudioFeed;
@@ -65,8 +66,8 @@ pub struct Sound {
     pub server: Group,
     /// `parec`, reading the game's sink.
     pub capture: Group,
-    /// `pacat`, playing the page's microphone.
-    pub playback: Group,
+    /// `pacat`, playing the page's microphone, once the page sends it.
+    playback: Arc<Mutex<Option<Group>>>,
     /// The page's microphone packets, for its thread.
     mic: SyncSender<Vec<u8>>,
     mic_stop: Arc<AtomicBool>,
@@ -159,29 +160,13 @@ impl Sound {
             }
         };
         let pcm = capture.take_stdout().ok_or("parec has no stdout")?;
-        let mut cmd = process::command(&tools.pacat, setpriv);
-        cmd.arg(format!("--server=unix:{}", socket.display()))
-            .arg(format!("--device={MIC_SINK}"))
-            .args([
-                "--playback",
-                "--raw",
-                "--format=s16le",
-                "--channels=1",
-                "--latency-msec=40",
-            ])
-            .arg(format!("--rate={RATE}"))
-            .env_clear()
-            .envs(own.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let (playback, speaker) = match Group::spawn_fed(&mut cmd) {
-            Ok(p) => p,
-            Err(e) => {
-                capture.stop(Duration::from_millis(200));
-                server.stop(Duration::from_millis(200));
-                return Err(format!("{} could not start: {e}", tools.pacat.display()));
-            }
+        let player = Player {
+            pacat: tools.pacat.clone(),
+            setpriv: setpriv.map(Path::to_path_buf),
+            socket: socket.clone(),
+            env: own.clone(),
         };
+        let playback: Arc<Mutex<Option<Group>>> = Arc::default();
         let feed: Arc<Mutex<Option<SyncSender<Vec<u8>>>>> = Arc::default();
         let stats: Arc<Mutex<SoundStats>> = Arc::default();
         let short: String = id.chars().take(6).collect();
@@ -192,10 +177,10 @@ impl Sound {
             .map_err(|e| e.to_string())?;
         let (mic, packets) = sync_channel(25);
         let mic_stop = Arc::new(AtomicBool::new(false));
-        let (stop, s) = (mic_stop.clone(), stats.clone());
+        let (stop, s, slot) = (mic_stop.clone(), stats.clone(), playback.clone());
         std::thread::Builder::new()
             .name(format!("gls-mic-{short}"))
-            .spawn(move || play(&packets, speaker, &stop, &s))
+            .spawn(move || play(&packets, &player, &slot, &stop, &s))
             .map_err(|e| e.to_string())?;
         Ok(Sound {
             server,
@@ -231,9 +216,10 @@ impl Sound {
         self.mic.try_send(packet.to_vec()).is_ok()
     }
 
-    /// The process groups it runs.
-    pub fn groups(&self) -> [i32; 3] {
-        [self.server.pgid(), self.capture.pgid(), self.playback.pgid()]
+    /// The process groups it runs from its start (the microphone's player, started later by a
+    /// thread of its own, ends with that thread).
+    pub fn groups(&self) -> [i32; 2] {
+        [self.server.pgid(), self.capture.pgid()]
     }
 
     /// What the capture has done so far.
@@ -249,7 +235,9 @@ impl Sound {
     /// End the capture and the server, and remove the socket's folder.
     pub fn stop(&self) {
         self.mic_stop.store(true, Ordering::SeqCst);
-        self.playback.stop(Duration::from_millis(200));
+        if let Some(playback) = self.playback.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            playback.stop(Duration::from_millis(200));
+        }
         self.capture.stop(Duration::from_millis(200));
         self.server.stop(Duration::from_millis(500));
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -317,7 +305,66 @@ fn encode(mut pcm: impl Read, feed: &Mutex<Option<SyncSender<Vec<u8>>>>, stats: 
 /// 20 ms every 20 ms, of what came from the page (decoded) or else silence, so that the game
 /// always records (silence when the page sends nothing) and what it hears is at most ~100 ms
 /// behind the page.
-fn play(packets: &Receiver<Vec<u8>>, mut speaker: impl Write, stop: &AtomicBool, stats: &Mutex<SoundStats>) {
+/// What starts `pacat` into the microphone's sink.
+struct Player {
+    pacat: PathBuf,
+    setpriv: Option<PathBuf>,
+    socket: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Player {
+    fn start(&self) -> std::io::Result<(Group, std::process::ChildStdin)> {
+        let mut cmd = process::command(&self.pacat, self.setpriv.as_deref());
+        cmd.arg(format!("--server=unix:{}", self.socket.display()))
+            .arg(format!("--device={MIC_SINK}"))
+            .args([
+                "--playback",
+                "--raw",
+                "--format=s16le",
+                "--channels=1",
+                "--latency-msec=40",
+            ])
+            .arg(format!("--rate={RATE}"))
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Group::spawn_fed(&mut cmd)
+    }
+}
+
+/// The page's microphone into the game's: nothing until its first packet; then `pacat`
+/// (kept in `slot`, for the sound's stop) gets 20 ms of it at a time, silence where the page
+/// sent none.
+fn play(
+    packets: &Receiver<Vec<u8>>,
+    player: &Player,
+    slot: &Mutex<Option<Group>>,
+    stop: &AtomicBool,
+    stats: &Mutex<SoundStats>,
+) {
+    let first = loop {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match packets.recv_timeout(Duration::from_millis(200)) {
+            Ok(p) => break p,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    };
+    let mut speaker = match player.start() {
+        Ok((group, stdin)) => {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(group);
+            stdin
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "pacat could not start; the game's microphone stays silent");
+            return;
+        }
+    };
+    let mut first = Some(first);
     let mut decoder = match OpusDecoder::new(RATE as i32, 1) {
         Ok(d) => d,
         Err(e) => {
@@ -334,7 +381,7 @@ fn play(packets: &Receiver<Vec<u8>>, mut speaker: impl Write, stop: &AtomicBool,
     let mut bytes = Vec::with_capacity(FRAME * 2);
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        while let Ok(p) = packets.try_recv() {
+        while let Some(p) = first.take().or_else(|| packets.try_recv().ok()) {
             // (A packet of up to 120 ms; a broken one is skipped.)
             if let Ok(n) = decoder.decode(&p, FRAME * 6, &mut pcm) {
                 heard.extend(pcm[..n].iter().map(|v| (v.clamp(-1.0, 1.0) * 32767.0) as i16));

@@ -40,7 +40,7 @@ const OPUS_SILENCE: [u8; 3] = [0xF8, 0xFF, 0xFE];
 
 /// The game's sound waits at most this many 20 ms packets to be sent (older ones are dropped):
 /// its delay behind the game stays under 100 ms.
-const SOUND_QUEUED: usize = 4;
+const SOUND_QUEUED: usize = 2;
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
