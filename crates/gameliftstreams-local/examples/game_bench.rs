@@ -248,7 +248,7 @@ async fn main() {
     };
 
     println!("{w}x{h}, the sample game --animate --tone 440 at 30 fps (server flags: {extra:?})");
-    println!("streams | fps min / mean | server CPU per stream | of which the pipeline | sound CPU per stream | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
+    println!("streams | fps min / mean | server CPU per stream | of which the pipeline | sound CPU per stream (Opus / PulseAudio / parec + pacat) | capture / convert / encode ms a frame | game + Xvfb CPU per stream");
     let mut streams: Vec<Stream> = Vec::new();
     let mut level = 1;
     while level <= max {
@@ -275,10 +275,13 @@ async fn main() {
                 })
                 .sum()
         };
+        // The sound: the server's Opus threads, the sessions' PulseAudio, their parec and pacat.
         let sound = || {
-            threads_cpu_seconds(server_pid, "gls-audio-")
-                + threads_cpu_seconds(server_pid, "gls-mic-")
-                + children_cpu_seconds(server_pid, &["pulseaudio", "parec", "pacat"])
+            [
+                threads_cpu_seconds(server_pid, "gls-audio-") + threads_cpu_seconds(server_pid, "gls-mic-"),
+                children_cpu_seconds(server_pid, &["pulseaudio"]),
+                children_cpu_seconds(server_pid, &["parec", "pacat"]),
+            ]
         };
         let (f0, c0, p0, a0, o0, s0, t0) = (
             frames(&streams),
@@ -311,10 +314,13 @@ async fn main() {
             ms / n.max(1.0)
         };
         println!(
-            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:>6.1} % | {:>5.1} % | {:.2} / {:.2} / {:.2} | {:>6.1} %",
+            "{level:>7} | {min:>5.1} / {mean:>5.1} | {:>6.1} % of a core | {:>6.1} % | {:>5.1} % ({:.1} / {:.1} / {:.1}) | {:.2} / {:.2} / {:.2} | {:>6.1} %",
             (c1 - c0) / secs / level as f64 * 100.0,
             (p1 - p0) / secs / level as f64 * 100.0,
-            (a1 - a0) / secs / level as f64 * 100.0,
+            a1.iter().zip(&a0).map(|(b, a)| b - a).sum::<f64>() / secs / level as f64 * 100.0,
+            (a1[0] - a0[0]) / secs / level as f64 * 100.0,
+            (a1[1] - a0[1]) / secs / level as f64 * 100.0,
+            (a1[2] - a0[2]) / secs / level as f64 * 100.0,
             per("captureMs"),
             per("convertMs"),
             per("encodeMs"),
