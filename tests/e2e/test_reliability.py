@@ -147,21 +147,71 @@ def test_a_body_that_does_not_arrive_is_a_408_in_the_aws_shape():
             s.stop()
 
 
-def test_connections_over_the_bound_are_refused_in_the_aws_shape():
+def closed(sock, within=3.0):
+    """Whether the server closed `sock` (it reads end of stream) within `within` seconds."""
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except (socket.timeout, TimeoutError):
+        return False
+    except OSError:
+        return True
+
+
+def test_at_the_bound_idle_connections_make_room_and_busy_ones_refuse_in_the_aws_shape():
     with tempfile.TemporaryDirectory() as d:
         s = Server(d, "--max-connections", "2")
         try:
+            # Two connections that send nothing: the longest idle makes room for a third.
             held = [connect(s), connect(s)]
             time.sleep(0.2)
             third = connect(s)
             third.sendall(b"GET /_local/health HTTP/1.1\r\nHost: x\r\n\r\n")
             status, headers, body = read_response(third)
+            assert status == 200
+            assert closed(held[0]), "the oldest idle connection was closed"
+            for c in held + [third]:
+                c.close()
+            time.sleep(0.3)
+            # Two connections with a request in flight (a body still coming): the third is
+            # refused, in the AWS shape.
+            busy = [connect(s), connect(s)]
+            for b in busy:
+                b.sendall(b"POST /applications HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 100\r\n\r\n{\"Desc")
+            time.sleep(0.3)
+            fourth = connect(s)
+            fourth.sendall(b"GET /_local/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, headers, body = read_response(fourth)
             assert status == 503
             aws_error(status, headers, body, "ServiceUnavailableException")
-            for h in held:
-                h.close()
+            assert not closed(busy[0], 0.5) and not closed(busy[1], 0.1), "requests in flight are kept"
+            for b in busy:
+                b.close()
             time.sleep(0.3)
             assert s.admin("GET", "/_local/health")["status"] == "ok"
+        finally:
+            s.stop()
+
+
+def test_slow_and_idle_connections_do_not_shut_clients_out():
+    with tempfile.TemporaryDirectory() as d:
+        s = Server(d, "--max-connections", "50")
+        try:
+            # More connections than the bound, each still sending its headers (slowloris).
+            slow = []
+            for _ in range(60):
+                c = connect(s)
+                c.sendall(b"GET /applications HTTP/1.1\r\nHost: x\r\n")
+                slow.append(c)
+            time.sleep(0.3)
+            client = s.client()
+            for _ in range(5):
+                assert client.list_applications()["Items"] == []
+            gone = sum(closed(c, 0.05) for c in slow)
+            assert gone >= 10, gone
+            for c in slow:
+                c.close()
         finally:
             s.stop()
 

@@ -183,7 +183,10 @@ struct ServeArgs {
     /// Milliseconds a client has to send a request's body once its headers are in.
     #[arg(long, env = "GLS_BODY_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     body_read_timeout_ms: u64,
-    /// Open connections at once; more are answered 503 ServiceUnavailableException.
+    /// Open connections at once. Beyond it, a new connection takes the place of the one idle
+    /// longest (a kept-alive connection between requests, or one still sending its headers);
+    /// when every connection has a request in flight it is answered 503
+    /// ServiceUnavailableException.
     #[arg(long, env = "GLS_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
     /// A SignalRequest that is not a usable WebRTC offer: `lenient` gives the session a
