@@ -8,6 +8,7 @@ pub mod builds;
 pub mod docs;
 pub mod exports;
 pub mod meta;
+mod pg;
 mod schema;
 pub mod sessions;
 mod sqlite;

@@ -168,7 +168,7 @@ fn summary(doc: &GetStreamSessionOutput) -> Result<String, StoreError> {
 }
 
 /// The SQL of a keyset page for a filter combination, selecting `what` after the position.
-fn page_sql(filter: &SessionFilter, what: &str) -> String {
+pub(super) fn page_sql(filter: &SessionFilter, what: &str) -> String {
     let mut sql = format!("SELECT created_at, id, {what} FROM sessions WHERE part = ?");
     if filter.group.is_some() {
         sql.push_str(" AND group_id = ?");

@@ -1,0 +1,389 @@
+//! The PostgreSQL backend's foundation, for a region whose instances share one database: a
+//! connection pool (r2d2 over the `postgres` client), the schema as versioned migrations
+//! applied under an advisory lock (instances that start together migrate once), and the keyset
+//! listing SQL shared with the SQLite backend, with numbered parameters. The tables' PostgreSQL
+//! implementations and `serve --store postgres://…` build on it. Nothing outside `store` sees
+//! a `postgres` type.
+// Until the tables' PostgreSQL implementations land (issue 25), only the tests use this.
+#![cfg_attr(not(test), allow(dead_code, unused_imports))]
+
+use super::sessions::{export_code, page_sql, status_code, SessionFilter};
+use super::StoreError;
+use crate::domain::cursor::Position;
+use r2d2_postgres::postgres::{self, NoTls};
+use r2d2_postgres::{r2d2, PostgresConnectionManager};
+use std::time::Duration;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError(Box::new(e))
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError(Box::new(e))
+    }
+}
+
+/// The advisory lock that migrations hold (any number: the same for every instance).
+const MIGRATION_LOCK: i64 = 0x0067_6c73_5f6d_6967;
+
+/// Each entry moves the schema one version forward; never edit a released entry. Version 1
+/// is the SQLite schema as it stands at its version 8, in PostgreSQL's terms: the same tables,
+/// columns and indexes (so that the listing SQL is shared), ids compared bytewise
+/// (`COLLATE "C"`, as SQLite does), the session counts kept by one trigger function.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE partitions (
+    part BIGSERIAL PRIMARY KEY,
+    account TEXT COLLATE "C" NOT NULL,
+    region TEXT COLLATE "C" NOT NULL,
+    UNIQUE (account, region)
+);
+CREATE TABLE applications (
+    part BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (part, id)
+);
+CREATE INDEX applications_list ON applications (part, created_at, id);
+CREATE INDEX applications_id ON applications (id);
+CREATE TABLE stream_groups (
+    part BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL, tags TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (part, id)
+);
+CREATE INDEX stream_groups_list ON stream_groups (part, created_at, id);
+CREATE INDEX stream_groups_id ON stream_groups (id);
+CREATE TABLE sessions (
+    part BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL, group_id TEXT COLLATE "C" NOT NULL,
+    app_id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL, status BIGINT NOT NULL,
+    export_status BIGINT, doc TEXT NOT NULL, internal TEXT NOT NULL DEFAULT '{}', summary TEXT,
+    waiting BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (part, id)
+);
+CREATE INDEX sessions_all ON sessions (part, created_at, id);
+CREATE INDEX sessions_status ON sessions (part, status, created_at, id);
+CREATE INDEX sessions_group ON sessions (part, group_id, created_at, id);
+CREATE INDEX sessions_group_status ON sessions (part, group_id, status, created_at, id);
+CREATE INDEX sessions_export ON sessions (part, export_status, created_at, id)
+    WHERE export_status IS NOT NULL;
+CREATE INDEX sessions_status_export ON sessions (part, status, export_status, created_at, id)
+    WHERE export_status IS NOT NULL;
+CREATE INDEX sessions_group_export ON sessions (part, group_id, export_status, created_at, id)
+    WHERE export_status IS NOT NULL;
+CREATE INDEX sessions_group_status_export
+    ON sessions (part, group_id, status, export_status, created_at, id)
+    WHERE export_status IS NOT NULL;
+CREATE INDEX sessions_app ON sessions (part, app_id, status);
+CREATE INDEX sessions_id ON sessions (id);
+CREATE INDEX sessions_waiting ON sessions (part, group_id, created_at) WHERE waiting = 1;
+CREATE TABLE session_counts (
+    part BIGINT NOT NULL, status BIGINT NOT NULL, export BIGINT NOT NULL, n BIGINT NOT NULL,
+    PRIMARY KEY (part, status, export)
+);
+CREATE FUNCTION session_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        UPDATE session_counts SET n = n - 1
+            WHERE part = OLD.part AND status = OLD.status AND export = coalesce(OLD.export_status, -1);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO session_counts (part, status, export, n)
+            VALUES (NEW.part, NEW.status, coalesce(NEW.export_status, -1), 1)
+            ON CONFLICT (part, status, export) DO UPDATE SET n = session_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER session_counts_insert_delete AFTER INSERT OR DELETE ON sessions
+    FOR EACH ROW EXECUTE FUNCTION session_counts_change();
+CREATE TRIGGER session_counts_update AFTER UPDATE OF status, export_status ON sessions
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                       OR OLD.export_status IS DISTINCT FROM NEW.export_status)
+    EXECUTE FUNCTION session_counts_change();
+CREATE TABLE stream_urls (
+    part BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL, group_id TEXT COLLATE "C" NOT NULL,
+    created_at BIGINT NOT NULL, status TEXT COLLATE "C" NOT NULL, doc TEXT NOT NULL,
+    internal TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (part, id)
+);
+CREATE UNIQUE INDEX stream_urls_id ON stream_urls (id);
+CREATE INDEX stream_urls_all ON stream_urls (part, created_at, id);
+CREATE INDEX stream_urls_status ON stream_urls (part, status, created_at, id);
+CREATE INDEX stream_urls_group ON stream_urls (part, group_id, created_at, id);
+CREATE INDEX stream_urls_group_status ON stream_urls (part, group_id, status, created_at, id);
+CREATE TABLE timers (
+    seq BIGSERIAL PRIMARY KEY,
+    due_at BIGINT NOT NULL, part BIGINT NOT NULL, kind TEXT COLLATE "C" NOT NULL,
+    resource TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX timers_due ON timers (due_at, seq);
+CREATE TABLE dead_timers (
+    seq BIGINT PRIMARY KEY, due_at BIGINT NOT NULL, part BIGINT NOT NULL,
+    kind TEXT COLLATE "C" NOT NULL, resource TEXT COLLATE "C" NOT NULL, error TEXT NOT NULL,
+    failed_at BIGINT NOT NULL
+);
+CREATE TABLE idempotency (
+    part BIGINT NOT NULL, operation TEXT COLLATE "C" NOT NULL, token TEXT COLLATE "C" NOT NULL,
+    fingerprint TEXT NOT NULL, response TEXT NOT NULL, created_at BIGINT NOT NULL,
+    PRIMARY KEY (part, operation, token)
+);
+CREATE TABLE export_jobs (
+    seq BIGSERIAL PRIMARY KEY, part BIGINT NOT NULL, session TEXT COLLATE "C" NOT NULL,
+    uri TEXT NOT NULL, ended_at BIGINT NOT NULL
+);
+CREATE TABLE builds (
+    part BIGINT NOT NULL, app TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL,
+    reason TEXT, message TEXT, awaiting BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (part, app)
+);
+CREATE INDEX builds_todo ON builds (state) WHERE state IN ('pending', 'deleted');
+"#];
+
+/// Connections to one PostgreSQL database, its schema brought up to date.
+pub struct PgPool {
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+}
+
+impl PgPool {
+    /// Connect to the database at `url` (`postgres://user@host:port/db`, or any libpq
+    /// connection string) with up to `size` connections, and migrate its schema.
+    pub fn connect(url: &str, size: u32) -> Result<PgPool, StoreError> {
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::msg(format!("the PostgreSQL URL {url:?}: {e}")))?;
+        Self::with_config(config, size)
+    }
+
+    fn with_config(config: postgres::Config, size: u32) -> Result<PgPool, StoreError> {
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(PostgresConnectionManager::new(config, NoTls))?;
+        let me = PgPool { pool };
+        me.migrate()?;
+        Ok(me)
+    }
+
+    /// Apply the migrations the database has not seen, in one transaction under an advisory
+    /// lock: instances that start at once wait for each other, and only the first migrates.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.pool.get()?;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+        let version: i64 = tx
+            .query_opt("SELECT version FROM schema_version", &[])?
+            .map_or(0, |r| r.get(0));
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::msg(format!(
+                "the database's schema is version {version}, newer than this build's {}",
+                MIGRATIONS.len()
+            )));
+        }
+        for sql in MIGRATIONS.iter().skip(version.max(0) as usize) {
+            tx.batch_execute(sql)?;
+        }
+        tx.execute("DELETE FROM schema_version", &[])?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&(MIGRATIONS.len() as i64)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A connection of the pool.
+    fn get(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+}
+
+/// `sql` with its `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`, …); the
+/// shared SQL has no `?` inside a literal.
+pub(super) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The parameters of the shared keyset page SQL (`sessions::page_sql`), in its order.
+fn page_params(
+    part: i64,
+    filter: &SessionFilter,
+    after: Option<&Position>,
+) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+    let mut p: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(part)];
+    if let Some(g) = &filter.group {
+        p.push(Box::new(g.clone()));
+    }
+    if let Some(s) = filter.status {
+        p.push(Box::new(status_code(s)));
+    }
+    if let Some(e) = filter.export {
+        p.push(Box::new(export_code(e)));
+    }
+    let (at, id) = after
+        .map(|a| (a.created_at, a.id.clone()))
+        .unwrap_or((i64::MIN, String::new()));
+    p.push(Box::new(at));
+    p.push(Box::new(id));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against the test command's private cluster (`GLS_TEST_POSTGRES`, scripts/pg); skipped
+    //! without it. Each test has a database of its own, dropped at its end.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use gls_model::{ExportFilesStatus, StreamSessionStatus};
+
+    /// A fresh database on the test cluster, and its drop.
+    struct Db {
+        admin: postgres::Config,
+        name: String,
+        config: postgres::Config,
+    }
+
+    impl Db {
+        fn new(tag: &str) -> Option<Db> {
+            let Ok(url) = std::env::var("GLS_TEST_POSTGRES") else {
+                eprintln!("skipped: no GLS_TEST_POSTGRES (scripts/test starts one)");
+                return None;
+            };
+            let admin: postgres::Config = url.parse().unwrap();
+            let name = format!("gls_{tag}_{}", std::process::id());
+            let mut c = admin.connect(NoTls).unwrap();
+            // (One statement each: neither runs inside a transaction block.)
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+            let mut config = admin.clone();
+            config.dbname(&name);
+            Some(Db { admin, name, config })
+        }
+    }
+
+    impl Drop for Db {
+        fn drop(&mut self) {
+            if let Ok(mut c) = self.admin.connect(NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            }
+        }
+    }
+
+    #[test]
+    fn instances_starting_together_migrate_once() {
+        let Some(db) = Db::new("migrate") else { return };
+        let pools: Vec<PgPool> = std::thread::scope(|s| {
+            let started: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| PgPool::with_config(db.config.clone(), 2).unwrap()))
+                .collect();
+            started.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut c = pools[0].get().unwrap();
+        let versions: Vec<i64> = c
+            .query("SELECT version FROM schema_version", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, [MIGRATIONS.len() as i64]);
+        drop(c);
+        // And again: nothing to do.
+        PgPool::with_config(db.config.clone(), 1).unwrap();
+    }
+
+    #[test]
+    fn every_session_listing_is_an_index_range_scan_without_a_sort() {
+        let Some(db) = Db::new("plans") else { return };
+        let pool = PgPool::with_config(db.config.clone(), 1).unwrap();
+        let mut c = pool.get().unwrap();
+        // An empty table is cheaper to scan than to walk: ask for the plan an index can give.
+        c.batch_execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
+            .unwrap();
+        for group in [None, Some("sg-1".to_string())] {
+            for status in [None, Some(StreamSessionStatus::Active)] {
+                for export in [None, Some(ExportFilesStatus::Pending)] {
+                    let f = SessionFilter {
+                        group: group.clone(),
+                        status,
+                        export,
+                    };
+                    let sql = numbered(&page_sql(&f, "summary, CASE WHEN summary IS NULL THEN doc END"));
+                    let params = page_params(1, &f, None);
+                    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+                    let plan: Vec<String> = c
+                        .query(&format!("EXPLAIN {sql} LIMIT 50"), &refs)
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.get(0))
+                        .collect();
+                    let plan = plan.join(" | ");
+                    assert!(plan.contains("Index Scan using sessions_"), "{f:?}: {plan}");
+                    assert!(!plan.contains("Sort"), "{f:?}: sorts: {plan}");
+                    assert!(!plan.contains("Seq Scan"), "{f:?}: scans: {plan}");
+                    // The keyset bound is part of the index condition, not a filter after it.
+                    assert!(
+                        plan.contains("Index Cond") && plan.contains("ROW(created_at, id) >"),
+                        "{f:?}: {plan}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_session_counts_follow_every_change() {
+        let Some(db) = Db::new("counts") else { return };
+        let pool = PgPool::with_config(db.config.clone(), 1).unwrap();
+        let mut c = pool.get().unwrap();
+        let insert = |c: &mut postgres::Client, id: &str, status: i64| {
+            c.execute(
+                "INSERT INTO sessions (part, id, group_id, app_id, created_at, status, doc) \
+                 VALUES (1, $1, 'g', 'a', 0, $2, '{}')",
+                &[&id, &status],
+            )
+            .unwrap();
+        };
+        insert(&mut c, "s1", 0);
+        insert(&mut c, "s2", 0);
+        insert(&mut c, "s3", 2);
+        c.execute("UPDATE sessions SET status = 2 WHERE id = 's1'", &[])
+            .unwrap();
+        c.execute("UPDATE sessions SET export_status = 1 WHERE id = 's3'", &[])
+            .unwrap();
+        c.execute("UPDATE sessions SET doc = '{\"x\":1}' WHERE id = 's2'", &[])
+            .unwrap();
+        c.execute("DELETE FROM sessions WHERE id = 's2'", &[]).unwrap();
+        let counts: Vec<(i64, i64, i64)> = c
+            .query(
+                "SELECT status, export, n FROM session_counts WHERE n > 0 ORDER BY status, export",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(counts, [(2, -1, 1), (2, 1, 1)]);
+    }
+
+    #[test]
+    fn a_url_that_is_not_one_is_said_so() {
+        let e = PgPool::connect("postgres://host:notaport/db", 1).err().unwrap();
+        assert!(e.to_string().contains("the PostgreSQL URL"), "{e}");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        assert_eq!(numbered("a = ? AND (b, c) > (?, ?)"), "a = $1 AND (b, c) > ($2, $3)");
+    }
+}
