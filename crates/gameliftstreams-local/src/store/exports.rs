@@ -1,9 +1,8 @@
 //! The export outbox: a job per ended session whose files are to be written, recorded in the
 //! transaction that ended it and removed once the archive is written and its outcome saved.
 
-use super::sqlite::SqliteTx;
+use super::sql::{Exec, Param};
 use super::StoreError;
-use rusqlite::params;
 
 /// One archive to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,42 +32,43 @@ pub trait ExportJobs {
     fn count(&self) -> Result<i64, StoreError>;
 }
 
-impl ExportJobs for SqliteTx<'_> {
+impl<E: Exec> ExportJobs for E {
     fn add(&self, part: i64, session: &str, uri: &str, ended_at: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("INSERT INTO export_jobs(part, session, uri, ended_at) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![part, session, uri, ended_at])?;
+        self.exec(
+            "INSERT INTO export_jobs(part, session, uri, ended_at) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                Param::Int(part),
+                Param::Text(session),
+                Param::Text(uri),
+                Param::Int(ended_at),
+            ],
+        )?;
         Ok(())
     }
 
     fn pending(&self, limit: usize) -> Result<Vec<ExportJob>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, part, session, uri, ended_at FROM export_jobs ORDER BY seq LIMIT ?1")?;
-        let rows = stmt.query_map([limit as i64], |r| {
+        self.rows(
+            "SELECT seq, part, session, uri, ended_at FROM export_jobs ORDER BY seq LIMIT ?1",
+            &[Param::Int(limit as i64)],
+        )?
+        .iter()
+        .map(|r| {
             Ok(ExportJob {
-                seq: r.get(0)?,
-                part: r.get(1)?,
-                session: r.get(2)?,
-                uri: r.get(3)?,
-                ended_at: r.get(4)?,
+                seq: r.int(0)?,
+                part: r.int(1)?,
+                session: r.text(2)?,
+                uri: r.text(3)?,
+                ended_at: r.int(4)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .collect()
     }
 
     fn done(&self, seq: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("DELETE FROM export_jobs WHERE seq = ?1")?
-            .execute([seq])?
-            > 0)
+        Ok(self.exec("DELETE FROM export_jobs WHERE seq = ?1", &[Param::Int(seq)])? > 0)
     }
 
     fn count(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT count(*) FROM export_jobs")?
-            .query_row([], |r| r.get(0))?)
+        super::timers::count(self, "SELECT count(*) FROM export_jobs")
     }
 }

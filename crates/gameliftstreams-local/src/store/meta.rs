@@ -1,10 +1,9 @@
 //! Service metadata (the token secret, the clock's persisted state, one-time flags) and the
 //! (account, region) partitions every resource row belongs to.
 
-use super::sqlite::SqliteTx;
+use super::sql::{Exec, Param};
 use super::StoreError;
 use crate::clock::ClockState;
-use rusqlite::{params, OptionalExtension};
 
 /// Key/value metadata of the service.
 pub trait Meta {
@@ -86,24 +85,55 @@ impl dyn Meta + '_ {
     }
 }
 
-impl Meta for SqliteTx<'_> {
+impl<E: Exec> Meta for E {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?)
+        self.row("SELECT value FROM meta WHERE key = ?1", &[Param::Text(key)])?
+            .map(|r| r.blob(0))
+            .transpose()
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.exec(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
+            &[Param::Text(key), Param::Blob(value)],
         )?;
         Ok(())
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        self.exec("DELETE FROM meta WHERE key = ?1", &[Param::Text(key)])?;
         Ok(())
+    }
+}
+
+impl<E: Exec> Partitions for E {
+    fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
+        let (a, r) = (Param::Text(account), Param::Text(region));
+        self.exec(
+            "INSERT INTO partitions(account, region) VALUES (?1, ?2) ON CONFLICT (account, region) DO NOTHING",
+            &[a, r],
+        )?;
+        self.row(
+            "SELECT part FROM partitions WHERE account = ?1 AND region = ?2",
+            &[a, r],
+        )?
+        .ok_or_else(|| StoreError::msg("a partition just made is not there"))?
+        .int(0)
+    }
+
+    fn scope(&self, part: i64) -> Result<Option<(String, String)>, StoreError> {
+        self.row(
+            "SELECT account, region FROM partitions WHERE part = ?1",
+            &[Param::Int(part)],
+        )?
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .transpose()
+    }
+
+    fn all(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.rows("SELECT account, region FROM partitions ORDER BY account, region", &[])?
+            .iter()
+            .map(|r| Ok((r.text(0)?, r.text(1)?)))
+            .collect()
     }
 }

@@ -11,6 +11,7 @@ pub mod meta;
 mod pg;
 mod schema;
 pub mod sessions;
+mod sql;
 mod sqlite;
 pub mod timers;
 pub mod tokens;

@@ -8,10 +8,12 @@
 #![cfg_attr(not(test), allow(dead_code, unused_imports))]
 
 use super::sessions::{export_code, page_sql, status_code, SessionFilter};
+use super::sql::{Exec, Param, Row, Value};
 use super::StoreError;
 use crate::domain::cursor::Position;
 use r2d2_postgres::postgres::{self, NoTls};
 use r2d2_postgres::{r2d2, PostgresConnectionManager};
+use std::cell::RefCell;
 use std::time::Duration;
 
 impl From<postgres::Error> for StoreError {
@@ -28,6 +30,12 @@ impl From<r2d2::Error> for StoreError {
 
 /// The advisory lock that migrations hold (any number: the same for every instance).
 const MIGRATION_LOCK: i64 = 0x0067_6c73_5f6d_6967;
+
+/// The advisory lock every write transaction holds: writes run one at a time across every
+/// instance of the region, as they do on SQLite's one writer, so that each sees what every
+/// earlier one committed (READ COMMITTED statements under the lock) and the invariants that
+/// span rows (capacity, quotas, ClientTokens, URL uses) hold without retries.
+const WRITE_LOCK: i64 = 0x0067_6c73_5f77_7269;
 
 /// Each entry moves the schema one version forward; never edit a released entry. Version 1
 /// is the SQLite schema as it stands at its version 8, in PostgreSQL's terms: the same tables,
@@ -197,20 +205,118 @@ impl PgPool {
     fn get(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
         Ok(self.pool.get()?)
     }
+
+    /// Run `f` as a write: under the region's write lock, committed when it returns `Ok`.
+    pub(super) fn write<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let tx = client.transaction()?;
+        let tx = PgTx { tx: RefCell::new(tx) };
+        tx.exec("SELECT pg_advisory_xact_lock(?1)", &[Param::Int(WRITE_LOCK)])?;
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
+
+    /// Run `f` in a read transaction: one snapshot (REPEATABLE READ, READ ONLY).
+    pub(super) fn read<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut client = self.get()?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let tx = PgTx { tx: RefCell::new(tx) };
+        let out = f(&tx)?;
+        tx.tx.into_inner().commit()?;
+        Ok(out)
+    }
 }
 
-/// `sql` with its `?` placeholders numbered as PostgreSQL wants them (`$1`, `$2`, …); the
-/// shared SQL has no `?` inside a literal.
+/// One open transaction of the PostgreSQL backend.
+pub(super) struct PgTx<'c> {
+    tx: RefCell<postgres::Transaction<'c>>,
+}
+
+/// The parameters as the client takes them.
+fn pg_params<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| -> &(dyn postgres::types::ToSql + Sync) {
+            match p {
+                Param::Int(v) => v,
+                Param::Text(v) => v,
+                Param::Blob(v) => v,
+            }
+        })
+        .collect()
+}
+
+/// Column `i` of a row, by its type.
+fn value(row: &postgres::Row, i: usize) -> Result<Value, StoreError> {
+    use postgres::types::Type;
+    let t = row.columns().get(i).map(|c| c.type_().clone());
+    Ok(match t {
+        Some(Type::INT8) => row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int),
+        Some(Type::INT4) => row
+            .try_get::<_, Option<i32>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Some(Type::BOOL) => row
+            .try_get::<_, Option<bool>>(i)?
+            .map_or(Value::Null, |v| Value::Int(v.into())),
+        Some(Type::TEXT | Type::VARCHAR | Type::NAME) => {
+            row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
+        }
+        Some(Type::BYTEA) => row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob),
+        other => {
+            return Err(StoreError::msg(format!(
+                "column {i} has a type the store does not read: {other:?}"
+            )))
+        }
+    })
+}
+
+impl Exec for PgTx<'_> {
+    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let sql = numbered(sql);
+        Ok(self.tx.borrow_mut().execute(sql.as_str(), &pg_params(params))?)
+    }
+
+    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        let sql = numbered(sql);
+        let rows = self.tx.borrow_mut().query(sql.as_str(), &pg_params(params))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| value(r, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+}
+
+/// `sql` with its `?` and `?N` placeholders as PostgreSQL writes them (`$N`; a bare `?` takes
+/// the next number). The shared SQL has no `?` inside a literal.
 pub(super) fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
+    let mut next = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '?' {
             out.push(c);
+            continue;
         }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+            digits.push(d);
+            chars.next();
+        }
+        if digits.is_empty() {
+            next += 1;
+            digits = next.to_string();
+        }
+        out.push('$');
+        out.push_str(&digits);
     }
     out
 }
@@ -376,6 +482,107 @@ mod tests {
         assert_eq!(counts, [(2, -1, 1), (2, 1, 1)]);
     }
 
+    /// What the tables shared by both backends do, the same on each.
+    fn the_shared_tables(tx: &impl Exec) {
+        use super::super::{ExportJobs, Meta, Partitions, Timer, Timers, Tokens};
+        Meta::set(tx, "k", b"one").unwrap();
+        Meta::set(tx, "k", b"two").unwrap();
+        assert_eq!(Meta::get(tx, "k").unwrap().as_deref(), Some(&b"two"[..]));
+        Meta::delete(tx, "k").unwrap();
+        assert_eq!(Meta::get(tx, "k").unwrap(), None);
+
+        let a = Partitions::part(tx, "111122223333", "us-west-2").unwrap();
+        let b = Partitions::part(tx, "111122223333", "us-east-1").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(Partitions::part(tx, "111122223333", "us-west-2").unwrap(), a);
+        assert_eq!(
+            Partitions::scope(tx, b).unwrap(),
+            Some(("111122223333".to_string(), "us-east-1".to_string()))
+        );
+        assert_eq!(Partitions::all(tx).unwrap().len(), 2);
+
+        assert_eq!(Timers::next(tx).unwrap(), None);
+        Timers::add(tx, 20, a, "ready", "r1").unwrap();
+        Timers::add(tx, 10, a, "ready", "r2").unwrap();
+        Timers::add(tx, 10, a, "gone", "r3").unwrap();
+        assert_eq!(Timers::next(tx).unwrap(), Some(10));
+        let first = Timers::first_due(tx, 15).unwrap().unwrap();
+        assert_eq!((first.due_at, first.resource.as_str()), (10, "r2"));
+        Timers::delete(tx, first.seq).unwrap();
+        let second: Timer = Timers::first_due(tx, 15).unwrap().unwrap();
+        assert_eq!(second.resource, "r3", "same due time: the order they were set");
+        Timers::dead_letter(tx, &second, "boom", 16).unwrap();
+        Timers::delete(tx, second.seq).unwrap();
+        assert_eq!(Timers::first_due(tx, 15).unwrap(), None);
+        assert_eq!(
+            (Timers::pending(tx).unwrap(), Timers::dead_letters(tx).unwrap()),
+            (1, 1)
+        );
+
+        Tokens::put(tx, a, "CreateApplication", "t", "f1", "{}", 100).unwrap();
+        Tokens::put(tx, a, "CreateApplication", "t", "f2", "{\"x\":1}", 200).unwrap();
+        assert_eq!(
+            Tokens::get(tx, a, "CreateApplication", "t", 150).unwrap(),
+            Some(("f2".to_string(), "{\"x\":1}".to_string()))
+        );
+        assert_eq!(Tokens::get(tx, a, "CreateApplication", "t", 250).unwrap(), None);
+
+        ExportJobs::add(tx, a, "s1", "s3://b/x.zip", 5).unwrap();
+        ExportJobs::add(tx, a, "s2", "s3://b/y.zip", 6).unwrap();
+        let jobs = ExportJobs::pending(tx, 1).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].session, "s1");
+        assert!(ExportJobs::done(tx, jobs[0].seq).unwrap());
+        assert!(!ExportJobs::done(tx, jobs[0].seq).unwrap());
+        assert_eq!(ExportJobs::count(tx).unwrap(), 1);
+    }
+
+    #[test]
+    fn the_shared_tables_behave_alike_on_sqlite_and_postgresql() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        the_shared_tables(&super::super::sqlite::SqliteTx::new(&conn));
+        let Some(db) = Db::new("tables") else { return };
+        let pool = PgPool::with_config(db.config.clone(), 2).unwrap();
+        pool.write(|tx| {
+            the_shared_tables(tx);
+            Ok(())
+        })
+        .unwrap();
+        // Committed, and a read sees it.
+        let pending = pool.read(|tx| super::super::Timers::pending(tx)).unwrap();
+        assert_eq!(pending, 1);
+    }
+
+    #[test]
+    fn writes_from_several_instances_run_one_at_a_time() {
+        let Some(db) = Db::new("writes") else { return };
+        // Two pools: two instances of the region. Each write reads a counter and writes it
+        // back one higher; none is lost.
+        let pools = [
+            PgPool::with_config(db.config.clone(), 2).unwrap(),
+            PgPool::with_config(db.config.clone(), 2).unwrap(),
+        ];
+        std::thread::scope(|s| {
+            for pool in &pools {
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        pool.write(|tx| {
+                            use super::super::Meta;
+                            let n: i64 = Meta::get(tx, "n")?
+                                .map(|v| String::from_utf8_lossy(&v).parse().unwrap())
+                                .unwrap_or(0);
+                            Meta::set(tx, "n", (n + 1).to_string().as_bytes())
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let n = pools[0].read(|tx| super::super::Meta::get(tx, "n")).unwrap().unwrap();
+        assert_eq!(n, b"100");
+    }
+
     #[test]
     fn a_url_that_is_not_one_is_said_so() {
         let e = PgPool::connect("postgres://host:notaport/db", 1).err().unwrap();
@@ -383,7 +590,8 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_numbered_in_order() {
+    fn placeholders_are_numbered_as_postgresql_writes_them() {
         assert_eq!(numbered("a = ? AND (b, c) > (?, ?)"), "a = $1 AND (b, c) > ($2, $3)");
+        assert_eq!(numbered("VALUES (?1, ?2) WHERE x = ?1"), "VALUES ($1, $2) WHERE x = $1");
     }
 }

@@ -2,12 +2,13 @@
 //! group commit in `writer`), a small pool of reader connections, savepoints, and the JSON
 //! column codec shared by the table modules.
 
+use super::sql::{Exec, Param, Row, Value};
 use super::writer::Writer;
 use super::{
     schema, Builds, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls,
 };
 use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
-use rusqlite::{params, Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,47 @@ impl SqliteTx<'_> {
             add.execute(rusqlite::params![part, status, export, n])?;
         }
         Ok(())
+    }
+}
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Int(v) => v.to_sql(),
+            Param::Text(v) => v.to_sql(),
+            Param::Blob(v) => v.to_sql(),
+        }
+    }
+}
+
+impl Exec for SqliteTx<'_> {
+    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params.iter()))?;
+        Ok(changed as u64)
+    }
+
+    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        use rusqlite::types::ValueRef;
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => Value::Null,
+                        ValueRef::Integer(v) => Value::Int(v),
+                        ValueRef::Real(v) => Value::Int(v as i64),
+                        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map(Row)
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
@@ -360,36 +402,6 @@ const PARTITIONED: [&str; 9] = [
     "dead_timers",
     "export_jobs",
 ];
-
-impl Partitions for SqliteTx<'_> {
-    fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
-        self.conn
-            .prepare_cached("INSERT OR IGNORE INTO partitions(account, region) VALUES (?1, ?2)")?
-            .execute(params![account, region])?;
-        Ok(self
-            .conn
-            .prepare_cached("SELECT part FROM partitions WHERE account = ?1 AND region = ?2")?
-            .query_row(params![account, region], |r| r.get(0))?)
-    }
-
-    fn scope(&self, part: i64) -> Result<Option<(String, String)>, StoreError> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row("SELECT account, region FROM partitions WHERE part = ?1", [part], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?)
-    }
-
-    fn all(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT account, region FROM partitions ORDER BY account, region")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-}
 
 #[cfg(test)]
 mod tests {

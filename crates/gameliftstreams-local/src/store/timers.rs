@@ -1,9 +1,8 @@
 //! Durable timers (a due time, a kind and a resource, fired in due order) and the dead
 //! letters: timers that failed when fired, kept with their error instead of blocking others.
 
-use super::sqlite::SqliteTx;
+use super::sql::{Exec, Param};
 use super::StoreError;
-use rusqlite::{params, OptionalExtension};
 
 /// A stored timer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,67 +37,76 @@ pub trait Timers {
     fn pending(&self) -> Result<i64, StoreError>;
 }
 
-impl Timers for SqliteTx<'_> {
+impl<E: Exec> Timers for E {
     fn add(&self, due_at: i64, part: i64, kind: &str, resource: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("INSERT INTO timers(due_at, part, kind, resource) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![due_at, part, kind, resource])?;
+        self.exec(
+            "INSERT INTO timers(due_at, part, kind, resource) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                Param::Int(due_at),
+                Param::Int(part),
+                Param::Text(kind),
+                Param::Text(resource),
+            ],
+        )?;
         Ok(())
     }
 
     fn next(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT min(due_at) FROM timers")?
-            .query_row([], |r| r.get(0))?)
+        match self.row("SELECT min(due_at) FROM timers", &[])? {
+            Some(r) => r.opt_int(0),
+            None => Ok(None),
+        }
     }
 
     fn first_due(&self, now: i64) -> Result<Option<Timer>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT seq, due_at, part, kind, resource FROM timers WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT 1",
-            )?
-            .query_row([now], |r| {
-                Ok(Timer {
-                    seq: r.get(0)?,
-                    due_at: r.get(1)?,
-                    part: r.get(2)?,
-                    kind: r.get(3)?,
-                    resource: r.get(4)?,
-                })
+        self.row(
+            "SELECT seq, due_at, part, kind, resource FROM timers WHERE due_at <= ?1 ORDER BY due_at, seq LIMIT 1",
+            &[Param::Int(now)],
+        )?
+        .map(|r| {
+            Ok(Timer {
+                seq: r.int(0)?,
+                due_at: r.int(1)?,
+                part: r.int(2)?,
+                kind: r.text(3)?,
+                resource: r.text(4)?,
             })
-            .optional()?)
+        })
+        .transpose()
     }
 
     fn delete(&self, seq: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM timers WHERE seq = ?1")?
-            .execute([seq])?;
+        self.exec("DELETE FROM timers WHERE seq = ?1", &[Param::Int(seq)])?;
         Ok(())
     }
 
     fn dead_letter(&self, t: &Timer, error: &str, at: i64) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO dead_timers(seq, due_at, part, kind, resource, error, failed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![t.seq, t.due_at, t.part, t.kind, t.resource, error, at])?;
+        self.exec(
+            "INSERT INTO dead_timers(seq, due_at, part, kind, resource, error, failed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                Param::Int(t.seq),
+                Param::Int(t.due_at),
+                Param::Int(t.part),
+                Param::Text(&t.kind),
+                Param::Text(&t.resource),
+                Param::Text(error),
+                Param::Int(at),
+            ],
+        )?;
         Ok(())
     }
 
     fn dead_letters(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT count(*) FROM dead_timers")?
-            .query_row([], |r| r.get(0))?)
+        count(self, "SELECT count(*) FROM dead_timers")
     }
 
     fn pending(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT count(*) FROM timers")?
-            .query_row([], |r| r.get(0))?)
+        count(self, "SELECT count(*) FROM timers")
     }
+}
+
+/// The one number a `SELECT count(*)` answers.
+pub(super) fn count(e: &impl Exec, sql: &'static str) -> Result<i64, StoreError> {
+    e.row(sql, &[])?.map_or(Ok(0), |r| r.int(0))
 }

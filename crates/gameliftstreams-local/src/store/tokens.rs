@@ -1,9 +1,8 @@
 //! Remembered ClientTokens: per (partition, operation, token) the fingerprint of the request
 //! that used it and the response it got, so a retry gets the same answer.
 
-use super::sqlite::SqliteTx;
+use super::sql::{Exec, Param};
 use super::StoreError;
-use rusqlite::{params, OptionalExtension};
 
 /// The ClientToken table.
 pub trait Tokens {
@@ -21,16 +20,15 @@ pub trait Tokens {
     ) -> Result<(), StoreError>;
 }
 
-impl Tokens for SqliteTx<'_> {
+impl<E: Exec> Tokens for E {
     fn get(&self, part: i64, op: &str, token: &str, since: i64) -> Result<Option<(String, String)>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT fingerprint, response FROM idempotency
-                 WHERE part = ?1 AND operation = ?2 AND token = ?3 AND created_at >= ?4",
-            )?
-            .query_row(params![part, op, token, since], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        self.row(
+            "SELECT fingerprint, response FROM idempotency
+             WHERE part = ?1 AND operation = ?2 AND token = ?3 AND created_at >= ?4",
+            &[Param::Int(part), Param::Text(op), Param::Text(token), Param::Int(since)],
+        )?
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .transpose()
     }
 
     fn put(
@@ -42,12 +40,20 @@ impl Tokens for SqliteTx<'_> {
         response: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO idempotency(part, operation, token, fingerprint, response, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![part, op, token, fingerprint, response, at])?;
+        self.exec(
+            "INSERT INTO idempotency(part, operation, token, fingerprint, response, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (part, operation, token) DO UPDATE SET fingerprint = excluded.fingerprint,
+                 response = excluded.response, created_at = excluded.created_at",
+            &[
+                Param::Int(part),
+                Param::Text(op),
+                Param::Text(token),
+                Param::Text(fingerprint),
+                Param::Text(response),
+                Param::Int(at),
+            ],
+        )?;
         Ok(())
     }
 }

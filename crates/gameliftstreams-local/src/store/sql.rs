@@ -1,0 +1,108 @@
+//! Statements both backends run as written: the tables whose SQL is portable (SQLite's and
+//! PostgreSQL's common dialect: `?N` parameters, `ON CONFLICT … DO …`) are implemented once,
+//! over [`Exec`], which each backend's transaction implements (SQLite: cached statements;
+//! PostgreSQL: `?N` written `$N`). Values cross it as [`Param`]s and [`Row`]s of
+//! [`Value`]s, so that no table sees an engine's types.
+
+use super::StoreError;
+
+/// A statement's parameter.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Param<'a> {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(&'a str),
+    /// Bytes.
+    Blob(&'a [u8]),
+}
+
+/// A column's value as read.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Value {
+    /// NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+/// One row of a result.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Row(pub(super) Vec<Value>);
+
+impl Row {
+    fn at(&self, i: usize) -> Result<&Value, StoreError> {
+        self.0
+            .get(i)
+            .ok_or_else(|| StoreError::msg(format!("no column {i} in a row of {}", self.0.len())))
+    }
+
+    fn wrong(&self, i: usize, want: &str) -> StoreError {
+        StoreError::msg(format!("column {i} is not {want}: {:?}", self.0.get(i)))
+    }
+
+    /// Column `i`, an integer.
+    pub(super) fn int(&self, i: usize) -> Result<i64, StoreError> {
+        match self.at(i)? {
+            Value::Int(v) => Ok(*v),
+            _ => Err(self.wrong(i, "an integer")),
+        }
+    }
+
+    /// Column `i`, an integer or NULL.
+    pub(super) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    /// Column `i`, text.
+    pub(super) fn text(&self, i: usize) -> Result<String, StoreError> {
+        match self.at(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            _ => Err(self.wrong(i, "text")),
+        }
+    }
+
+    /// Column `i`, bytes.
+    pub(super) fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        match self.at(i)? {
+            Value::Blob(v) => Ok(v.clone()),
+            Value::Text(v) => Ok(v.clone().into_bytes()),
+            _ => Err(self.wrong(i, "bytes")),
+        }
+    }
+}
+
+/// What runs a statement in an open transaction.
+pub(super) trait Exec {
+    /// Run `sql` with `params`; how many rows it changed.
+    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Run the query `sql` with `params`; its rows.
+    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError>;
+
+    /// The first row of the query, if any.
+    fn row(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+        Ok(self.rows(sql, params)?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_say_what_a_column_is_not() {
+        let r = Row(vec![Value::Int(3), Value::Null, Value::Text("t".into())]);
+        assert_eq!(r.int(0).unwrap(), 3);
+        assert_eq!(r.opt_int(1).unwrap(), None);
+        assert_eq!(r.text(2).unwrap(), "t");
+        assert!(r.text(0).unwrap_err().to_string().contains("column 0 is not text"));
+        assert!(r.int(7).is_err());
+    }
+}
