@@ -3,9 +3,8 @@
 //! that takes the snapshot outside any transaction. Rows in `pending` (to take) and `deleted`
 //! (to remove from disk) are that worker's queue.
 
-use super::sqlite::SqliteTx;
+use super::sql::{Exec, Param, Row};
 use super::StoreError;
-use rusqlite::{params, OptionalExtension};
 
 /// Where an application's build stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,44 +96,47 @@ pub trait Builds {
     fn all_apps(&self) -> Result<Vec<String>, StoreError>;
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BuildRow> {
+fn build(r: &Row) -> Result<BuildRow, StoreError> {
     Ok(BuildRow {
-        part: r.get(0)?,
-        app: r.get(1)?,
-        state: BuildState::parse(&r.get::<_, String>(2)?),
-        reason: r.get(3)?,
-        message: r.get(4)?,
-        awaiting: r.get::<_, i64>(5)? != 0,
+        part: r.int(0)?,
+        app: r.text(1)?,
+        state: BuildState::parse(&r.text(2)?),
+        reason: r.opt_text(3)?,
+        message: r.opt_text(4)?,
+        awaiting: r.int(5)? != 0,
     })
 }
 
 const COLUMNS: &str = "part, app, state, reason, message, awaiting";
 
-impl Builds for SqliteTx<'_> {
+impl<E: Exec> Builds for E {
     fn add(&self, part: i64, app: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO builds (part, app, state) VALUES (?1, ?2, 'pending')
-                 ON CONFLICT (part, app) DO UPDATE SET state = 'pending', reason = NULL, message = NULL, awaiting = 0",
-            )?
-            .execute(params![part, app])?;
+        self.exec(
+            "INSERT INTO builds (part, app, state) VALUES (?1, ?2, 'pending')
+             ON CONFLICT (part, app) DO UPDATE SET state = 'pending', reason = NULL, message = NULL, awaiting = 0",
+            &[Param::Int(part), Param::Text(app)],
+        )?;
         Ok(())
     }
 
     fn get(&self, part: i64, app: &str) -> Result<Option<BuildRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM builds WHERE part = ?1 AND app = ?2"))?
-            .query_row(params![part, app], row)
-            .optional()?)
+        self.row(
+            &format!("SELECT {COLUMNS} FROM builds WHERE part = ?1 AND app = ?2"),
+            &[Param::Int(part), Param::Text(app)],
+        )?
+        .map(|r| build(&r))
+        .transpose()
     }
 
     fn todo(&self, limit: usize) -> Result<Vec<BuildRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM builds WHERE state IN ('pending', 'deleted') ORDER BY rowid LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([limit as i64], row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows_upto(
+            &format!("SELECT {COLUMNS} FROM builds WHERE state IN ('pending', 'deleted') ORDER BY rowid"),
+            &[],
+            limit,
+        )?
+        .iter()
+        .map(build)
+        .collect()
     }
 
     fn set(
@@ -145,41 +147,46 @@ impl Builds for SqliteTx<'_> {
         reason: Option<&str>,
         message: Option<&str>,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "UPDATE builds SET state = ?3, reason = ?4, message = ?5
-                 WHERE part = ?1 AND app = ?2 AND state = 'pending'",
-            )?
-            .execute(params![part, app, state.as_str(), reason, message])?
-            > 0)
+        Ok(self.exec(
+            "UPDATE builds SET state = ?3, reason = ?4, message = ?5
+             WHERE part = ?1 AND app = ?2 AND state = 'pending'",
+            &[
+                Param::Int(part),
+                Param::Text(app),
+                Param::Text(state.as_str()),
+                Param::OptText(reason),
+                Param::OptText(message),
+            ],
+        )? > 0)
     }
 
     fn set_deleted(&self, part: i64, app: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("UPDATE builds SET state = 'deleted' WHERE part = ?1 AND app = ?2")?
-            .execute(params![part, app])?
-            > 0)
+        Ok(self.exec(
+            "UPDATE builds SET state = 'deleted' WHERE part = ?1 AND app = ?2",
+            &[Param::Int(part), Param::Text(app)],
+        )? > 0)
     }
 
     fn set_awaiting(&self, part: i64, app: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE builds SET awaiting = 1 WHERE part = ?1 AND app = ?2")?
-            .execute(params![part, app])?;
+        self.exec(
+            "UPDATE builds SET awaiting = 1 WHERE part = ?1 AND app = ?2",
+            &[Param::Int(part), Param::Text(app)],
+        )?;
         Ok(())
     }
 
     fn remove(&self, part: i64, app: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM builds WHERE part = ?1 AND app = ?2")?
-            .execute(params![part, app])?;
+        self.exec(
+            "DELETE FROM builds WHERE part = ?1 AND app = ?2",
+            &[Param::Int(part), Param::Text(app)],
+        )?;
         Ok(())
     }
 
     fn all_apps(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT app FROM builds")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.rows("SELECT app FROM builds", &[])?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
     }
 }

@@ -1,11 +1,10 @@
 //! Applications and stream groups: each row is the resource's API document and its tags,
 //! keyed by (partition, id) and listed by (CreatedAt, Id).
 
-use super::sqlite::{from_json, to_json, SqliteTx};
+use super::sql::{to_json, Exec, Param};
 use super::StoreError;
 use crate::domain::cursor::Position;
 use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
-use rusqlite::{params, OptionalExtension};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -49,89 +48,107 @@ impl Doc for GetStreamGroupOutput {
     const TABLE: &'static str = "stream_groups";
 }
 
-impl<D: Doc> Documents<D> for SqliteTx<'_> {
+impl<D: Doc, E: Exec> Documents<D> for E {
     fn insert(&self, part: i64, id: &str, created_at: i64, doc: &D, tags: &Tags) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(&format!(
+        let (doc, tags) = (to_json(doc)?, to_json(tags)?);
+        self.exec(
+            &format!(
                 "INSERT INTO {}(part, id, created_at, doc, tags) VALUES (?1, ?2, ?3, ?4, ?5)",
                 D::TABLE
-            ))?
-            .execute(params![part, id, created_at, to_json(doc)?, to_json(tags)?])?;
+            ),
+            &[
+                Param::Int(part),
+                Param::Text(id),
+                Param::Int(created_at),
+                Param::Text(&doc),
+                Param::Text(&tags),
+            ],
+        )?;
         Ok(())
     }
 
     fn get(&self, part: i64, id: &str) -> Result<Option<D>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("SELECT doc FROM {} WHERE part = ?1 AND id = ?2", D::TABLE))?
-            .query_row(params![part, id], |r| from_json(&r.get::<_, String>(0)?))
-            .optional()?)
+        self.row(
+            &format!("SELECT doc FROM {} WHERE part = ?1 AND id = ?2", D::TABLE),
+            &[Param::Int(part), Param::Text(id)],
+        )?
+        .map(|r| r.json(0))
+        .transpose()
     }
 
     fn update(&self, part: i64, id: &str, doc: &D) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(&format!("UPDATE {} SET doc = ?3 WHERE part = ?1 AND id = ?2", D::TABLE))?
-            .execute(params![part, id, to_json(doc)?])?;
+        let doc = to_json(doc)?;
+        self.exec(
+            &format!("UPDATE {} SET doc = ?3 WHERE part = ?1 AND id = ?2", D::TABLE),
+            &[Param::Int(part), Param::Text(id), Param::Text(&doc)],
+        )?;
         Ok(())
     }
 
     fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(&format!("DELETE FROM {} WHERE part = ?1 AND id = ?2", D::TABLE))?
-            .execute(params![part, id])?;
+        self.exec(
+            &format!("DELETE FROM {} WHERE part = ?1 AND id = ?2", D::TABLE),
+            &[Param::Int(part), Param::Text(id)],
+        )?;
         Ok(())
     }
 
     fn page(&self, part: i64, after: Option<&Position>, limit: usize) -> Result<Vec<(Position, D)>, StoreError> {
         let (ca, id) = after.map(|p| (p.created_at, p.id.as_str())).unwrap_or((i64::MIN, ""));
-        let mut stmt = self.conn.prepare_cached(&format!(
-            // No bound LIMIT (it makes SQLite re-prepare the statement); the walk is lazy.
-            "SELECT created_at, id, doc FROM {} WHERE part = ?1 AND (created_at, id) > (?2, ?3)
-             ORDER BY created_at, id",
-            D::TABLE
-        ))?;
-        let rows = stmt.query_map(params![part, ca, id], |r| {
+        self.rows_upto(
+            &format!(
+                "SELECT created_at, id, doc FROM {} WHERE part = ?1 AND (created_at, id) > (?2, ?3)
+                 ORDER BY created_at, id",
+                D::TABLE
+            ),
+            &[Param::Int(part), Param::Int(ca), Param::Text(id)],
+            limit,
+        )?
+        .iter()
+        .map(|r| {
             Ok((
                 Position {
-                    created_at: r.get(0)?,
-                    id: r.get(1)?,
+                    created_at: r.int(0)?,
+                    id: r.text(1)?,
                 },
-                from_json(&r.get::<_, String>(2)?)?,
+                r.json(2)?,
             ))
-        })?;
-        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+        })
+        .collect()
     }
 
     fn count(&self, part: i64) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("SELECT count(*) FROM {} WHERE part = ?1", D::TABLE))?
-            .query_row([part], |r| r.get(0))?)
+        self.row(
+            &format!("SELECT count(*) FROM {} WHERE part = ?1", D::TABLE),
+            &[Param::Int(part)],
+        )?
+        .map_or(Ok(0), |r| r.int(0))
     }
 
     fn tags(&self, part: i64, id: &str) -> Result<Option<Tags>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("SELECT tags FROM {} WHERE part = ?1 AND id = ?2", D::TABLE))?
-            .query_row(params![part, id], |r| from_json(&r.get::<_, String>(0)?))
-            .optional()?)
+        self.row(
+            &format!("SELECT tags FROM {} WHERE part = ?1 AND id = ?2", D::TABLE),
+            &[Param::Int(part), Param::Text(id)],
+        )?
+        .map(|r| r.json(0))
+        .transpose()
     }
 
     fn set_tags(&self, part: i64, id: &str, tags: &Tags) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(&format!(
-                "UPDATE {} SET tags = ?3 WHERE part = ?1 AND id = ?2",
-                D::TABLE
-            ))?
-            .execute(params![part, id, to_json(tags)?])?;
+        let tags = to_json(tags)?;
+        self.exec(
+            &format!("UPDATE {} SET tags = ?3 WHERE part = ?1 AND id = ?2", D::TABLE),
+            &[Param::Int(part), Param::Text(id), Param::Text(&tags)],
+        )?;
         Ok(())
     }
 
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!("SELECT part FROM {} WHERE id = ?1", D::TABLE))?
-            .query_row([id], |r| r.get(0))
-            .optional()?)
+        self.row(
+            &format!("SELECT part FROM {} WHERE id = ?1", D::TABLE),
+            &[Param::Text(id)],
+        )?
+        .map(|r| r.int(0))
+        .transpose()
     }
 }

@@ -140,7 +140,10 @@ CREATE TABLE export_jobs (
     seq BIGSERIAL PRIMARY KEY, part BIGINT NOT NULL, session TEXT COLLATE "C" NOT NULL,
     uri TEXT NOT NULL, ended_at BIGINT NOT NULL
 );
+-- (`rowid`: SQLite's implicit row id made a column, so that the shared SQL takes builds in
+-- the order they were added.)
 CREATE TABLE builds (
+    rowid BIGSERIAL,
     part BIGINT NOT NULL, app TEXT COLLATE "C" NOT NULL, state TEXT COLLATE "C" NOT NULL,
     reason TEXT, message TEXT, awaiting BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (part, app)
@@ -246,6 +249,7 @@ fn pg_params<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn postgres::types::ToSql
                 Param::Int(v) => v,
                 Param::Text(v) => v,
                 Param::Blob(v) => v,
+                Param::OptText(v) => v,
             }
         })
         .collect()
@@ -276,13 +280,16 @@ fn value(row: &postgres::Row, i: usize) -> Result<Value, StoreError> {
 }
 
 impl Exec for PgTx<'_> {
-    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+    fn exec(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let sql = numbered(sql);
         Ok(self.tx.borrow_mut().execute(sql.as_str(), &pg_params(params))?)
     }
 
-    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
-        let sql = numbered(sql);
+    fn rows_upto(&self, sql: &str, params: &[Param<'_>], limit: usize) -> Result<Vec<Row>, StoreError> {
+        let mut sql = numbered(sql);
+        if limit != usize::MAX {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
         let rows = self.tx.borrow_mut().query(sql.as_str(), &pg_params(params))?;
         rows.iter()
             .map(|r| {
@@ -535,6 +542,60 @@ mod tests {
         assert!(ExportJobs::done(tx, jobs[0].seq).unwrap());
         assert!(!ExportJobs::done(tx, jobs[0].seq).unwrap());
         assert_eq!(ExportJobs::count(tx).unwrap(), 1);
+
+        use super::super::{BuildState, Builds, Documents, Tags};
+        use gls_model::GetApplicationOutput as App;
+        let app = |d: &str| App {
+            description: Some(d.into()),
+            ..Default::default()
+        };
+        let tags: Tags = [("team".to_string(), "qa".to_string())].into();
+        for (i, id) in ["a-2", "a-1", "a-3"].iter().enumerate() {
+            Documents::<App>::insert(tx, a, id, 100 + (i as i64 % 2), &app(id), &tags).unwrap();
+        }
+        Documents::<App>::update(tx, a, "a-1", &app("changed")).unwrap();
+        let got: Option<App> = Documents::<App>::get(tx, a, "a-1").unwrap();
+        assert_eq!(got.unwrap().description.as_deref(), Some("changed"));
+        // (CreatedAt, Id) order, a page at a time.
+        let first = Documents::<App>::page(tx, a, None, 2).unwrap();
+        let ids: Vec<&str> = first.iter().map(|(p, _)| p.id.as_str()).collect();
+        assert_eq!(ids, ["a-2", "a-3"]);
+        let rest = Documents::<App>::page(tx, a, Some(&first[1].0), 10).unwrap();
+        assert_eq!(rest.iter().map(|(p, _)| p.id.as_str()).collect::<Vec<_>>(), ["a-1"]);
+        assert_eq!(Documents::<App>::count(tx, a).unwrap(), 3);
+        assert_eq!(Documents::<App>::tags(tx, a, "a-3").unwrap(), Some(tags));
+        Documents::<App>::set_tags(tx, a, "a-3", &Tags::new()).unwrap();
+        assert_eq!(Documents::<App>::tags(tx, a, "a-3").unwrap(), Some(Tags::new()));
+        assert_eq!(Documents::<App>::locate(tx, "a-3").unwrap(), Some(a));
+        Documents::<App>::delete(tx, a, "a-3").unwrap();
+        assert_eq!(Documents::<App>::locate(tx, "a-3").unwrap(), None);
+
+        Builds::add(tx, a, "a-2").unwrap();
+        Builds::add(tx, a, "a-1").unwrap();
+        assert!(Builds::set(tx, a, "a-2", BuildState::Failed, Some("internalError"), Some("why")).unwrap());
+        assert!(
+            !Builds::set(tx, a, "a-2", BuildState::Ready, None, None).unwrap(),
+            "no longer pending"
+        );
+        let b2 = Builds::get(tx, a, "a-2").unwrap().unwrap();
+        assert_eq!(
+            (b2.reason.as_deref(), b2.message.as_deref()),
+            (Some("internalError"), Some("why"))
+        );
+        Builds::set_awaiting(tx, a, "a-1").unwrap();
+        assert!(Builds::set_deleted(tx, a, "a-2").unwrap());
+        let todo: Vec<(String, bool)> = Builds::todo(tx, 10)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.app, b.awaiting))
+            .collect();
+        assert_eq!(
+            todo,
+            [("a-2".to_string(), false), ("a-1".to_string(), true)],
+            "in the order they were added"
+        );
+        Builds::remove(tx, a, "a-2").unwrap();
+        assert_eq!(Builds::all_apps(tx).unwrap(), ["a-1"]);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 
 use super::StoreError;
 
+/// A value as the JSON text a row stores.
+pub(super) fn to_json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
+    serde_json::to_string(t).map_err(|e| StoreError(Box::new(e)))
+}
+
 /// A statement's parameter.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Param<'a> {
@@ -15,6 +20,8 @@ pub(super) enum Param<'a> {
     Text(&'a str),
     /// Bytes.
     Blob(&'a [u8]),
+    /// Text or NULL.
+    OptText(Option<&'a str>),
 }
 
 /// A column's value as read.
@@ -69,6 +76,22 @@ impl Row {
         }
     }
 
+    /// Column `i`, text or NULL.
+    pub(super) fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    /// Column `i`, JSON text read as a `T`.
+    pub(super) fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, StoreError> {
+        match self.at(i)? {
+            Value::Text(v) => serde_json::from_str(v).map_err(|e| StoreError(Box::new(e))),
+            _ => Err(self.wrong(i, "JSON text")),
+        }
+    }
+
     /// Column `i`, bytes.
     pub(super) fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
         match self.at(i)? {
@@ -82,12 +105,17 @@ impl Row {
 /// What runs a statement in an open transaction.
 pub(super) trait Exec {
     /// Run `sql` with `params`; how many rows it changed.
-    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    fn exec(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
     /// Run the query `sql` with `params`; its rows.
-    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError>;
+    fn rows(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.rows_upto(sql, params, usize::MAX)
+    }
+    /// The first `limit` rows of the query `sql` (which has no LIMIT of its own: SQLite walks
+    /// its index lazily and stops, PostgreSQL is given the LIMIT).
+    fn rows_upto(&self, sql: &str, params: &[Param<'_>], limit: usize) -> Result<Vec<Row>, StoreError>;
 
-    /// The first row of the query, if any.
-    fn row(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+    /// The row of a query that has at most one (by its key, or with its own LIMIT 1).
+    fn row(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
         Ok(self.rows(sql, params)?.into_iter().next())
     }
 }

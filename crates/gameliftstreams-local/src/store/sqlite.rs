@@ -32,10 +32,7 @@ impl From<rusqlite::Error> for crate::domain::ApiError {
     }
 }
 
-/// A value as the JSON text a row stores.
-pub(super) fn to_json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> {
-    serde_json::to_string(t).map_err(|e| StoreError(Box::new(e)))
-}
+pub(super) use super::sql::to_json;
 
 /// A stored JSON column read back (inside a row mapping).
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
@@ -89,12 +86,13 @@ impl rusqlite::ToSql for Param<'_> {
             Param::Int(v) => v.to_sql(),
             Param::Text(v) => v.to_sql(),
             Param::Blob(v) => v.to_sql(),
+            Param::OptText(v) => v.to_sql(),
         }
     }
 }
 
 impl Exec for SqliteTx<'_> {
-    fn exec(&self, sql: &'static str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+    fn exec(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let changed = self
             .conn
             .prepare_cached(sql)?
@@ -102,7 +100,7 @@ impl Exec for SqliteTx<'_> {
         Ok(changed as u64)
     }
 
-    fn rows(&self, sql: &'static str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+    fn rows_upto(&self, sql: &str, params: &[Param<'_>], limit: usize) -> Result<Vec<Row>, StoreError> {
         use rusqlite::types::ValueRef;
         let mut stmt = self.conn.prepare_cached(sql)?;
         let n = stmt.column_count();
@@ -120,7 +118,8 @@ impl Exec for SqliteTx<'_> {
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map(Row)
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // (The walk is lazy: the rows past the limit are never read.)
+        Ok(rows.take(limit).collect::<Result<_, _>>()?)
     }
 }
 
