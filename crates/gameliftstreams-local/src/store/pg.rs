@@ -596,6 +596,35 @@ mod tests {
         );
         Builds::remove(tx, a, "a-2").unwrap();
         assert_eq!(Builds::all_apps(tx).unwrap(), ["a-1"]);
+
+        use super::super::{UrlInternal, UrlRow, Urls};
+        let url = |id: &str, group: &str, at: i64| UrlRow {
+            id: id.into(),
+            group_id: group.into(),
+            created_at: at,
+            doc: Default::default(),
+            internal: UrlInternal {
+                token: format!("secret-{id}"),
+                ..Default::default()
+            },
+        };
+        Urls::insert(tx, a, &url("su-1", "sg-1", 5)).unwrap();
+        Urls::insert(tx, a, &url("su-2", "sg-2", 6)).unwrap();
+        Urls::insert(tx, b, &url("su-3", "sg-1", 7)).unwrap();
+        let mut changed = url("su-1", "sg-1", 5);
+        changed.internal.sessions.push("s-9".into());
+        Urls::update(tx, a, &changed).unwrap();
+        assert_eq!(Urls::get(tx, a, "su-1").unwrap().unwrap().internal.sessions, ["s-9"]);
+        assert_eq!(
+            Urls::find(tx, "su-3").unwrap().map(|(p, u)| (p, u.id)),
+            Some((b, "su-3".into()))
+        );
+        assert_eq!(Urls::all(tx, a, None).unwrap().len(), 2);
+        assert_eq!(Urls::all(tx, a, Some("sg-2")).unwrap()[0].id, "su-2");
+        let page = Urls::page(tx, a, None, None, None, 1).unwrap();
+        assert_eq!(page[0].1.id, "su-1");
+        let next = Urls::page(tx, a, None, None, Some(&page[0].0), 5).unwrap();
+        assert_eq!(next.iter().map(|(_, u)| u.id.as_str()).collect::<Vec<_>>(), ["su-2"]);
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! Stream URL rows: status and group columns for listing (keyset, as for sessions), the
 //! document, and what the service keeps beside it (secret token, sessions started).
 
-use super::sqlite::{from_json, to_json, SqliteTx};
+use super::sql::{to_json, Exec, Param, Row};
 use super::StoreError;
 use crate::domain::cursor::Position;
 use gls_model::GetStreamUrlOutput;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, OptionalExtension};
 
 /// The stream URL table.
 pub trait Urls {
@@ -65,76 +63,82 @@ fn status(doc: &GetStreamUrlOutput) -> &'static str {
 
 const COLUMNS: &str = "id, group_id, created_at, doc, internal";
 
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UrlRow> {
+fn url(r: &Row) -> Result<UrlRow, StoreError> {
     Ok(UrlRow {
-        id: r.get(0)?,
-        group_id: r.get(1)?,
-        created_at: r.get(2)?,
-        doc: from_json(&r.get::<_, String>(3)?)?,
-        internal: from_json(&r.get::<_, String>(4)?)?,
+        id: r.text(0)?,
+        group_id: r.text(1)?,
+        created_at: r.int(2)?,
+        doc: r.json(3)?,
+        internal: r.json(4)?,
     })
 }
 
-impl Urls for SqliteTx<'_> {
-    /// Insert a new stream URL.
+impl<E: Exec> Urls for E {
     fn insert(&self, part: i64, row: &UrlRow) -> Result<(), StoreError> {
-        self.conn.execute(
-        "INSERT INTO stream_urls(part, id, group_id, created_at, status, doc, internal) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![part, row.id, row.group_id, row.created_at, status(&row.doc), to_json(&row.doc)?, to_json(&row.internal)?],
-    )?;
-        Ok(())
-    }
-
-    /// Save a changed stream URL.
-    fn update(&self, part: i64, row: &UrlRow) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE stream_urls SET status = ?3, doc = ?4, internal = ?5 WHERE part = ?1 AND id = ?2",
-            params![
-                part,
-                row.id,
-                status(&row.doc),
-                to_json(&row.doc)?,
-                to_json(&row.internal)?
+        let (doc, internal) = (to_json(&row.doc)?, to_json(&row.internal)?);
+        self.exec(
+            "INSERT INTO stream_urls(part, id, group_id, created_at, status, doc, internal)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                Param::Int(part),
+                Param::Text(&row.id),
+                Param::Text(&row.group_id),
+                Param::Int(row.created_at),
+                Param::Text(status(&row.doc)),
+                Param::Text(&doc),
+                Param::Text(&internal),
             ],
         )?;
         Ok(())
     }
 
-    /// One stream URL of a partition.
+    fn update(&self, part: i64, row: &UrlRow) -> Result<(), StoreError> {
+        let (doc, internal) = (to_json(&row.doc)?, to_json(&row.internal)?);
+        self.exec(
+            "UPDATE stream_urls SET status = ?3, doc = ?4, internal = ?5 WHERE part = ?1 AND id = ?2",
+            &[
+                Param::Int(part),
+                Param::Text(&row.id),
+                Param::Text(status(&row.doc)),
+                Param::Text(&doc),
+                Param::Text(&internal),
+            ],
+        )?;
+        Ok(())
+    }
+
     fn get(&self, part: i64, id: &str) -> Result<Option<UrlRow>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND id = ?2"),
-                params![part, id],
-                from_row,
-            )
-            .optional()?)
+        self.row(
+            &format!("SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND id = ?2"),
+            &[Param::Int(part), Param::Text(id)],
+        )?
+        .map(|r| url(&r))
+        .transpose()
     }
 
-    /// A stream URL by id alone (ids are unique across partitions), with its partition: what the
-    /// public URL page needs, since it carries no credentials.
     fn find(&self, id: &str) -> Result<Option<(i64, UrlRow)>, StoreError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS}, part FROM stream_urls WHERE id = ?1"),
-                params![id],
-                |r| Ok((r.get(5)?, from_row(r)?)),
-            )
-            .optional()?)
+        self.row(
+            &format!("SELECT {COLUMNS}, part FROM stream_urls WHERE id = ?1"),
+            &[Param::Text(id)],
+        )?
+        .map(|r| Ok((r.int(5)?, url(&r)?)))
+        .transpose()
     }
 
-    /// All stream URLs of a partition, optionally of one group.
     fn all(&self, part: i64, group: Option<&str>) -> Result<Vec<UrlRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND (?2 IS NULL OR group_id = ?2) ORDER BY created_at, id"
-    ))?;
-        let rows = stmt.query_map(params![part, group], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // (The CAST tells PostgreSQL the type of a parameter that is only tested for NULL.)
+        self.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM stream_urls WHERE part = ?1 AND (CAST(?2 AS TEXT) IS NULL OR group_id = ?2)
+                 ORDER BY created_at, id"
+            ),
+            &[Param::Int(part), Param::OptText(group)],
+        )?
+        .iter()
+        .map(url)
+        .collect()
     }
 
-    /// Up to `limit` stream URLs after `after`, filtered by group and status.
     fn page(
         &self,
         part: i64,
@@ -144,32 +148,30 @@ impl Urls for SqliteTx<'_> {
         limit: usize,
     ) -> Result<Vec<(Position, UrlRow)>, StoreError> {
         let mut sql = format!("SELECT {COLUMNS} FROM stream_urls WHERE part = ?");
-        let mut p = vec![SqlValue::Integer(part)];
+        let mut p = vec![Param::Int(part)];
         if let Some(g) = group {
             sql.push_str(" AND group_id = ?");
-            p.push(SqlValue::Text(g.to_string()));
+            p.push(Param::Text(g));
         }
         if let Some(s) = status {
             sql.push_str(" AND status = ?");
-            p.push(SqlValue::Text(s.to_string()));
+            p.push(Param::Text(s));
         }
-        // No bound LIMIT (it makes SQLite re-prepare the statement); the walk is lazy.
         sql.push_str(" AND (created_at, id) > (?, ?) ORDER BY created_at, id");
-        let (ca, id) = after
-            .map(|a| (a.created_at, a.id.clone()))
-            .unwrap_or((i64::MIN, String::new()));
-        p.extend([SqlValue::Integer(ca), SqlValue::Text(id)]);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(p), |r| {
-            let row = from_row(r)?;
-            Ok((
-                Position {
-                    created_at: row.created_at,
-                    id: row.id.clone(),
-                },
-                row,
-            ))
-        })?;
-        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+        let (ca, id) = after.map(|a| (a.created_at, a.id.as_str())).unwrap_or((i64::MIN, ""));
+        p.extend([Param::Int(ca), Param::Text(id)]);
+        self.rows_upto(&sql, &p, limit)?
+            .iter()
+            .map(|r| {
+                let row = url(r)?;
+                Ok((
+                    Position {
+                        created_at: row.created_at,
+                        id: row.id.clone(),
+                    },
+                    row,
+                ))
+            })
+            .collect()
     }
 }
