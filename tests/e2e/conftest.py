@@ -27,10 +27,40 @@ def venv_tool(name):
     return path
 
 
+# GLS_E2E_POSTGRES (a PostgreSQL server's URL, e.g. the test command's private cluster): every
+# Server keeps its state there, in a database of its own per data dir (a restart on the same
+# data dir finds its state again), instead of the data dir's SQLite file.
+POSTGRES = os.environ.get("GLS_E2E_POSTGRES")
+
+
+def postgres_store(data_dir):
+    """The `--store` URL of `data_dir`'s database on POSTGRES, made on first use."""
+    import hashlib
+    name = "e2e_" + hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+    exists = subprocess.run(["psql", "-qtA", POSTGRES, "-c", "SELECT 1 FROM pg_database WHERE datname = '%s'" % name],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    if not exists:
+        subprocess.run(["psql", "-q", POSTGRES, "-c", "CREATE DATABASE %s" % name], check=True, capture_output=True)
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name
+
+
+def store_args(data_dir):
+    """What `seed` (or anything else that opens a data dir's store) adds to reach the store a
+    Server on `data_dir` uses."""
+    return ["--store", postgres_store(data_dir)] if POSTGRES else []
+
+
+# Tests that read or write a data dir's SQLite file itself, or copy a data dir whole (with a
+# PostgreSQL store, its state is not in it).
+sqlite_only = pytest.mark.skipif(bool(POSTGRES), reason="the data dir's SQLite file itself")
+
+
 class Server:
     def __init__(self, data_dir, *extra, log=None):
         """`log`: a file that gets the server's stderr (else the test's own)."""
         self.data_dir = data_dir
+        if POSTGRES and "--in-memory" not in extra and "--store" not in extra:
+            extra = (*extra, "--store", postgres_store(data_dir))
         self.log = log
         stderr = open(log, "ab") if log else None
         try:

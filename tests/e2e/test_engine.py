@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, sqlite_only
 from test_lifecycle import ok_event, setup, start, status
 
 PROTON = {"Type": "PROTON", "Version": "20241007"}
@@ -33,6 +33,7 @@ def new_app(c, name):
                                 ApplicationSourceUri="s3://bucket/game/")["Id"]
 
 
+@sqlite_only
 def test_a_failing_timer_is_dead_lettered_and_fails_nothing_else():
     with tempfile.TemporaryDirectory() as d:
         s = Server(d, "--clock", "frozen", "--app-processing-ms", "60000")
@@ -103,6 +104,7 @@ def archives(d):
     return sorted(os.path.join(p, f) for p, _, files in os.walk(root) for f in files)
 
 
+@sqlite_only
 def test_a_crash_before_the_archive_is_written_is_retried_on_restart():
     with tempfile.TemporaryDirectory() as d:
         group, arn = crash_on_export(d, "export-before-archive")
@@ -115,6 +117,7 @@ def test_a_crash_before_the_archive_is_written_is_retried_on_restart():
         assert archives(d) == [os.path.join(d, "s3", "exports-bucket", "crash", "session.zip")]
 
 
+@sqlite_only
 def test_a_crash_after_the_archive_is_written_rewrites_the_same_bytes():
     with tempfile.TemporaryDirectory() as d:
         group, arn = crash_on_export(d, "export-after-archive")
@@ -203,6 +206,7 @@ def test_clock_advances_out_of_range_answer_400_and_change_nothing():
             s.stop()
 
 
+@sqlite_only
 def test_an_out_of_range_clock_on_disk_is_refused_with_the_fix():
     with tempfile.TemporaryDirectory() as d:
         Server(d).stop()
@@ -236,6 +240,7 @@ def test_a_client_token_replays_the_original_response_for_24_hours():
             s.stop()
 
 
+@sqlite_only
 def test_sessions_stored_without_a_summary_list_the_same():
     """Sessions written before the stored summaries (migration 5) list as the others do."""
     with tempfile.TemporaryDirectory() as d:

@@ -14,8 +14,12 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, ROOT, Server, venv_tool
+from conftest import BIN, ROOT, Server, venv_tool, sqlite_only
 from test_readme import block_with
+
+
+# (Each test runs on a copy of a data dir.)
+pytestmark = sqlite_only
 
 
 @pytest.fixture(scope="module", params=["demo", "seed"])

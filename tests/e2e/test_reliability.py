@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, store_args
 
 
 def addr(server):
@@ -275,7 +275,7 @@ def test_one_process_per_data_dir():
                                     capture_output=True, text=True, timeout=20)
             assert second.returncode != 0
             assert "is in use by process %d" % s.proc.pid in second.stderr, second.stderr
-            seed = subprocess.run([BIN, "seed", "--data-dir", d, "--sessions", "10"],
+            seed = subprocess.run([BIN, "seed", "--data-dir", d, "--sessions", "10", *store_args(d)],
                                   capture_output=True, text=True, timeout=20)
             assert seed.returncode != 0
             assert "is in use by process %d" % s.proc.pid in seed.stderr, seed.stderr

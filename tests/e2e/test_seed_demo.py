@@ -5,12 +5,13 @@ import time
 import subprocess
 import tempfile
 
-from conftest import BIN, Server
+from conftest import BIN, Server, store_args
 
 
 def test_seed_spreads_sessions_over_accounts_with_a_status_mix():
     with tempfile.TemporaryDirectory() as d:
-        out = subprocess.run([BIN, "seed", "--data-dir", d, "--sessions", "601", "--accounts", "2", "--rng-seed", "9"],
+        out = subprocess.run([BIN, "seed", "--data-dir", d, "--sessions", "601", "--accounts", "2", "--rng-seed", "9",
+                              *store_args(d)],
                              capture_output=True, text=True, check=True)
         assert "seeded 601 sessions" in out.stdout
         s = Server(d)
@@ -70,7 +71,7 @@ def test_a_seeded_world_obeys_the_service_rules_and_keeps_moving():
     with tempfile.TemporaryDirectory() as d:
         before = time.time()
         subprocess.run([BIN, "seed", "--data-dir", d, "--sessions", "4000", "--region", "eu-central-1",
-                        "--rng-seed", "5"], capture_output=True, text=True, check=True)
+                        "--rng-seed", "5", *store_args(d)], capture_output=True, text=True, check=True)
         s = Server(d, "--clock", "frozen")
         try:
             c = s.client(region="eu-central-1")

@@ -14,7 +14,7 @@ use gameliftstreams_local::ops::engine::s3::S3Sink;
 use gameliftstreams_local::ops::{Service, Settings};
 use gameliftstreams_local::seed::{self, SeedOptions};
 use gameliftstreams_local::server::{self, sigv4::Verifier, AppState};
-use gameliftstreams_local::store::{SqliteStore, Store};
+use gameliftstreams_local::store::{lock_dir, redacted, PgStore, SqliteStore, Store};
 use gameliftstreams_local::stream::StreamHub;
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,6 +72,11 @@ struct ServeArgs {
     /// Keep state in memory only.
     #[arg(long, env = "GLS_IN_MEMORY")]
     in_memory: bool,
+    /// Keep state in PostgreSQL at this URL (`postgres://user@host:port/db`, or a libpq
+    /// connection string) instead of the data dir's SQLite file. The data dir still holds this
+    /// instance's files (builds, the local S3 root, game sessions).
+    #[arg(long, env = "GLS_STORE", value_name = "URL", conflicts_with = "in_memory")]
+    store: Option<String>,
     /// Create a small demo account once (an application, a stream group, sessions).
     #[arg(long, env = "GLS_DEMO")]
     demo: bool,
@@ -301,6 +306,10 @@ struct SeedArgs {
     /// The data dir to write into (created if missing).
     #[arg(long)]
     data_dir: PathBuf,
+    /// Write into the PostgreSQL store at this URL instead of the data dir's SQLite file (as
+    /// `serve --store`).
+    #[arg(long, env = "GLS_STORE", value_name = "URL")]
+    store: Option<String>,
     /// How many sessions.
     #[arg(long)]
     sessions: u64,
@@ -396,7 +405,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         a.data_dir.clone()
     };
     let s3_root = a.s3_root.clone().unwrap_or_else(|| files_root.join("s3"));
-    let store: Arc<dyn Store> = if a.in_memory {
+    // With a store elsewhere, the data dir still holds this process's files: its lock too.
+    let mut _data_dir_lock = None;
+    let store: Arc<dyn Store> = if let Some(url) = &a.store {
+        std::fs::create_dir_all(&a.data_dir).with_context(|| format!("making data dir {}", a.data_dir.display()))?;
+        _data_dir_lock =
+            Some(lock_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?);
+        Arc::new(PgStore::connect(url).with_context(|| format!("opening the store at {}", redacted(url)))?)
+    } else if a.in_memory {
         Arc::new(SqliteStore::in_memory()?)
     } else {
         Arc::new(
@@ -597,6 +613,7 @@ fn effective_settings(
         } else {
             std::path::absolute(&a.data_dir).unwrap_or_else(|_| a.data_dir.clone()).display().to_string()
         },
+        "store": a.store.as_deref().map_or_else(|| "sqlite".to_string(), redacted),
         "mode": match &a.credentials {
             Some(path) => format!("strict ({})", path.display()),
             None => "default".to_string(),
@@ -687,9 +704,19 @@ fn s3_sink(endpoint: &str, runtime: tokio::runtime::Handle) -> S3Sink {
 }
 
 fn run_seed(a: SeedArgs) -> anyhow::Result<()> {
-    let store: Box<dyn Store> = Box::new(
-        SqliteStore::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?,
-    );
+    let mut _data_dir_lock = None;
+    let store: Box<dyn Store> = match &a.store {
+        Some(url) => {
+            std::fs::create_dir_all(&a.data_dir)
+                .with_context(|| format!("making data dir {}", a.data_dir.display()))?;
+            _data_dir_lock =
+                Some(lock_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?);
+            Box::new(PgStore::connect(url).with_context(|| format!("opening the store at {}", redacted(url)))?)
+        }
+        None => Box::new(
+            SqliteStore::open_dir(&a.data_dir).with_context(|| format!("opening data dir {}", a.data_dir.display()))?,
+        ),
+    };
     let (offset, frozen) = store.read(|tx| tx.meta().clock())?;
     let now_ms = clock::resume(ClockKind::System, offset, frozen)
         .map_err(|e| anyhow::anyhow!("data dir {}: {e}", a.data_dir.display()))?

@@ -1,19 +1,20 @@
-//! The PostgreSQL backend's foundation, for a region whose instances share one database: a
-//! connection pool (r2d2 over the `postgres` client), the schema as versioned migrations
-//! applied under an advisory lock (instances that start together migrate once), and the keyset
-//! listing SQL shared with the SQLite backend, with numbered parameters. The tables' PostgreSQL
-//! implementations and `serve --store postgres://…` build on it. Nothing outside `store` sees
-//! a `postgres` type.
-// Until the tables' PostgreSQL implementations land (issue 25), only the tests use this.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
+//! The PostgreSQL backend, for a region whose instances share one database: a connection
+//! pool (r2d2 over the `postgres` client), the schema as versioned migrations applied under an
+//! advisory lock (instances that start together migrate once), the tables in the SQL shared
+//! with SQLite (`store::sql`; `?N` written `$N`), and [`PgStore`]: writes one at a time across
+//! every instance under an advisory lock, reads in a snapshot. Nothing outside `store` sees a
+//! `postgres` type.
 
-use super::sessions::{export_code, page_sql, status_code, SessionFilter};
+use super::sessions::{self, LiveBy, QueuePosition, SessionCounts, SessionFilter, SessionRow};
 use super::sql::{Exec, Param, Row, Value};
-use super::StoreError;
+use super::{Builds, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
 use crate::domain::cursor::Position;
+use gls_model::{GetApplicationOutput, GetStreamGroupOutput, GetStreamSessionOutput, StreamSessionStatus};
 use r2d2_postgres::postgres::{self, NoTls};
 use r2d2_postgres::{r2d2, PostgresConnectionManager};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 impl From<postgres::Error> for StoreError {
@@ -63,7 +64,10 @@ CREATE TABLE stream_groups (
 );
 CREATE INDEX stream_groups_list ON stream_groups (part, created_at, id);
 CREATE INDEX stream_groups_id ON stream_groups (id);
+-- (`rowid`: SQLite's implicit row id made a column: sessions created at the same millisecond
+-- keep the order they were created in, for the placement queue.)
 CREATE TABLE sessions (
+    rowid BIGSERIAL,
     part BIGINT NOT NULL, id TEXT COLLATE "C" NOT NULL, group_id TEXT COLLATE "C" NOT NULL,
     app_id TEXT COLLATE "C" NOT NULL, created_at BIGINT NOT NULL, status BIGINT NOT NULL,
     export_status BIGINT, doc TEXT NOT NULL, internal TEXT NOT NULL DEFAULT '{}', summary TEXT,
@@ -85,7 +89,7 @@ CREATE INDEX sessions_group_status_export
     WHERE export_status IS NOT NULL;
 CREATE INDEX sessions_app ON sessions (part, app_id, status);
 CREATE INDEX sessions_id ON sessions (id);
-CREATE INDEX sessions_waiting ON sessions (part, group_id, created_at) WHERE waiting = 1;
+CREATE INDEX sessions_waiting ON sessions (part, group_id, created_at, rowid) WHERE waiting = 1;
 CREATE TABLE session_counts (
     part BIGINT NOT NULL, status BIGINT NOT NULL, export BIGINT NOT NULL, n BIGINT NOT NULL,
     PRIMARY KEY (part, status, export)
@@ -149,11 +153,23 @@ CREATE TABLE builds (
     PRIMARY KEY (part, app)
 );
 CREATE INDEX builds_todo ON builds (state) WHERE state IN ('pending', 'deleted');
+-- The order of writes (`Store::write_tx`'s `after`), taken under the write lock.
+CREATE SEQUENCE write_order;
 "#];
 
 /// Connections to one PostgreSQL database, its schema brought up to date.
 pub struct PgPool {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    /// (Taken when it is dropped: see `Drop`.)
+    pool: Option<r2d2::Pool<PostgresConnectionManager<NoTls>>>,
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        // Closing a connection blocks on the client's runtime: not on the server's threads.
+        if let Some(pool) = self.pool.take() {
+            outside_async(move || drop(pool));
+        }
+    }
 }
 
 impl PgPool {
@@ -167,19 +183,21 @@ impl PgPool {
     }
 
     fn with_config(config: postgres::Config, size: u32) -> Result<PgPool, StoreError> {
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .connection_timeout(Duration::from_secs(10))
-            .build(PostgresConnectionManager::new(config, NoTls))?;
-        let me = PgPool { pool };
-        me.migrate()?;
-        Ok(me)
+        outside_async(|| {
+            let pool = r2d2::Pool::builder()
+                .max_size(size)
+                .connection_timeout(Duration::from_secs(10))
+                .build(PostgresConnectionManager::new(config, NoTls))?;
+            let me = PgPool { pool: Some(pool) };
+            me.migrate()?;
+            Ok(me)
+        })
     }
 
     /// Apply the migrations the database has not seen, in one transaction under an advisory
     /// lock: instances that start at once wait for each other, and only the first migrates.
     fn migrate(&self) -> Result<(), StoreError> {
-        let mut client = self.pool.get()?;
+        let mut client = self.get()?;
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
@@ -206,38 +224,294 @@ impl PgPool {
 
     /// A connection of the pool.
     fn get(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
-        Ok(self.pool.get()?)
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| StoreError::msg("the store is closed"))?;
+        Ok(pool.get()?)
     }
 
-    /// Run `f` as a write: under the region's write lock, committed when it returns `Ok`.
-    pub(super) fn write<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut client = self.get()?;
-        let tx = client.transaction()?;
-        let tx = PgTx { tx: RefCell::new(tx) };
-        tx.exec("SELECT pg_advisory_xact_lock(?1)", &[Param::Int(WRITE_LOCK)])?;
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+    /// Run `f` as a write, under the region's write lock: committed when it returns
+    /// `Some`, undone when it returns `None` or fails.
+    pub(super) fn write<T>(
+        &self,
+        f: impl FnOnce(&PgTx<'_>) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        outside_async(|| {
+            let mut client = self.get()?;
+            let tx = PgTx::new(client.transaction()?);
+            tx.exec("SELECT pg_advisory_xact_lock(?1)", &[Param::Int(WRITE_LOCK)])?;
+            let out = f(&tx)?;
+            if out.is_some() {
+                tx.tx.into_inner().commit()?;
+            }
+            Ok(out)
+        })
     }
 
     /// Run `f` in a read transaction: one snapshot (REPEATABLE READ, READ ONLY).
     pub(super) fn read<T>(&self, f: impl FnOnce(&PgTx<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut client = self.get()?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        let tx = PgTx { tx: RefCell::new(tx) };
-        let out = f(&tx)?;
-        tx.tx.into_inner().commit()?;
-        Ok(out)
+        outside_async(|| {
+            let mut client = self.get()?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let tx = PgTx::new(tx);
+            let out = f(&tx)?;
+            tx.tx.into_inner().commit()?;
+            Ok(out)
+        })
+    }
+}
+
+/// Run `f`, which blocks on the `postgres` client (a runtime of its own), where blocking is
+/// allowed: on a thread of the server's runtime, `block_in_place` lets the runtime's other
+/// work move on and the client's runtime start; elsewhere `f` just runs.
+fn outside_async<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// A store URL as logs and the health check show it: without its password.
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| {
+        let (auth, host) = rest.split_once('@')?;
+        let (user, _) = auth.split_once(':')?;
+        Some(format!("{scheme}://{user}:***@{host}"))
+    }) {
+        Some(r) => r,
+        None if url.contains("password") => "(a connection string with a password)".into(),
+        None => url.to_string(),
     }
 }
 
 /// One open transaction of the PostgreSQL backend.
 pub(super) struct PgTx<'c> {
     tx: RefCell<postgres::Transaction<'c>>,
+    /// Savepoints open.
+    depth: Cell<u32>,
+}
+
+impl<'c> PgTx<'c> {
+    fn new(tx: postgres::Transaction<'c>) -> Self {
+        PgTx {
+            tx: RefCell::new(tx),
+            depth: Cell::new(0),
+        }
+    }
+}
+
+impl Sessions for PgTx<'_> {
+    fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        sessions::shared::insert(self, part, row, &sessions::Stored::of(row)?)
+    }
+
+    fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        sessions::shared::update(self, part, row)
+    }
+
+    fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
+        sessions::shared::delete(self, part, id)
+    }
+
+    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        sessions::shared::get(self, part, id)
+    }
+
+    fn page(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
+        sessions::shared::page(self, part, filter, after, limit)
+    }
+
+    fn page_summaries(
+        &self,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Position>, StoreError> {
+        sessions::shared::page_summaries(self, part, filter, after, limit, out)
+    }
+
+    fn in_statuses(
+        &self,
+        part: i64,
+        by: LiveBy<'_>,
+        statuses: &[StreamSessionStatus],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        sessions::shared::in_statuses(self, part, by, statuses)
+    }
+
+    fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
+        sessions::shared::counts(self, part)
+    }
+
+    fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
+        sessions::shared::status_totals(self)
+    }
+
+    fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        sessions::shared::locate(self, id)
+    }
+
+    fn waiting(
+        &self,
+        part: i64,
+        group_id: &str,
+        after: Option<QueuePosition>,
+        limit: usize,
+    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
+        sessions::shared::waiting(self, part, group_id, after, limit)
+    }
+}
+
+impl Tx for PgTx<'_> {
+    fn meta(&self) -> &dyn Meta {
+        self
+    }
+    fn partitions(&self) -> &dyn Partitions {
+        self
+    }
+    fn applications(&self) -> &dyn Documents<GetApplicationOutput> {
+        self
+    }
+    fn groups(&self) -> &dyn Documents<GetStreamGroupOutput> {
+        self
+    }
+    fn sessions(&self) -> &dyn Sessions {
+        self
+    }
+    fn urls(&self) -> &dyn Urls {
+        self
+    }
+    fn timers(&self) -> &dyn Timers {
+        self
+    }
+    fn tokens(&self) -> &dyn Tokens {
+        self
+    }
+    fn exports(&self) -> &dyn ExportJobs {
+        self
+    }
+    fn builds(&self) -> &dyn Builds {
+        self
+    }
+
+    fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError> {
+        let depth = self.depth.get();
+        self.tx.borrow_mut().batch_execute(&format!("SAVEPOINT sp{depth}"))?;
+        self.depth.set(depth + 1);
+        let keep = f(self);
+        self.depth.set(depth);
+        if !keep {
+            self.tx
+                .borrow_mut()
+                .batch_execute(&format!("ROLLBACK TO SAVEPOINT sp{depth}"))?;
+        }
+        self.tx
+            .borrow_mut()
+            .batch_execute(&format!("RELEASE SAVEPOINT sp{depth}"))?;
+        Ok(keep)
+    }
+}
+
+/// Every table that holds a partition's records.
+const PARTITIONED: [&str; 9] = [
+    "builds",
+    "sessions",
+    "applications",
+    "stream_groups",
+    "timers",
+    "idempotency",
+    "stream_urls",
+    "dead_timers",
+    "export_jobs",
+];
+
+/// The store over PostgreSQL: any number of instances of a region share it.
+pub struct PgStore {
+    pool: PgPool,
+    parts: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl PgStore {
+    /// Connect to the database at `url` and bring its schema up to date.
+    pub fn connect(url: &str) -> Result<PgStore, StoreError> {
+        Ok(PgStore {
+            pool: PgPool::connect(url, 16)?,
+            parts: Mutex::default(),
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn write_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool, after: &mut dyn FnMut(u64)) -> Result<(), StoreError> {
+        let order = self.pool.write(|tx| {
+            let order = tx
+                .row("SELECT nextval('write_order')", &[])?
+                .map_or(Ok(0), |r| r.int(0))?;
+            Ok(f(tx).then_some(order))
+        })?;
+        if let Some(order) = order {
+            after(order.unsigned_abs());
+        }
+        Ok(())
+    }
+
+    fn read_tx(&self, f: &mut dyn FnMut(&dyn Tx)) -> Result<(), StoreError> {
+        self.pool.read(|tx| {
+            f(tx);
+            Ok(())
+        })
+    }
+
+    fn bulk_tx(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<(), StoreError> {
+        self.write_tx(f, &mut |_| ())
+    }
+
+    fn part(&self, account: &str, region: &str) -> Result<i64, StoreError> {
+        let key = (account.to_string(), region.to_string());
+        if let Some(p) = self.parts.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(*p);
+        }
+        let p = (self as &dyn Store).write(|tx| tx.partitions().part(account, region))?;
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).insert(key, p);
+        Ok(p)
+    }
+
+    fn reset(&self) -> Result<(), StoreError> {
+        self.parts.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.pool.write(|tx| {
+            let tables = PARTITIONED.join(", ");
+            tx.tx
+                .borrow_mut()
+                .batch_execute(&format!("TRUNCATE {tables}, partitions, session_counts"))?;
+            Ok(Some(()))
+        })?;
+        Ok(())
+    }
+
+    fn reset_part(&self, part: i64) -> Result<(), StoreError> {
+        self.pool.write(|tx| {
+            for table in PARTITIONED {
+                tx.tx
+                    .borrow_mut()
+                    .execute(&format!("DELETE FROM {table} WHERE part = $1"), &[&part])?;
+            }
+            Ok(Some(()))
+        })?;
+        Ok(())
+    }
 }
 
 /// The parameters as the client takes them.
@@ -250,6 +524,7 @@ fn pg_params<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn postgres::types::ToSql
                 Param::Text(v) => v,
                 Param::Blob(v) => v,
                 Param::OptText(v) => v,
+                Param::OptInt(v) => v,
             }
         })
         .collect()
@@ -328,35 +603,12 @@ pub(super) fn numbered(sql: &str) -> String {
     out
 }
 
-/// The parameters of the shared keyset page SQL (`sessions::page_sql`), in its order.
-fn page_params(
-    part: i64,
-    filter: &SessionFilter,
-    after: Option<&Position>,
-) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
-    let mut p: Vec<Box<dyn postgres::types::ToSql + Sync>> = vec![Box::new(part)];
-    if let Some(g) = &filter.group {
-        p.push(Box::new(g.clone()));
-    }
-    if let Some(s) = filter.status {
-        p.push(Box::new(status_code(s)));
-    }
-    if let Some(e) = filter.export {
-        p.push(Box::new(export_code(e)));
-    }
-    let (at, id) = after
-        .map(|a| (a.created_at, a.id.clone()))
-        .unwrap_or((i64::MIN, String::new()));
-    p.push(Box::new(at));
-    p.push(Box::new(id));
-    p
-}
-
 #[cfg(test)]
 mod tests {
     //! Against the test command's private cluster (`GLS_TEST_POSTGRES`, scripts/pg); skipped
     //! without it. Each test has a database of its own, dropped at its end.
     #![allow(clippy::unwrap_used)]
+    use super::super::sessions::{page_params, page_sql};
     use super::*;
     use gls_model::{ExportFilesStatus, StreamSessionStatus};
 
@@ -433,7 +685,7 @@ mod tests {
                     };
                     let sql = numbered(&page_sql(&f, "summary, CASE WHEN summary IS NULL THEN doc END"));
                     let params = page_params(1, &f, None);
-                    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params.iter().map(|p| &**p).collect();
+                    let refs = pg_params(&params);
                     let plan: Vec<String> = c
                         .query(&format!("EXPLAIN {sql} LIMIT 50"), &refs)
                         .unwrap()
@@ -636,7 +888,7 @@ mod tests {
         let pool = PgPool::with_config(db.config.clone(), 2).unwrap();
         pool.write(|tx| {
             the_shared_tables(tx);
-            Ok(())
+            Ok(Some(()))
         })
         .unwrap();
         // Committed, and a read sees it.
@@ -662,7 +914,7 @@ mod tests {
                             let n: i64 = Meta::get(tx, "n")?
                                 .map(|v| String::from_utf8_lossy(&v).parse().unwrap())
                                 .unwrap_or(0);
-                            Meta::set(tx, "n", (n + 1).to_string().as_bytes())
+                            Meta::set(tx, "n", (n + 1).to_string().as_bytes()).map(Some)
                         })
                         .unwrap();
                     }
@@ -671,6 +923,16 @@ mod tests {
         });
         let n = pools[0].read(|tx| super::super::Meta::get(tx, "n")).unwrap().unwrap();
         assert_eq!(n, b"100");
+    }
+
+    #[test]
+    fn passwords_stay_out_of_what_is_shown() {
+        assert_eq!(
+            redacted("postgres://gls:s3cret@db:5432/r"),
+            "postgres://gls:***@db:5432/r"
+        );
+        assert_eq!(redacted("postgres://gls@db/r"), "postgres://gls@db/r");
+        assert!(!redacted("host=db password=s3cret").contains("s3cret"));
     }
 
     #[test]

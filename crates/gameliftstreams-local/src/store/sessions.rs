@@ -2,13 +2,12 @@
 //! Every listing is one keyset query over the index whose leading columns are exactly the
 //! equality filters, so a page costs O(page + log N) whatever the filter combination.
 
-use super::sqlite::{from_json, to_json, SqliteTx};
+use super::sql::{to_json, Exec, Param, Row};
+use super::sqlite::{from_json, SqliteTx};
 use super::StoreError;
 use crate::domain::cursor::Position;
 pub use crate::domain::session::SessionInternal;
 use gls_model::{ExportFilesStatus, GetStreamSessionOutput, StreamSessionStatus};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, OptionalExtension};
 
 /// The stream session table.
 pub trait Sessions {
@@ -125,7 +124,7 @@ pub fn export_code(s: ExportFilesStatus) -> i64 {
 
 /// What a session row stores beside its keys: the indexed columns (status, export status,
 /// waiting for capacity) and the JSON of the document, the internal facts and the summary.
-struct Stored {
+pub(super) struct Stored {
     status: i64,
     export: Option<i64>,
     waiting: bool,
@@ -135,7 +134,7 @@ struct Stored {
 }
 
 impl Stored {
-    fn of(row: &SessionRow) -> Result<Stored, StoreError> {
+    pub(super) fn of(row: &SessionRow) -> Result<Stored, StoreError> {
         let status = row.doc.status.unwrap_or_default();
         Ok(Stored {
             status: status_code(status),
@@ -186,93 +185,103 @@ pub(super) fn page_sql(filter: &SessionFilter, what: &str) -> String {
 }
 
 /// The bound parameters of `page_sql`.
-fn page_params(part: i64, filter: &SessionFilter, after: Option<&Position>) -> Vec<SqlValue> {
-    let mut p = vec![SqlValue::Integer(part)];
+pub(super) fn page_params<'a>(part: i64, filter: &'a SessionFilter, after: Option<&'a Position>) -> Vec<Param<'a>> {
+    let mut p = vec![Param::Int(part)];
     if let Some(g) = &filter.group {
-        p.push(SqlValue::Text(g.clone()));
+        p.push(Param::Text(g));
     }
     if let Some(s) = filter.status {
-        p.push(SqlValue::Integer(status_code(s)));
+        p.push(Param::Int(status_code(s)));
     }
     if let Some(e) = filter.export {
-        p.push(SqlValue::Integer(export_code(e)));
+        p.push(Param::Int(export_code(e)));
     }
-    let (ca, id) = after
-        .map(|a| (a.created_at, a.id.clone()))
-        .unwrap_or((i64::MIN, String::new()));
-    p.push(SqlValue::Integer(ca));
-    p.push(SqlValue::Text(id));
+    let (ca, id) = after.map(|a| (a.created_at, a.id.as_str())).unwrap_or((i64::MIN, ""));
+    p.push(Param::Int(ca));
+    p.push(Param::Text(id));
     p
 }
 
-impl Sessions for SqliteTx<'_> {
-    /// Insert a new session.
-    fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+/// The session table in the SQL both backends run, over the shared executor: each backend's
+/// `Sessions` is these (SQLite's adds its bulk load's counts and streams its pages' stored
+/// summaries without a copy).
+pub(super) mod shared {
+    use super::*;
+
+    const COLUMNS: &str = "id, group_id, app_id, created_at, doc, internal";
+
+    /// A session read from `COLUMNS`.
+    fn session(r: &Row) -> Result<SessionRow, StoreError> {
+        Ok(SessionRow {
+            id: r.text(0)?,
+            group_id: r.text(1)?,
+            app_id: r.text(2)?,
+            created_at: r.int(3)?,
+            doc: r.json(4)?,
+            internal: r.json(5)?,
+        })
+    }
+
+    pub(in super::super) fn insert(e: &impl Exec, part: i64, row: &SessionRow, s: &Stored) -> Result<(), StoreError> {
+        e.exec(
+            "INSERT INTO sessions(part, id, group_id, app_id, created_at,
+                 status, export_status, waiting, doc, internal, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &[
+                Param::Int(part),
+                Param::Text(&row.id),
+                Param::Text(&row.group_id),
+                Param::Text(&row.app_id),
+                Param::Int(row.created_at),
+                Param::Int(s.status),
+                Param::OptInt(s.export),
+                Param::Int(s.waiting.into()),
+                Param::Text(&s.doc),
+                Param::Text(&s.internal),
+                Param::Text(&s.summary),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(in super::super) fn update(e: &impl Exec, part: i64, row: &SessionRow) -> Result<(), StoreError> {
         let s = Stored::of(row)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO sessions(part, id, group_id, app_id, created_at,
-                     status, export_status, waiting, doc, internal, summary)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                part,
-                row.id,
-                row.group_id,
-                row.app_id,
-                row.created_at,
-                s.status,
-                s.export,
-                s.waiting,
-                s.doc,
-                s.internal,
-                s.summary
-            ])?;
-        if let Some(counts) = &self.bulk_counts {
-            *counts
-                .borrow_mut()
-                .entry((part, s.status, s.export.unwrap_or(NO_EXPORT)))
-                .or_default() += 1;
-        }
+        e.exec(
+            "UPDATE sessions SET status = ?3, export_status = ?4, waiting = ?5, doc = ?6, internal = ?7, summary = ?8
+             WHERE part = ?1 AND id = ?2",
+            &[
+                Param::Int(part),
+                Param::Text(&row.id),
+                Param::Int(s.status),
+                Param::OptInt(s.export),
+                Param::Int(s.waiting.into()),
+                Param::Text(&s.doc),
+                Param::Text(&s.internal),
+                Param::Text(&s.summary),
+            ],
+        )?;
         Ok(())
     }
 
-    /// Save a changed session (its indexed columns follow the document).
-    fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
-        self.flush_counts()?;
-        let s = Stored::of(row)?;
-        self.conn
-            .prepare_cached(
-                "UPDATE sessions SET status = ?3, export_status = ?4, waiting = ?5, doc = ?6, internal = ?7, summary = ?8
-                 WHERE part = ?1 AND id = ?2",
-            )?
-            .execute(params![part, row.id, s.status, s.export, s.waiting, s.doc, s.internal, s.summary])?;
+    pub(in super::super) fn delete(e: &impl Exec, part: i64, id: &str) -> Result<(), StoreError> {
+        e.exec(
+            "DELETE FROM sessions WHERE part = ?1 AND id = ?2",
+            &[Param::Int(part), Param::Text(id)],
+        )?;
         Ok(())
     }
 
-    /// Remove a session for good.
-    fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
-        self.flush_counts()?;
-        self.conn
-            .execute("DELETE FROM sessions WHERE part = ?1 AND id = ?2", params![part, id])?;
-        Ok(())
+    pub(in super::super) fn get(e: &impl Exec, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        e.row(
+            &format!("SELECT {COLUMNS} FROM sessions WHERE part = ?1 AND id = ?2"),
+            &[Param::Int(part), Param::Text(id)],
+        )?
+        .map(|r| session(&r))
+        .transpose()
     }
 
-    /// One session by id.
-    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id, group_id, app_id, created_at, doc, internal FROM sessions WHERE part = ?1 AND id = ?2",
-            )?
-            .query_row(params![part, id], session_row)
-            .optional()?)
-    }
-
-    /// The sessions of an application or group in any of `statuses`, oldest first (sessions
-    /// created at the same millisecond in the order they were created: a placement queue).
-    fn in_statuses(
-        &self,
+    pub(in super::super) fn in_statuses(
+        e: &impl Exec,
         part: i64,
         by: LiveBy<'_>,
         statuses: &[StreamSessionStatus],
@@ -286,21 +295,186 @@ impl Sessions for SqliteTx<'_> {
             "SELECT id FROM sessions WHERE part = ?1 AND {column} = ?2 AND status IN ({}) ORDER BY created_at, rowid",
             codes.join(", ")
         );
-        let ids: Vec<String> = self
-            .conn
-            .prepare_cached(&sql)?
-            .query_map(params![part, value], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(row) = self.get(part, &id)? {
+        let mut rows = Vec::new();
+        for r in e.rows(&sql, &[Param::Int(part), Param::Text(value)])? {
+            if let Some(row) = get(e, part, &r.text(0)?)? {
                 rows.push(row);
             }
         }
         Ok(rows)
     }
 
-    /// Up to `limit` sessions after `after`, in (CreatedAt, Id) order.
+    pub(in super::super) fn page(
+        e: &impl Exec,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
+        e.rows_upto(&page_sql(filter, "doc"), &page_params(part, filter, after), limit)?
+            .iter()
+            .map(|r| {
+                Ok((
+                    Position {
+                        created_at: r.int(0)?,
+                        id: r.text(1)?,
+                    },
+                    r.json(2)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// `Sessions::page_summaries` from rows (one more than the page, to tell whether more
+    /// follow).
+    pub(in super::super) fn page_summaries(
+        e: &impl Exec,
+        part: i64,
+        filter: &SessionFilter,
+        after: Option<&Position>,
+        limit: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Position>, StoreError> {
+        let sql = page_sql(filter, "summary, CASE WHEN summary IS NULL THEN doc END");
+        let rows = e.rows_upto(&sql, &page_params(part, filter, after), limit.saturating_add(1))?;
+        let mut last = None;
+        for (i, r) in rows.iter().enumerate() {
+            if i == limit {
+                return Ok(last);
+            }
+            if i > 0 {
+                out.push(b',');
+            }
+            match r.opt_text(2)? {
+                Some(text) => out.extend_from_slice(text.as_bytes()),
+                None => out.extend_from_slice(summary(&r.json(3)?)?.as_bytes()),
+            }
+            last = Some(Position {
+                created_at: r.int(0)?,
+                id: r.text(1)?,
+            });
+        }
+        Ok(None)
+    }
+
+    pub(in super::super) fn counts(e: &impl Exec, part: i64) -> Result<SessionCounts, StoreError> {
+        let mut by_status: std::collections::BTreeMap<i64, u64> = Default::default();
+        let mut by_export: std::collections::BTreeMap<i64, u64> = Default::default();
+        for r in e.rows(
+            "SELECT status, export, n FROM session_counts WHERE part = ?1 AND n > 0",
+            &[Param::Int(part)],
+        )? {
+            let (status, export, n) = (r.int(0)?, r.int(1)?, r.int(2)?);
+            *by_status.entry(status).or_default() += n.unsigned_abs();
+            *by_export.entry(export).or_default() += n.unsigned_abs();
+        }
+        let code = |c: i64| usize::try_from(c).ok();
+        Ok(SessionCounts {
+            status: by_status
+                .into_iter()
+                .filter_map(|(c, n)| Some((*StreamSessionStatus::ALL.get(code(c)?)?, n)))
+                .collect(),
+            export: by_export
+                .into_iter()
+                .filter_map(|(c, n)| match c {
+                    NO_EXPORT => Some((None, n)),
+                    c => Some((Some(*ExportFilesStatus::ALL.get(code(c)?)?), n)),
+                })
+                .collect(),
+        })
+    }
+
+    pub(in super::super) fn status_totals(e: &impl Exec) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
+        // (CAST: PostgreSQL's sum of BIGINTs is a NUMERIC.)
+        let mut out = Vec::new();
+        for r in e.rows(
+            "SELECT status, CAST(sum(n) AS BIGINT) FROM session_counts GROUP BY status ORDER BY status",
+            &[],
+        )? {
+            let (code, n) = (r.int(0)?, r.int(1)?);
+            if let Some(status) = usize::try_from(code).ok().and_then(|c| StreamSessionStatus::ALL.get(c)) {
+                out.push((*status, n.max(0).unsigned_abs()));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(in super::super) fn locate(e: &impl Exec, id: &str) -> Result<Option<i64>, StoreError> {
+        e.row("SELECT part FROM sessions WHERE id = ?1", &[Param::Text(id)])?
+            .map(|r| r.int(0))
+            .transpose()
+    }
+
+    pub(in super::super) fn waiting(
+        e: &impl Exec,
+        part: i64,
+        group_id: &str,
+        after: Option<QueuePosition>,
+        limit: usize,
+    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
+        let after = after.unwrap_or(QueuePosition {
+            created_at: i64::MIN,
+            seq: i64::MIN,
+        });
+        e.rows_upto(
+            WAITING_SQL,
+            &[
+                Param::Int(part),
+                Param::Text(group_id),
+                Param::Int(after.created_at),
+                Param::Int(after.seq),
+            ],
+            limit,
+        )?
+        .iter()
+        .map(|r| {
+            let row = session(r)?;
+            let pos = QueuePosition {
+                created_at: row.created_at,
+                seq: r.int(6)?,
+            };
+            Ok((pos, row))
+        })
+        .collect()
+    }
+}
+
+impl Sessions for SqliteTx<'_> {
+    fn insert(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        let s = Stored::of(row)?;
+        shared::insert(self, part, row, &s)?;
+        if let Some(counts) = &self.bulk_counts {
+            *counts
+                .borrow_mut()
+                .entry((part, s.status, s.export.unwrap_or(NO_EXPORT)))
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+
+    fn update(&self, part: i64, row: &SessionRow) -> Result<(), StoreError> {
+        self.flush_counts()?;
+        shared::update(self, part, row)
+    }
+
+    fn delete(&self, part: i64, id: &str) -> Result<(), StoreError> {
+        self.flush_counts()?;
+        shared::delete(self, part, id)
+    }
+
+    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        shared::get(self, part, id)
+    }
+
+    fn in_statuses(
+        &self,
+        part: i64,
+        by: LiveBy<'_>,
+        statuses: &[StreamSessionStatus],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        shared::in_statuses(self, part, by, statuses)
+    }
+
     fn page(
         &self,
         part: i64,
@@ -308,17 +482,7 @@ impl Sessions for SqliteTx<'_> {
         after: Option<&Position>,
         limit: usize,
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&page_sql(filter, "doc"))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(page_params(part, filter, after)), |r| {
-            Ok((
-                Position {
-                    created_at: r.get(0)?,
-                    id: r.get(1)?,
-                },
-                from_json(&r.get::<_, String>(2)?)?,
-            ))
-        })?;
-        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+        shared::page(self, part, filter, after, limit)
     }
 
     fn page_summaries(
@@ -363,56 +527,15 @@ impl Sessions for SqliteTx<'_> {
     }
 
     fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
-        let mut by_status: std::collections::BTreeMap<i64, u64> = Default::default();
-        let mut by_export: std::collections::BTreeMap<i64, u64> = Default::default();
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT status, export, n FROM session_counts WHERE part = ?1 AND n > 0")?;
-        for row in stmt.query_map([part], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        })? {
-            let (status, export, n) = row?;
-            *by_status.entry(status).or_default() += n.unsigned_abs();
-            *by_export.entry(export).or_default() += n.unsigned_abs();
-        }
-        let code = |c: i64| usize::try_from(c).ok();
-        Ok(SessionCounts {
-            status: by_status
-                .into_iter()
-                .filter_map(|(c, n)| Some((*StreamSessionStatus::ALL.get(code(c)?)?, n)))
-                .collect(),
-            export: by_export
-                .into_iter()
-                .filter_map(|(c, n)| match c {
-                    NO_EXPORT => Some((None, n)),
-                    c => Some((Some(*ExportFilesStatus::ALL.get(code(c)?)?), n)),
-                })
-                .collect(),
-        })
+        shared::counts(self, part)
     }
 
     fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT status, sum(n) FROM session_counts GROUP BY status ORDER BY status")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (code, n) = row?;
-            if let Some(status) = usize::try_from(code).ok().and_then(|c| StreamSessionStatus::ALL.get(c)) {
-                out.push((*status, n.max(0).unsigned_abs()));
-            }
-        }
-        Ok(out)
+        shared::status_totals(self)
     }
 
-    /// The partition of a session named by id alone.
     fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT part FROM sessions WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?)
+        shared::locate(self, id)
     }
 
     fn waiting(
@@ -422,20 +545,7 @@ impl Sessions for SqliteTx<'_> {
         after: Option<QueuePosition>,
         limit: usize,
     ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
-        let after = after.unwrap_or(QueuePosition {
-            created_at: i64::MIN,
-            seq: i64::MIN,
-        });
-        let mut stmt = self.conn.prepare_cached(WAITING_SQL)?;
-        let rows = stmt.query_map(params![part, group_id, after.created_at, after.seq], |r| {
-            let row = session_row(r)?;
-            let pos = QueuePosition {
-                created_at: row.created_at,
-                seq: r.get(6)?,
-            };
-            Ok((pos, row))
-        })?;
-        Ok(rows.take(limit).collect::<Result<_, _>>()?)
+        shared::waiting(self, part, group_id, after, limit)
     }
 }
 
@@ -443,18 +553,6 @@ impl Sessions for SqliteTx<'_> {
 const WAITING_SQL: &str = "SELECT id, group_id, app_id, created_at, doc, internal, rowid FROM sessions
      WHERE part = ?1 AND group_id = ?2 AND waiting = 1 AND (created_at, rowid) > (?3, ?4)
      ORDER BY created_at, rowid";
-
-/// A session read from `id, group_id, app_id, created_at, doc, internal`.
-fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
-    Ok(SessionRow {
-        id: r.get(0)?,
-        group_id: r.get(1)?,
-        app_id: r.get(2)?,
-        created_at: r.get(3)?,
-        doc: from_json(&r.get::<_, String>(4)?)?,
-        internal: from_json(&r.get::<_, String>(5)?)?,
-    })
-}
 
 #[cfg(test)]
 mod tests {
@@ -503,7 +601,7 @@ mod tests {
             conn.execute(
                 "INSERT INTO sessions(part, id, group_id, app_id, created_at, status, export_status, doc)
                  VALUES (?1, ?2, 'sg-1', 'a-1', 0, ?3, ?4, '{}')",
-                params![part, id, status, export],
+                rusqlite::params![part, id, status, export],
             )
             .unwrap();
         };
@@ -543,7 +641,7 @@ mod tests {
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {WAITING_SQL}"))
             .unwrap()
-            .query_map(params![1, "sg-1", 0, 0], |r| r.get::<_, String>(3))
+            .query_map(rusqlite::params![1, "sg-1", 0, 0], |r| r.get::<_, String>(3))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();

@@ -22,6 +22,8 @@ pub(super) enum Param<'a> {
     Blob(&'a [u8]),
     /// Text or NULL.
     OptText(Option<&'a str>),
+    /// An integer or NULL.
+    OptInt(Option<i64>),
 }
 
 /// A column's value as read.

@@ -32,8 +32,6 @@ impl From<rusqlite::Error> for crate::domain::ApiError {
     }
 }
 
-pub(super) use super::sql::to_json;
-
 /// A stored JSON column read back (inside a row mapping).
 pub(super) fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     serde_json::from_str(s)
@@ -87,6 +85,7 @@ impl rusqlite::ToSql for Param<'_> {
             Param::Text(v) => v.to_sql(),
             Param::Blob(v) => v.to_sql(),
             Param::OptText(v) => v.to_sql(),
+            Param::OptInt(v) => v.to_sql(),
         }
     }
 }
@@ -209,9 +208,10 @@ impl std::fmt::Display for DirInUse {
 impl std::error::Error for DirInUse {}
 
 /// Take the data dir's exclusive lock (`<dir>/lock`, holding the owner's process id): one
-/// process at a time serves or seeds a data dir. The operating system releases it when the
-/// process ends, however it ends.
-fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+/// process at a time serves or seeds a data dir (whatever its store: the data dir also holds
+/// the process's files). The operating system releases it when the process ends, however it
+/// ends.
+pub fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
     use std::io::{Read, Seek, Write};
     let io = |e: std::io::Error| StoreError(Box::new(e));
     let mut file = std::fs::OpenOptions::new()
