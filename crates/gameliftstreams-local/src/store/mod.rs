@@ -51,6 +51,44 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The table accessors of a `Tx` implementation whose transaction implements every table
+/// itself (both backends' do).
+macro_rules! tables_are_self {
+    () => {
+        fn meta(&self) -> &dyn $crate::store::Meta {
+            self
+        }
+        fn partitions(&self) -> &dyn $crate::store::Partitions {
+            self
+        }
+        fn applications(&self) -> &dyn $crate::store::Documents<gls_model::GetApplicationOutput> {
+            self
+        }
+        fn groups(&self) -> &dyn $crate::store::Documents<gls_model::GetStreamGroupOutput> {
+            self
+        }
+        fn sessions(&self) -> &dyn $crate::store::Sessions {
+            self
+        }
+        fn urls(&self) -> &dyn $crate::store::Urls {
+            self
+        }
+        fn timers(&self) -> &dyn $crate::store::Timers {
+            self
+        }
+        fn tokens(&self) -> &dyn $crate::store::Tokens {
+            self
+        }
+        fn exports(&self) -> &dyn $crate::store::ExportJobs {
+            self
+        }
+        fn builds(&self) -> &dyn $crate::store::Builds {
+            self
+        }
+    };
+}
+use tables_are_self;
+
 /// One transaction's view of every table.
 pub trait Tx {
     /// Service metadata (token secret, clock state, flags).

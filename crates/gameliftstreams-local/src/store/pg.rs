@@ -7,9 +7,9 @@
 
 use super::sessions::{self, LiveBy, QueuePosition, SessionCounts, SessionFilter, SessionRow};
 use super::sql::{Exec, Param, Row, Value};
-use super::{Builds, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls};
+use super::{Sessions, Store, StoreError, Tx};
 use crate::domain::cursor::Position;
-use gls_model::{GetApplicationOutput, GetStreamGroupOutput, GetStreamSessionOutput, StreamSessionStatus};
+use gls_model::{GetStreamSessionOutput, StreamSessionStatus};
 use r2d2_postgres::postgres::{self, NoTls};
 use r2d2_postgres::{r2d2, PostgresConnectionManager};
 use std::cell::{Cell, RefCell};
@@ -318,20 +318,6 @@ impl Sessions for PgTx<'_> {
         sessions::shared::delete(self, part, id)
     }
 
-    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        sessions::shared::get(self, part, id)
-    }
-
-    fn page(
-        &self,
-        part: i64,
-        filter: &SessionFilter,
-        after: Option<&Position>,
-        limit: usize,
-    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
-        sessions::shared::page(self, part, filter, after, limit)
-    }
-
     fn page_summaries(
         &self,
         part: i64,
@@ -343,69 +329,11 @@ impl Sessions for PgTx<'_> {
         sessions::shared::page_summaries(self, part, filter, after, limit, out)
     }
 
-    fn in_statuses(
-        &self,
-        part: i64,
-        by: LiveBy<'_>,
-        statuses: &[StreamSessionStatus],
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        sessions::shared::in_statuses(self, part, by, statuses)
-    }
-
-    fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
-        sessions::shared::counts(self, part)
-    }
-
-    fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
-        sessions::shared::status_totals(self)
-    }
-
-    fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        sessions::shared::locate(self, id)
-    }
-
-    fn waiting(
-        &self,
-        part: i64,
-        group_id: &str,
-        after: Option<QueuePosition>,
-        limit: usize,
-    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
-        sessions::shared::waiting(self, part, group_id, after, limit)
-    }
+    sessions::shared_sessions!();
 }
 
 impl Tx for PgTx<'_> {
-    fn meta(&self) -> &dyn Meta {
-        self
-    }
-    fn partitions(&self) -> &dyn Partitions {
-        self
-    }
-    fn applications(&self) -> &dyn Documents<GetApplicationOutput> {
-        self
-    }
-    fn groups(&self) -> &dyn Documents<GetStreamGroupOutput> {
-        self
-    }
-    fn sessions(&self) -> &dyn Sessions {
-        self
-    }
-    fn urls(&self) -> &dyn Urls {
-        self
-    }
-    fn timers(&self) -> &dyn Timers {
-        self
-    }
-    fn tokens(&self) -> &dyn Tokens {
-        self
-    }
-    fn exports(&self) -> &dyn ExportJobs {
-        self
-    }
-    fn builds(&self) -> &dyn Builds {
-        self
-    }
+    super::tables_are_self!();
 
     fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError> {
         let depth = self.depth.get();

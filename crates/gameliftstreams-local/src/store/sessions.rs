@@ -205,6 +205,57 @@ pub(super) fn page_params<'a>(part: i64, filter: &'a SessionFilter, after: Optio
 /// The session table in the SQL both backends run, over the shared executor: each backend's
 /// `Sessions` is these (SQLite's adds its bulk load's counts and streams its pages' stored
 /// summaries without a copy).
+/// The `Sessions` methods that a backend takes from [`shared`] as they are.
+macro_rules! shared_sessions {
+    () => {
+        fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
+            $crate::store::sessions::shared::get(self, part, id)
+        }
+
+        fn in_statuses(
+            &self,
+            part: i64,
+            by: LiveBy<'_>,
+            statuses: &[StreamSessionStatus],
+        ) -> Result<Vec<SessionRow>, StoreError> {
+            $crate::store::sessions::shared::in_statuses(self, part, by, statuses)
+        }
+
+        fn page(
+            &self,
+            part: i64,
+            filter: &SessionFilter,
+            after: Option<&Position>,
+            limit: usize,
+        ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
+            $crate::store::sessions::shared::page(self, part, filter, after, limit)
+        }
+
+        fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
+            $crate::store::sessions::shared::counts(self, part)
+        }
+
+        fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
+            $crate::store::sessions::shared::status_totals(self)
+        }
+
+        fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
+            $crate::store::sessions::shared::locate(self, id)
+        }
+
+        fn waiting(
+            &self,
+            part: i64,
+            group_id: &str,
+            after: Option<QueuePosition>,
+            limit: usize,
+        ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
+            $crate::store::sessions::shared::waiting(self, part, group_id, after, limit)
+        }
+    };
+}
+pub(super) use shared_sessions;
+
 pub(super) mod shared {
     use super::*;
 
@@ -462,29 +513,6 @@ impl Sessions for SqliteTx<'_> {
         shared::delete(self, part, id)
     }
 
-    fn get(&self, part: i64, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        shared::get(self, part, id)
-    }
-
-    fn in_statuses(
-        &self,
-        part: i64,
-        by: LiveBy<'_>,
-        statuses: &[StreamSessionStatus],
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        shared::in_statuses(self, part, by, statuses)
-    }
-
-    fn page(
-        &self,
-        part: i64,
-        filter: &SessionFilter,
-        after: Option<&Position>,
-        limit: usize,
-    ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
-        shared::page(self, part, filter, after, limit)
-    }
-
     fn page_summaries(
         &self,
         part: i64,
@@ -526,27 +554,7 @@ impl Sessions for SqliteTx<'_> {
         Ok(None)
     }
 
-    fn counts(&self, part: i64) -> Result<SessionCounts, StoreError> {
-        shared::counts(self, part)
-    }
-
-    fn status_totals(&self) -> Result<Vec<(StreamSessionStatus, u64)>, StoreError> {
-        shared::status_totals(self)
-    }
-
-    fn locate(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        shared::locate(self, id)
-    }
-
-    fn waiting(
-        &self,
-        part: i64,
-        group_id: &str,
-        after: Option<QueuePosition>,
-        limit: usize,
-    ) -> Result<Vec<(QueuePosition, SessionRow)>, StoreError> {
-        shared::waiting(self, part, group_id, after, limit)
-    }
+    super::sessions::shared_sessions!();
 }
 
 /// A group's queue of waiting sessions after a position (the `sessions_waiting` index).

@@ -4,10 +4,7 @@
 
 use super::sql::{Exec, Param, Row, Value};
 use super::writer::Writer;
-use super::{
-    schema, Builds, Documents, ExportJobs, Meta, Partitions, Sessions, Store, StoreError, Timers, Tokens, Tx, Urls,
-};
-use gls_model::{GetApplicationOutput, GetStreamGroupOutput};
+use super::{schema, Store, StoreError, Tx};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -126,37 +123,7 @@ impl Exec for SqliteTx<'_> {
 const COUNT_TRIGGER: &str = "session_counts_insert";
 
 impl Tx for SqliteTx<'_> {
-    fn meta(&self) -> &dyn Meta {
-        self
-    }
-    fn partitions(&self) -> &dyn Partitions {
-        self
-    }
-    fn applications(&self) -> &dyn Documents<GetApplicationOutput> {
-        self
-    }
-    fn groups(&self) -> &dyn Documents<GetStreamGroupOutput> {
-        self
-    }
-    fn sessions(&self) -> &dyn Sessions {
-        self
-    }
-    fn urls(&self) -> &dyn Urls {
-        self
-    }
-    fn timers(&self) -> &dyn Timers {
-        self
-    }
-    fn tokens(&self) -> &dyn Tokens {
-        self
-    }
-    fn exports(&self) -> &dyn ExportJobs {
-        self
-    }
-
-    fn builds(&self) -> &dyn Builds {
-        self
-    }
+    super::tables_are_self!();
 
     fn savepoint(&self, f: &mut dyn FnMut(&dyn Tx) -> bool) -> Result<bool, StoreError> {
         // Cached statements: a timer fires in a savepoint, so these run often.
