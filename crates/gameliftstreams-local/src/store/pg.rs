@@ -184,8 +184,11 @@ impl PgPool {
 
     fn with_config(config: postgres::Config, size: u32) -> Result<PgPool, StoreError> {
         outside_async(|| {
+            // (No round trip to test a connection at each checkout: a broken one fails its
+            // statement, and r2d2 replaces it.)
             let pool = r2d2::Pool::builder()
                 .max_size(size)
+                .test_on_check_out(false)
                 .connection_timeout(Duration::from_secs(10))
                 .build(PostgresConnectionManager::new(config, NoTls))?;
             let me = PgPool { pool: Some(pool) };
