@@ -73,16 +73,18 @@ def group_alive(pgid):
     return False
 
 
-def setup(server, source="s3://games/script", executable="run.sh", **app_options):
-    """A READY UBUNTU application of the build at `source`, and a stream group for it."""
+def setup(server, source="s3://games/script", executable="run.sh", stream_class="gen4n_high", capacity=4,
+          **app_options):
+    """A READY UBUNTU application of the build at `source`, and a stream group of
+    `stream_class` with `capacity` always on for it."""
     c = server.client()
     app = c.create_application(Description="game", RuntimeEnvironment=UBUNTU, ExecutablePath=executable,
                                ApplicationSourceUri=source, **app_options)["Id"]
     server.advance(5)
     assert c.get_application(Identifier=app)["Status"] == "READY"
-    group = c.create_stream_group(Description="g", StreamClass="gen4n_high", DefaultApplicationIdentifier=app,
-                                  LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": 4,
-                                                           "MaximumCapacity": 4}])["Id"]
+    group = c.create_stream_group(Description="g", StreamClass=stream_class, DefaultApplicationIdentifier=app,
+                                  LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": capacity,
+                                                           "MaximumCapacity": capacity}])["Id"]
     server.advance(1)
     return c, app, group
 

@@ -13,7 +13,8 @@ import time
 import pytest
 
 from conftest import Server
-from test_apps import UBUNTU, app_info, start, until
+import test_apps
+from test_apps import app_info, start, until
 
 GAME = os.environ.get("GLS_SAMPLE_GAME")
 
@@ -31,16 +32,10 @@ def make_build(data):
 
 
 def setup(server, stream_class="gen4n_high"):
-    c = server.client()
-    capacity = 12 if stream_class == "gen6n_small" else 2  # a whole host of the class
-    app = c.create_application(Description="sample", RuntimeEnvironment=UBUNTU, ExecutablePath="run-game.sh",
-                               ApplicationSourceUri="s3://games/sample")["Id"]
-    server.advance(5)
-    group = c.create_stream_group(Description="g", StreamClass=stream_class, DefaultApplicationIdentifier=app,
-                                  LocationConfigurations=[{"LocationName": "us-west-2", "AlwaysOnCapacity": capacity,
-                                                           "MaximumCapacity": capacity}])["Id"]
-    server.advance(1)
-    return c, app, group
+    """The sample game as a READY application, and a whole host of `stream_class` for it."""
+    capacity = 12 if stream_class == "gen6n_small" else 2
+    return test_apps.setup(server, "s3://games/sample", "run-game.sh", stream_class=stream_class,
+                           capacity=capacity)
 
 
 def running(server, arn):

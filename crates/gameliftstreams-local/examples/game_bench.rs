@@ -183,6 +183,18 @@ async fn main() {
     let group = group.id().unwrap().to_string();
     http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 1}");
 
+    let terminate = |arn: &str| {
+        let (c, group, arn) = (c.clone(), group.clone(), arn.to_string());
+        async move {
+            c.terminate_stream_session()
+                .identifier(&group)
+                .stream_session_identifier(&arn)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+
     // One stream: start it, connect, wait for the game's picture.
     let start = |extra: Vec<&'static str>| {
         let (c, group, app_arn, addr) = (c.clone(), group.clone(), app.arn().to_string(), addr.clone());
@@ -334,12 +346,7 @@ async fn main() {
     }
     // Their games stop before the latency is measured: nothing else runs then.
     for s in &streams {
-        c.terminate_stream_session()
-            .identifier(&group)
-            .stream_session_identifier(&s.arn)
-            .send()
-            .await
-            .unwrap();
+        terminate(&s.arn).await;
     }
     drop(streams);
     http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 2}");
@@ -388,12 +395,7 @@ async fn main() {
         pct(0.99),
         latencies.len()
     );
-    c.terminate_stream_session()
-        .identifier(&group)
-        .stream_session_identifier(&still.arn)
-        .send()
-        .await
-        .unwrap();
+    terminate(&still.arn).await;
     drop(still);
     // StartStreamSession to the first frame, five times (one session at a time).
     let mut firsts = vec![first_frame];
@@ -402,12 +404,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let (s, first) = start(vec![]).await;
         firsts.push(first);
-        c.terminate_stream_session()
-            .identifier(&group)
-            .stream_session_identifier(&s.arn)
-            .send()
-            .await
-            .unwrap();
+        terminate(&s.arn).await;
         drop(s);
         http(&addr, "POST", "/_local/clock", "{\"advanceSeconds\": 2}");
     }

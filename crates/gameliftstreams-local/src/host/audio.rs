@@ -143,15 +143,10 @@ impl Sound {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut cmd = process::command(&tools.parec, setpriv);
-        cmd.arg(format!("--server=unix:{}", socket.display()))
-            .arg(format!("--device={SINK}.monitor"))
-            .args(["--raw", "--format=s16le", "--channels=2", "--latency-msec=20"])
-            .arg(format!("--rate={RATE}"))
-            .env_clear()
-            .envs(own.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        let mut cmd = pulse_client(&tools.parec, setpriv, &socket, &own);
+        cmd.arg(format!("--device={SINK}.monitor"))
+            .args(["--channels=2", "--latency-msec=20"])
+            .stdout(Stdio::piped());
         let capture = match Group::spawn(&mut cmd) {
             Ok(c) => c,
             Err(e) => {
@@ -244,6 +239,24 @@ impl Sound {
     }
 }
 
+/// A `parec` or `pacat` of the session's audio server (`socket`), raw 16-bit PCM at 48 kHz,
+/// with environment `env`.
+fn pulse_client(
+    program: &Path,
+    setpriv: Option<&Path>,
+    socket: &Path,
+    env: &[(String, String)],
+) -> std::process::Command {
+    let mut cmd = process::command(program, setpriv);
+    cmd.arg(format!("--server=unix:{}", socket.display()))
+        .args(["--raw", "--format=s16le"])
+        .arg(format!("--rate={RATE}"))
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// The audio server's configuration: its socket (anyone who can reach it may use it: only the
 /// session's game can), the game's sink, and the microphone's sink and source.
 fn config(socket: &Path) -> String {
@@ -315,21 +328,10 @@ struct Player {
 
 impl Player {
     fn start(&self) -> std::io::Result<(Group, std::process::ChildStdin)> {
-        let mut cmd = process::command(&self.pacat, self.setpriv.as_deref());
-        cmd.arg(format!("--server=unix:{}", self.socket.display()))
-            .arg(format!("--device={MIC_SINK}"))
-            .args([
-                "--playback",
-                "--raw",
-                "--format=s16le",
-                "--channels=1",
-                "--latency-msec=40",
-            ])
-            .arg(format!("--rate={RATE}"))
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut cmd = pulse_client(&self.pacat, self.setpriv.as_deref(), &self.socket, &self.env);
+        cmd.arg(format!("--device={MIC_SINK}"))
+            .args(["--playback", "--channels=1", "--latency-msec=40"])
+            .stdout(Stdio::null());
         Group::spawn_fed(&mut cmd)
     }
 }

@@ -155,6 +155,17 @@ impl Limiter {
         Limiter::Rlimit(prlimit, why.join("; "))
     }
 
+    /// How a game's limits are enforced, as the process view names it: by its cgroup
+    /// (`cgroup v1` or `v2`) when it got one, else by rlimit or not at all.
+    pub fn enforced_by(&self, has_cgroup: bool) -> &'static str {
+        match (has_cgroup, self) {
+            (true, Limiter::V1(_)) => "cgroup v1",
+            (true, _) => "cgroup v2",
+            (false, Limiter::Rlimit(Some(_), _)) => "rlimit",
+            (false, _) => "none",
+        }
+    }
+
     /// What the start-up line says of it.
     pub fn describe(&self) -> String {
         match self {
@@ -168,14 +179,19 @@ impl Limiter {
         }
     }
 
-    /// Remove the host's cgroup folders, as the server stops (its games are gone by then).
-    pub fn close(&self) {
-        self.sweep();
-        let dirs: Vec<&PathBuf> = match self {
+    /// The host's cgroup folders (one per hierarchy; none for rlimits).
+    fn folders(&self) -> Vec<&PathBuf> {
+        match self {
             Limiter::V2(dir) => vec![dir],
             Limiter::V1(dirs) => dirs.iter().map(|(_, d)| d).collect(),
             Limiter::Rlimit(..) => vec![],
-        };
+        }
+    }
+
+    /// Remove the host's cgroup folders, as the server stops (its games are gone by then).
+    pub fn close(&self) {
+        self.sweep();
+        let dirs = self.folders();
         for dir in dirs {
             let _ = std::fs::remove_dir(dir);
         }
@@ -185,11 +201,7 @@ impl Limiter {
     /// and the folders of servers that were killed before they could remove theirs: the kernel
     /// refuses to remove a cgroup that holds a process, so one in use stays.
     fn sweep(&self) {
-        let dirs: Vec<&PathBuf> = match self {
-            Limiter::V2(dir) => vec![dir],
-            Limiter::V1(dirs) => dirs.iter().map(|(_, d)| d).collect(),
-            Limiter::Rlimit(..) => vec![],
-        };
+        let dirs = self.folders();
         let children = |dir: &Path| {
             std::fs::read_dir(dir)
                 .into_iter()

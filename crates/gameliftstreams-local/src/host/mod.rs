@@ -241,8 +241,8 @@ struct Slot {
     endpoint: Option<Arc<Endpoint>>,
     /// While its game runs: its sound, if it has any.
     sound: Option<Arc<Sound>>,
-    /// While its game runs: its cgroup, if it has one, and what it may use.
-    cgroup: Option<(Arc<Cgroup>, Resources)>,
+    /// While its game runs: its cgroup, if it has one.
+    cgroup: Option<Arc<Cgroup>>,
     /// While its game runs: what it used over the last second.
     usage: Option<GameUsage>,
     /// Messages from the page while its game is starting, for the endpoint to come.
@@ -255,13 +255,8 @@ impl Host {
         std::fs::create_dir_all(&config.root)?;
         let root = std::path::absolute(&config.root)?;
         let marker = root.display().to_string();
+        let (ended, left) = process::sweep(&root.join("running"), &marker);
         // (The audio servers' socket folders of the sessions a previous run left go too.)
-        let left: Vec<String> = std::fs::read_dir(root.join("running"))
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .collect();
-        let ended = process::sweep(&root.join("running"), &marker);
         for id in left {
             let _ = std::fs::remove_dir_all(audio::spare_socket_dir(&id));
         }
@@ -380,7 +375,7 @@ impl Host {
         });
         info.sound = sound.map(|s| s.stats());
         if let Some(pid) = info.pid.filter(|_| info.state == AppState::Running) {
-            let (cpu, memory) = usage(cgroup.as_ref().map(|(c, _)| &**c), pid);
+            let (cpu, memory) = usage(cgroup.as_deref(), pid);
             info.cpu_seconds = cpu;
             info.memory_bytes = memory;
         }
@@ -442,11 +437,7 @@ impl Host {
             _ => self.why_not(view.runtime),
         };
         // A Windows build waits for the Wine prefix, made once.
-        let wine = self
-            .wine
-            .as_ref()
-            .filter(|_| view.runtime != RuntimeEnvironmentType::Ubuntu);
-        let reason = match (reason, wine) {
+        let reason = match (reason, self.wine_for(view.runtime)) {
             (None, Some(wine)) => match wine.ready(self.wineboot_runner()) {
                 Ok(true) => None,
                 Ok(false) => {
@@ -556,10 +547,7 @@ impl Host {
             ("GAMELIFTSTREAMS_MESSAGE_ENDPOINT".into(), messages.address()),
         ];
         env.extend(sound.iter().flat_map(|s| s.env()));
-        let windows = self
-            .wine
-            .as_ref()
-            .filter(|_| view.runtime != RuntimeEnvironmentType::Ubuntu);
+        let windows = self.wine_for(view.runtime);
         if windows.is_some() {
             env.extend(wine::env(&dirs.wine));
         }
@@ -680,7 +668,7 @@ impl Host {
         self.slot(id, |s| {
             s.media = Some(media.clone());
             s.sound = sound.clone();
-            s.cgroup = cgroup.clone().map(|c| (c, resources));
+            s.cgroup = cgroup.clone();
         });
         let records = self.config.root.join("running");
         let mut groups = vec![display.group.pgid(), game.pgid()];
@@ -715,12 +703,7 @@ impl Host {
                     stream_class: view.stream_class.as_str().to_string(),
                     vcpus: resources.vcpus,
                     memory_bytes: resources.memory,
-                    enforced_by: match (&cgroup, &self.limiter) {
-                        (Some(_), Limiter::V1(_)) => "cgroup v1".into(),
-                        (Some(_), _) => "cgroup v2".into(),
-                        (None, Limiter::Rlimit(Some(_), _)) => "rlimit".into(),
-                        (None, _) => "none".into(),
-                    },
+                    enforced_by: self.limiter.enforced_by(cgroup.is_some()).into(),
                 }),
                 ..Default::default()
             }
@@ -741,6 +724,12 @@ impl Host {
             cgroup,
             resources,
         })
+    }
+
+    /// The PROTON/WINDOWS runtimes' Wine, for a session of `runtime` (none for UBUNTU, or
+    /// on a host without Wine).
+    fn wine_for(&self, runtime: RuntimeEnvironmentType) -> Option<&Arc<Wine>> {
+        self.wine.as_ref().filter(|_| runtime != RuntimeEnvironmentType::Ubuntu)
     }
 
     /// The session's message endpoint, with what the page sent while the game was starting.
@@ -785,14 +774,7 @@ impl Host {
         let service = self.service.get().cloned();
         let session = id.to_string();
         let stop = move || {
-            r.game.stop(grace);
-            r.display.group.stop(Duration::from_millis(500));
-            if let Some(sound) = &r.sound {
-                sound.stop();
-            }
-            if let Some(cgroup) = &r.cgroup {
-                cgroup.remove(Duration::from_secs(2));
-            }
+            r.end(grace);
             let _ = std::fs::remove_file(record);
             if let Some(service) = service.and_then(|w| w.upgrade()) {
                 upload_logs(&service, &session, &r);
@@ -956,14 +938,7 @@ fn run(weak: Weak<Host>, rx: Receiver<Msg>) {
                     r.game.terminate();
                 }
                 for r in groups {
-                    r.game.stop(host.config.stop_grace);
-                    r.display.group.stop(Duration::from_millis(500));
-                    if let Some(sound) = &r.sound {
-                        sound.stop();
-                    }
-                    if let Some(cgroup) = &r.cgroup {
-                        cgroup.remove(Duration::from_millis(500));
-                    }
+                    r.end(host.config.stop_grace);
                 }
                 let _ = std::fs::remove_dir_all(host.config.root.join("running"));
                 host.limiter.close();
@@ -1046,6 +1021,21 @@ fn reconcile(host: &Host, running: &mut HashMap<String, Running>, placed: &mut V
         if let Some(r) = running.remove(&id) {
             tracing::info!(session = %id, "session ended: stopping its application");
             host.stop(&id, r, AppState::Stopped);
+        }
+    }
+}
+
+impl Running {
+    /// End its processes: the game (SIGTERM, SIGKILL after `grace`), its display, its sound;
+    /// then its cgroup goes.
+    fn end(&self, grace: Duration) {
+        self.game.stop(grace);
+        self.display.group.stop(Duration::from_millis(500));
+        if let Some(sound) = &self.sound {
+            sound.stop();
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.remove(Duration::from_secs(2));
         }
     }
 }

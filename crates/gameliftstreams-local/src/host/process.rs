@@ -285,12 +285,16 @@ fn marked_in_group(pgid: i32, marker: &[u8]) -> bool {
 
 /// End what a previous run of this host left running (it was killed before it could): every
 /// recorded group that still has a process carrying this host's marker is killed; the records
-/// go. Returns how many groups were ended.
-pub fn sweep(dir: &Path, marker_value: &str) -> usize {
+/// go. Returns how many groups were ended, and the sessions whose records there were.
+pub fn sweep(dir: &Path, marker_value: &str) -> (usize, Vec<String>) {
     let marker = format!("{MARKER}={marker_value}").into_bytes();
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, Vec::new());
+    };
     let mut ended = 0;
+    let mut sessions = Vec::new();
     for entry in entries.filter_map(Result::ok) {
+        sessions.extend(entry.file_name().into_string());
         let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
         for pgid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
             let Some(pid) = Pid::from_raw(pgid) else { continue };
@@ -300,5 +304,5 @@ pub fn sweep(dir: &Path, marker_value: &str) -> usize {
         }
         let _ = std::fs::remove_file(entry.path());
     }
-    ended
+    (ended, sessions)
 }

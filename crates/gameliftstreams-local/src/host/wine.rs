@@ -43,11 +43,8 @@ impl Wine {
     /// Wine at `wine`, its base prefix under `root` (the host's folder).
     pub fn new(wine: PathBuf, root: &Path) -> Wine {
         let base = root.join("wine").join("prefix");
-        let state = if base.join(".gls-ready").exists() {
-            Base::Ready
-        } else {
-            Base::Missing
-        };
+        // (It is made beside and moved in place whole: a base that is there is complete.)
+        let state = if base.is_dir() { Base::Ready } else { Base::Missing };
         Wine {
             wine,
             base,
@@ -131,7 +128,6 @@ impl Wine {
         // The user's folder is each session's HOME: the base keeps only what Wine made in it.
         let _ = std::fs::remove_dir_all(&self.base);
         std::fs::rename(&partial, &self.base).map_err(|e| e.to_string())?;
-        std::fs::write(self.base.join(".gls-ready"), b"").map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -139,7 +135,10 @@ impl Wine {
     /// program files hard-linked, the rest copied.
     pub fn session_prefix(&self, prefix: &Path, home: &Path) -> io::Result<()> {
         let _ = std::fs::remove_dir_all(prefix);
-        copy(&self.base, prefix, 0)?;
+        super::workdir::copy_tree(&self.base, prefix, &|file, _| {
+            let ext = file.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+            ext.is_some_and(|e| PROGRAM_FILES.contains(&e.as_str()))
+        })?;
         let user = prefix.join("drive_c").join("users").join(USER);
         // What Wine made in the user's folder (AppData, …) goes into HOME; the folder becomes
         // a link to it.
@@ -171,35 +170,6 @@ pub fn env(prefix: &Path) -> Vec<(String, String)> {
         ("WINEDLLOVERRIDES".into(), "mscoree,mshtml=".into()),
         ("WINEDEBUG".into(), "-all".into()),
     ]
-}
-
-/// Copy the tree `from` into `to`: program files hard-linked, links kept, the rest copied.
-fn copy(from: &Path, to: &Path, depth: usize) -> io::Result<()> {
-    if depth > 32 {
-        return Err(io::Error::other(format!("{} nests too deep", from.display())));
-    }
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
-        } else if kind.is_dir() {
-            copy(&src, &dst, depth + 1)?;
-        } else if entry.file_name() == ".gls-ready" {
-            continue;
-        } else {
-            let ext = src
-                .extension()
-                .map(|e| e.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            if !(PROGRAM_FILES.contains(&ext.as_str()) && std::fs::hard_link(&src, &dst).is_ok()) {
-                std::fs::copy(&src, &dst)?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Move what `from` holds into `to` (made if need be); links Wine made to the machine's own

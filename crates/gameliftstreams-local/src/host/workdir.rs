@@ -24,10 +24,21 @@ pub fn make(dirs: &SessionDirs, build: &Path) -> io::Result<()> {
     }
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&dirs.run, std::fs::Permissions::from_mode(0o700))?;
-    copy_tree(build, &dirs.app, 0)
+    copy_tree(build, &dirs.app, &|_, meta| meta.len() >= LINK_AT)
 }
 
-fn copy_tree(from: &Path, to: &Path, depth: usize) -> io::Result<()> {
+/// Copy the tree `from` into `to`: the files `link` chooses as hard links (a copy where a link
+/// cannot be made), the others as copies their owner may write, symbolic links as links.
+pub fn copy_tree(from: &Path, to: &Path, link: &dyn Fn(&Path, &std::fs::Metadata) -> bool) -> io::Result<()> {
+    copy_below(from, to, link, 0)
+}
+
+fn copy_below(
+    from: &Path,
+    to: &Path,
+    link: &dyn Fn(&Path, &std::fs::Metadata) -> bool,
+    depth: usize,
+) -> io::Result<()> {
     if depth > MAX_DEPTH {
         return Err(io::Error::other(format!("{} nests too deep", from.display())));
     }
@@ -35,10 +46,12 @@ fn copy_tree(from: &Path, to: &Path, depth: usize) -> io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let meta = std::fs::metadata(&src)?;
-        if meta.is_dir() {
-            copy_tree(&src, &dst, depth + 1)?;
-        } else if meta.len() >= LINK_AT {
+        let meta = std::fs::symlink_metadata(&src)?;
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if meta.is_dir() {
+            copy_below(&src, &dst, link, depth + 1)?;
+        } else if link(&src, &meta) {
             if std::fs::hard_link(&src, &dst).is_err() {
                 std::fs::copy(&src, &dst)?;
             }

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -46,11 +46,30 @@ impl Default for Limits {
     }
 }
 
-/// Requests being handled, and a wake-up when that falls to zero.
+/// A count (requests being handled, open connections) and a wake-up when it falls to zero.
 #[derive(Default)]
 struct InFlight {
     count: AtomicUsize,
     idle: Notify,
+}
+
+impl InFlight {
+    /// Count one more, until the guard is dropped.
+    fn enter(self: &Arc<Self>) -> Counted {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        Counted(self.clone())
+    }
+}
+
+/// One of an [`InFlight`] count: counted down when dropped.
+struct Counted(Arc<InFlight>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// One open connection, as the bound sees it.
@@ -59,11 +78,9 @@ struct Conn {
     busy: AtomicUsize,
     /// Since when it has had none (milliseconds since the server's start).
     idle_since: AtomicU64,
-    /// Chosen to make room: it closes once it has no request in flight.
-    evicted: AtomicBool,
     evict: Notify,
-    /// Where its place (its permit) goes when it closes, once chosen: to the connection it
-    /// makes room for, which no other can take first.
+    /// Once it is chosen to make room: where its place (its permit) goes when it closes, to
+    /// the connection it makes room for, which no other can take first.
     handover: Mutex<Option<oneshot::Sender<OwnedSemaphorePermit>>>,
 }
 
@@ -85,7 +102,6 @@ impl Conns {
         let conn = Arc::new(Conn {
             busy: AtomicUsize::new(0),
             idle_since: AtomicU64::new(self.now()),
-            evicted: AtomicBool::new(false),
             evict: Notify::new(),
             handover: Mutex::new(None),
         });
@@ -102,14 +118,15 @@ impl Conns {
         let all = self.all.lock().unwrap_or_else(|p| p.into_inner());
         let oldest = all
             .iter()
-            .filter(|(_, c)| c.busy.load(Ordering::SeqCst) == 0 && !c.evicted.load(Ordering::SeqCst))
+            .filter(|(_, c)| {
+                c.busy.load(Ordering::SeqCst) == 0 && c.handover.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+            })
             .min_by_key(|(id, c)| (c.idle_since.load(Ordering::SeqCst), **id));
         match oldest {
             Some((id, c)) => {
                 tracing::debug!(connection = id, "displaced to make room");
                 let (tx, rx) = oneshot::channel();
                 *c.handover.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
-                c.evicted.store(true, Ordering::SeqCst);
                 c.evict.notify_one();
                 Some(rx)
             }
@@ -145,23 +162,28 @@ impl hyper::body::Body for Answering {
 }
 
 /// A request being handled: counted in flight, and its connection busy until it is answered.
-struct Handling(Arc<InFlight>, Arc<Conn>, Arc<Conns>);
+struct Handling {
+    conn: Arc<Conn>,
+    conns: Arc<Conns>,
+    /// (Counted down after the connection is idle again: fields drop after `drop`.)
+    _in_flight: Counted,
+}
 
 impl Handling {
     fn new(f: &Arc<InFlight>, conn: &Arc<Conn>, conns: &Arc<Conns>) -> Handling {
-        f.count.fetch_add(1, Ordering::SeqCst);
         conn.busy.fetch_add(1, Ordering::SeqCst);
-        Handling(f.clone(), conn.clone(), conns.clone())
+        Handling {
+            conn: conn.clone(),
+            conns: conns.clone(),
+            _in_flight: f.enter(),
+        }
     }
 }
 
 impl Drop for Handling {
     fn drop(&mut self) {
-        self.1.idle_since.store(self.2.now(), Ordering::SeqCst);
-        self.1.busy.fetch_sub(1, Ordering::SeqCst);
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
+        self.conn.idle_since.store(self.conns.now(), Ordering::SeqCst);
+        self.conn.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -169,7 +191,8 @@ impl Drop for Handling {
 const REFUSAL: &str =
     "{\"message\":\"Too many open connections; retry later.\",\"Message\":\"Too many open connections; retry later.\"}";
 
-async fn refuse(mut stream: TcpStream) {
+/// Answer 503 and close; `_open` counts it among the open connections until then.
+async fn refuse(mut stream: TcpStream, _open: Counted) {
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-amzn-ErrorType: ServiceUnavailableException\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         REFUSAL.len()
@@ -197,15 +220,16 @@ struct Shared {
     stopping: watch::Receiver<bool>,
 }
 
-/// Serve one connection until it ends, is displaced or the server stops (then it finishes
-/// the request it is on, if any, and closes).
-async fn serve_one(stream: TcpStream, permit: OwnedSemaphorePermit, s: Shared) {
-    let (id, conn) = s.conns.register();
-    serve_registered(stream, permit, s, id, conn).await;
-}
-
-/// `serve_one` for a connection already counted among the open ones (`Conns::register`).
-async fn serve_registered(stream: TcpStream, permit: OwnedSemaphorePermit, s: Shared, id: u64, conn: Arc<Conn>) {
+/// Serve one connection, registered among the open ones (`Conns::register`), until it ends,
+/// is displaced or the server stops (then it finishes the request it is on, if any, and
+/// closes); `open` counts it among the open connections until then.
+async fn serve_one(
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+    s: Shared,
+    (id, conn): (u64, Arc<Conn>),
+    open: Counted,
+) {
     let (router, flight, conns, me) = (s.router.clone(), s.in_flight.clone(), s.conns.clone(), conn.clone());
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let handling = Handling::new(&flight, &me, &conns);
@@ -258,18 +282,7 @@ async fn serve_registered(stream: TcpStream, permit: OwnedSemaphorePermit, s: Sh
     } else {
         drop(permit);
     }
-    drop(OpenEnd(s.open_count.clone()));
-}
-
-/// An open connection's end: counts the open connections down.
-struct OpenEnd(Arc<InFlight>);
-
-impl Drop for OpenEnd {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    drop(open);
 }
 
 /// Wait until `f`'s count is zero.
@@ -321,32 +334,29 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             }
         };
         let _ = stream.set_nodelay(true);
-        shared.open_count.count.fetch_add(1, Ordering::SeqCst);
+        let open_one = shared.open_count.enter();
         let s = shared.clone();
         match open.clone().try_acquire_owned() {
             Ok(permit) => {
                 // Counted before its task runs: the next connection may need to displace it.
-                let (id, conn) = shared.conns.register();
-                tokio::spawn(serve_registered(stream, permit, s, id, conn));
+                let conn = shared.conns.register();
+                tokio::spawn(serve_one(stream, permit, s, conn, open_one));
             }
             // At the bound: the longest idle connection makes room, if one is idle.
             Err(_) => match shared.conns.evict_one() {
                 Some(place) => {
                     tokio::spawn(async move {
                         match tokio::time::timeout(DISPLACE_WAIT, place).await {
-                            Ok(Ok(permit)) => serve_one(stream, permit, s).await,
-                            _ => {
-                                refuse(stream).await;
-                                drop(OpenEnd(s.open_count.clone()));
+                            Ok(Ok(permit)) => {
+                                let conn = s.conns.register();
+                                serve_one(stream, permit, s, conn, open_one).await
                             }
+                            _ => refuse(stream, open_one).await,
                         }
                     });
                 }
                 None => {
-                    tokio::spawn(async move {
-                        refuse(stream).await;
-                        drop(OpenEnd(s.open_count.clone()));
-                    });
+                    tokio::spawn(refuse(stream, open_one));
                 }
             },
         }

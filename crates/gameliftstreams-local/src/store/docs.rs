@@ -105,15 +105,7 @@ impl<D: Doc, E: Exec> Documents<D> for E {
             limit,
         )?
         .iter()
-        .map(|r| {
-            Ok((
-                Position {
-                    created_at: r.int(0)?,
-                    id: r.text(1)?,
-                },
-                r.json(2)?,
-            ))
-        })
+        .map(|r| Ok((r.position()?, r.json(2)?)))
         .collect()
     }
 

@@ -356,19 +356,6 @@ impl Tx for PgTx<'_> {
     }
 }
 
-/// Every table that holds a partition's records.
-const PARTITIONED: [&str; 9] = [
-    "builds",
-    "sessions",
-    "applications",
-    "stream_groups",
-    "timers",
-    "idempotency",
-    "stream_urls",
-    "dead_timers",
-    "export_jobs",
-];
-
 /// The store over PostgreSQL: any number of instances of a region share it.
 pub struct PgStore {
     pool: PgPool,
@@ -423,7 +410,7 @@ impl Store for PgStore {
     fn reset(&self) -> Result<(), StoreError> {
         self.parts.lock().unwrap_or_else(|p| p.into_inner()).clear();
         self.pool.write(|tx| {
-            let tables = PARTITIONED.join(", ");
+            let tables = super::sql::PARTITIONED.join(", ");
             tx.tx
                 .borrow_mut()
                 .batch_execute(&format!("TRUNCATE {tables}, partitions, session_counts"))?;
@@ -433,14 +420,7 @@ impl Store for PgStore {
     }
 
     fn reset_part(&self, part: i64) -> Result<(), StoreError> {
-        self.pool.write(|tx| {
-            for table in PARTITIONED {
-                tx.tx
-                    .borrow_mut()
-                    .execute(&format!("DELETE FROM {table} WHERE part = $1"), &[&part])?;
-            }
-            Ok(Some(()))
-        })?;
+        self.pool.write(|tx| super::sql::delete_partition(tx, part).map(Some))?;
         Ok(())
     }
 }

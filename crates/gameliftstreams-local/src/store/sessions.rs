@@ -364,15 +364,7 @@ pub(super) mod shared {
     ) -> Result<Vec<(Position, GetStreamSessionOutput)>, StoreError> {
         e.rows_upto(&page_sql(filter, "doc"), &page_params(part, filter, after), limit)?
             .iter()
-            .map(|r| {
-                Ok((
-                    Position {
-                        created_at: r.int(0)?,
-                        id: r.text(1)?,
-                    },
-                    r.json(2)?,
-                ))
-            })
+            .map(|r| Ok((r.position()?, r.json(2)?)))
             .collect()
     }
 
@@ -400,10 +392,7 @@ pub(super) mod shared {
                 Some(text) => out.extend_from_slice(text.as_bytes()),
                 None => out.extend_from_slice(summary(&r.json(3)?)?.as_bytes()),
             }
-            last = Some(Position {
-                created_at: r.int(0)?,
-                id: r.text(1)?,
-            });
+            last = Some(r.position()?);
         }
         Ok(None)
     }

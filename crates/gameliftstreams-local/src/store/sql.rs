@@ -11,6 +11,27 @@ pub(super) fn to_json<T: serde::Serialize>(t: &T) -> Result<String, StoreError> 
     serde_json::to_string(t).map_err(|e| StoreError(Box::new(e)))
 }
 
+/// Every table that holds a partition's records.
+pub(super) const PARTITIONED: [&str; 9] = [
+    "builds",
+    "sessions",
+    "applications",
+    "stream_groups",
+    "timers",
+    "idempotency",
+    "stream_urls",
+    "dead_timers",
+    "export_jobs",
+];
+
+/// Forget every record of partition `part` (what `Store::reset_part` does, in its transaction).
+pub(super) fn delete_partition(e: &impl Exec, part: i64) -> Result<(), StoreError> {
+    for table in PARTITIONED {
+        e.exec(&format!("DELETE FROM {table} WHERE part = ?1"), &[Param::Int(part)])?;
+    }
+    Ok(())
+}
+
 /// A statement's parameter.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Param<'a> {
@@ -52,6 +73,14 @@ impl Row {
 
     fn wrong(&self, i: usize, want: &str) -> StoreError {
         StoreError::msg(format!("column {i} is not {want}: {:?}", self.0.get(i)))
+    }
+
+    /// Columns 0 and 1 as a listing position (`created_at, id`).
+    pub(super) fn position(&self) -> Result<crate::domain::cursor::Position, StoreError> {
+        Ok(crate::domain::cursor::Position {
+            created_at: self.int(0)?,
+            id: self.text(1)?,
+        })
     }
 
     /// Column `i`, an integer.

@@ -347,27 +347,12 @@ impl Store for SqliteStore {
     fn reset_part(&self, part: i64) -> Result<(), StoreError> {
         self.writer.exclusive(true, |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            for table in PARTITIONED {
-                tx.execute(&format!("DELETE FROM {table} WHERE part = ?1"), [part])?;
-            }
+            super::sql::delete_partition(&SqliteTx::new(&tx), part)?;
             tx.commit()?;
             Ok(())
         })
     }
 }
-
-/// Every table that holds a partition's records.
-const PARTITIONED: [&str; 9] = [
-    "builds",
-    "sessions",
-    "applications",
-    "stream_groups",
-    "timers",
-    "idempotency",
-    "stream_urls",
-    "dead_timers",
-    "export_jobs",
-];
 
 #[cfg(test)]
 mod tests {

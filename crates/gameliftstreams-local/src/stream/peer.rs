@@ -369,42 +369,40 @@ impl Peer {
                 .feed
                 .as_ref()
                 .and_then(|_| service.as_ref()?.apps()?.usage(&self.spec.session_id));
-            if let Some(u) = game {
-                let mb = (u.memory_bytes as f64 / 1_048_576.0).round();
-                self.send_message(&json!({
-                    "t": "stats",
-                    "timestamp": timestamp,
-                    "application": {
-                        "cpuUtilizationNormalized": u.cpu_normalized,
-                        "memoryUtilizationNormalized": u.memory_normalized,
-                        "memoryUtilizationMb": mb,
-                    },
-                    "system": {
-                        "cpuUtilization": u.cpu_normalized,
-                        "memoryUtilization": u.memory_normalized,
-                        "memoryUtilizationMb": mb,
-                        "gpuUtilization": 0.0,
-                        "vramUtilization": 0.0,
-                        "vramUtilizationMb": 0.0,
-                    }
-                }));
-                return;
-            }
+            // (application cpu, memory, MB; system cpu, memory, MB; GPU, VRAM, VRAM MB)
+            let [a_cpu, a_mem, a_mb, s_cpu, s_mem, s_mb, gpu, vram, vram_mb] = match game {
+                Some(u) => {
+                    let mb = (u.memory_bytes as f64 / 1_048_576.0).round();
+                    let (cpu, mem) = (u.cpu_normalized, u.memory_normalized);
+                    [cpu, mem, mb, cpu, mem, mb, 0.0, 0.0, 0.0]
+                }
+                None => [
+                    wave(0.20, 0.15),
+                    wave(0.30, 0.05),
+                    wave(2400.0, 300.0).round(),
+                    wave(0.25, 0.15),
+                    wave(0.40, 0.05),
+                    wave(6500.0, 400.0).round(),
+                    wave(0.55, 0.25),
+                    wave(0.35, 0.05),
+                    wave(5200.0, 400.0).round(),
+                ],
+            };
             self.send_message(&json!({
                 "t": "stats",
                 "timestamp": timestamp,
                 "application": {
-                    "cpuUtilizationNormalized": wave(0.20, 0.15),
-                    "memoryUtilizationNormalized": wave(0.30, 0.05),
-                    "memoryUtilizationMb": wave(2400.0, 300.0).round(),
+                    "cpuUtilizationNormalized": a_cpu,
+                    "memoryUtilizationNormalized": a_mem,
+                    "memoryUtilizationMb": a_mb,
                 },
                 "system": {
-                    "cpuUtilization": wave(0.25, 0.15),
-                    "memoryUtilization": wave(0.40, 0.05),
-                    "memoryUtilizationMb": wave(6500.0, 400.0).round(),
-                    "gpuUtilization": wave(0.55, 0.25),
-                    "vramUtilization": wave(0.35, 0.05),
-                    "vramUtilizationMb": wave(5200.0, 400.0).round(),
+                    "cpuUtilization": s_cpu,
+                    "memoryUtilization": s_mem,
+                    "memoryUtilizationMb": s_mb,
+                    "gpuUtilization": gpu,
+                    "vramUtilization": vram,
+                    "vramUtilizationMb": vram_mb,
                 }
             }));
         }
